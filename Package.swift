@@ -1,0 +1,54 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+/// One system-library target per C library, each with the Debian package that provides it.
+func systemLibrary(_ name: String, pkgConfig: String, apt: String) -> Target {
+    .systemLibrary(name: name, pkgConfig: pkgConfig, providers: [.apt([apt])])
+}
+
+let package = Package(
+    name: "Cairn",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "cairn", targets: ["cairn"]),
+        .library(name: "CairnGrid", targets: ["CairnGrid"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        // C system libraries (DESIGN §2, bottom layer).
+        systemLibrary("CSodium", pkgConfig: "libsodium", apt: "libsodium-dev"),
+        systemLibrary("CZlib", pkgConfig: "zlib", apt: "zlib1g-dev"),
+        systemLibrary("CISAL", pkgConfig: "libisal", apt: "libisal-dev"),
+        // Linked only by the future git importer.
+        systemLibrary("CGit2", pkgConfig: "libgit2", apt: "libgit2-dev"),
+
+        // Primitives: hashing, stream cipher, signatures, random, base32, zlib, crc.
+        .target(name: "CairnPrimitives", dependencies: ["CSodium", "CZlib"], exclude: ["README.md"]),
+        // Erasure code: zfec-identical Reed–Solomon with ISA-L kernels; zfec's .fec file format.
+        .target(name: "CairnErasure", dependencies: ["CISAL"], exclude: ["README.md"]),
+        // Caps & formats: cap strings, UEB, hash trees, share layout.
+        .target(name: "CairnFormats", dependencies: ["CairnPrimitives"], exclude: ["README.md"]),
+        // Storage: the StorageServer protocol and the embedded local-directory server.
+        .target(name: "CairnStorage", dependencies: ["CairnPrimitives"], exclude: ["README.md"]),
+        // Grid client: upload, download, check, repair, placement, grid configuration.
+        .target(name: "CairnGrid", dependencies: ["CairnPrimitives", "CairnErasure", "CairnFormats", "CairnStorage"], exclude: ["README.md"]),
+        // The command-line tool.
+        .executableTarget(name: "cairn", dependencies: [
+            "CairnGrid", "CairnErasure",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+
+        .executableTarget(name: "cairn-bench", dependencies: ["CairnGrid", "CairnErasure", "CairnPrimitives", "CISAL"],
+                          path: "Benchmarks/CairnBench"),
+
+        .testTarget(name: "CairnPrimitivesTests", dependencies: ["CairnPrimitives"]),
+        .testTarget(name: "CairnErasureTests", dependencies: ["CairnErasure"]),
+        .testTarget(name: "CairnFormatsTests", dependencies: ["CairnFormats"]),
+        .testTarget(name: "CairnStorageTests", dependencies: ["CairnStorage"]),
+        .testTarget(name: "CairnGridTests", dependencies: ["CairnGrid"]),
+        .testTarget(name: "CairnCLITests", dependencies: ["cairn"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

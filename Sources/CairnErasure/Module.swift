@@ -1,0 +1,1 @@
+// CairnErasure: see README.md

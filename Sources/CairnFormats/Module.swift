@@ -1,0 +1,1 @@
+// CairnFormats: see README.md

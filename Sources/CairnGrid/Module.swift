@@ -1,0 +1,1 @@
+// CairnGrid: see README.md
