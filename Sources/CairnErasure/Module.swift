@@ -1,1 +1,0 @@
-// CairnErasure: see README.md
