@@ -1,0 +1,641 @@
+import CairnPrimitives
+import Synchronization
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// One server of Cairn's embedded local grid: immutable shares in one directory, small ones appended to
+/// share packs with an index, large ones in files of their own. See Documentation/LocalGrid.md for the
+/// layout, the durability protocol and recovery.
+///
+/// Several instances (in one process or several) may use the same directory at once: each appends only to
+/// packs it holds an exclusive `flock` on, and each reads everyone's index files without locks.
+///
+/// Sendable without `@unchecked`: every mutable field lives in one of three `Mutex`es. Lock order, never
+/// reversed: `writer` → `reader` → `state`. File I/O of reads and large-share writes happens outside the locks.
+public final class LocalDirectoryServer: StorageServer {
+    public let id: ServerID
+    public let name: String
+    public let isNear: Bool
+    public let directory: String
+    public let maximumShareSize: UInt64
+
+    /// Shares of at most this many bytes (1 MiB) go into packs; larger ones get a file of their own.
+    public static let smallShareLimit: UInt64 = PackFormat.smallShareLimit
+    /// A writer starts a new pack before one would grow past this size (256 MiB).
+    public static let packSizeLimit: UInt64 = PackFormat.packSizeLimit
+    /// Finished small shares are written to the pack (without fsync) once this many bytes wait in memory.
+    static let flushThreshold = 32 << 20
+    /// A failed `allocate` lookup re-reads other processes' index files at most this often (seconds); a
+    /// share they stored in between is merely uploaded again. Reads always refresh on a miss.
+    static let allocationRefreshInterval = 0.1
+    /// Temporary files older than this (seconds) and unlocked belong to a dead process and are removed.
+    static let staleTemporaryAge: Int64 = 60
+
+    let layout: ServerLayout
+    private let state: Mutex<State>
+    private let writer: Mutex<WriterState>
+    private let reader: Mutex<ReaderState>
+
+    // MARK: State
+
+    /// An allocation being written.
+    struct OpenShare: Sendable {
+        var size: UInt64
+        var written = WrittenRanges()
+        var buffer: ShareBuffer?  // small shares
+        var file: LargeFile?      // large shares
+    }
+
+    /// A large share's temporary file (created in `tmp/`, renamed into `large/` at sync).
+    final class LargeFile: Sendable {
+        let fd: FileDescriptor
+        let temporaryPath: String
+        let index: StorageIndex
+        let share: UInt32
+        let size: UInt64
+        init(fd: FileDescriptor, temporaryPath: String, index: StorageIndex, share: UInt32, size: UInt64) {
+            self.fd = fd
+            self.temporaryPath = temporaryPath
+            self.index = index
+            self.share = share
+            self.size = size
+        }
+    }
+
+    /// A finished small share waiting to be written to a pack.
+    struct PendingRecord: Sendable {
+        var key: ShareKey
+        var sequence: UInt64
+        var buffer: ShareBuffer
+        var dataCRC: UInt32
+    }
+
+    struct PackSlot {
+        var base: String
+        var fd: FileDescriptor?
+    }
+
+    struct State {
+        var map = ShareMap()
+        var packs: [PackSlot] = []
+        var packIDs: [String: Int32] = [:]
+        var open: [ShareKey: OpenShare] = [:]
+        var pending: [PendingRecord] = []
+        var pendingBytes = 0
+        var drops: [PackFormat.IndexEntry] = []
+        var finishedLarge: [ShareKey: LargeFile] = [:]
+        var directoriesToSync: Set<String> = []
+        var lastSequence: UInt64 = 0
+
+        /// Wall-clock nanoseconds, made strictly increasing over everything this instance has seen.
+        mutating func nextSequence() -> UInt64 {
+            lastSequence = max(FileSystem.nowNanoseconds(), lastSequence + 1)
+            return lastSequence
+        }
+
+        mutating func packID(_ base: String) -> Int32 {
+            if let id = packIDs[base] { return id }
+            let id = Int32(packs.count)
+            packs.append(PackSlot(base: base, fd: nil))
+            packIDs[base] = id
+            return id
+        }
+    }
+
+    struct WriterState {
+        var current: PackWriter?
+        /// Packs rolled over since the last sync: still to be fsynced and indexed, then released.
+        var retired: [PackWriter] = []
+        /// A pack or index file appeared in `packs/` since the last sync.
+        var createdEntry = false
+        /// Torn-tail bytes removed by recovery, for tests and diagnostics.
+        var recovered: (packBytes: UInt64, indexBytes: UInt64) = (0, 0)
+
+        mutating func take(_ layout: ServerLayout) throws -> PackWriter {
+            if let c = current { return c }
+            let w = try PackWriter.acquire(layout: layout, createdEntry: &createdEntry)
+            recovered.packBytes += w.recovered.packBytes
+            recovered.indexBytes += w.recovered.indexBytes
+            current = w
+            return w
+        }
+    }
+
+    struct ReaderState {
+        var index: IndexReader
+        var lastRefresh: Double = 0
+    }
+
+    // MARK: Opening
+
+    /// Opens (creating if missing) the server directory `directory`.
+    public init(directory: String, id: ServerID, name: String, isNear: Bool = true,
+                maximumShareSize: UInt64 = 1 << 40) throws {
+        self.id = id
+        self.name = name
+        self.isNear = isNear
+        self.directory = directory
+        self.maximumShareSize = maximumShareSize
+        let layout = ServerLayout(root: directory)
+        self.layout = layout
+        state = Mutex(State())
+        writer = Mutex(WriterState())
+        reader = Mutex(ReaderState(index: IndexReader(layout: layout)))
+        try mapped {
+            try Self.prepare(layout, server: name)
+            try refreshNow()
+        }
+    }
+
+    /// Creates the directories (mode 0700) and the FORMAT file if missing, checks the format, and removes
+    /// temporary files left by dead processes.
+    private static func prepare(_ layout: ServerLayout, server: String) throws {
+        var createdRoot = false
+        var path = layout.root.hasPrefix("/") ? "" : "."
+        for component in layout.root.split(separator: "/") {
+            path += "/" + component
+            createdRoot = try FileSystem.makeDirectory(path)
+        }
+        if createdRoot, let slash = layout.root.lastIndex(of: "/") {
+            let parent = String(layout.root[..<slash])
+            try FileSystem.syncDirectory(parent.isEmpty ? "/" : parent)
+        }
+        var createdSub = false
+        for d in [layout.packs, layout.large, layout.tmp] where try FileSystem.makeDirectory(d) { createdSub = true }
+
+        if let fd = try FileDescriptor.openIfExists(layout.formatFile, flags: O_RDONLY) {
+            let text = String(decoding: try fd.read(count: 256, at: 0), as: UTF8.self)
+            guard text == ServerLayout.formatLine else {
+                throw StorageError.corruptStore(server: server, path: layout.formatFile,
+                    reason: "unsupported format \(text.debugDescription) (this build reads \(ServerLayout.formatLine.debugDescription))")
+            }
+        } else {
+            let tmp = layout.tmp + "/FORMAT." + hexString(SecureRandom.bytes(8))
+            let fd = try FileDescriptor.open(tmp, flags: O_WRONLY | O_CREAT | O_EXCL)
+            try fd.write(Array(ServerLayout.formatLine.utf8), at: 0)
+            try fd.sync()
+            try FileSystem.rename(tmp, to: layout.formatFile)
+            createdSub = true
+        }
+        if createdSub { try FileSystem.syncDirectory(layout.root) }
+
+        // Temporary files of dead processes: old, and nobody holds their lock.
+        let now = FileSystem.currentTimeSeconds()
+        for name in try FileSystem.list(layout.tmp) ?? [] {
+            let p = layout.tmp + "/" + name
+            guard let st = try FileSystem.status(p), !st.isDirectory, now - st.modified > staleTemporaryAge,
+                  let fd = try FileDescriptor.openIfExists(p, flags: O_RDONLY), try fd.tryLockExclusive()
+            else { continue }
+            try FileSystem.unlink(p)
+        }
+    }
+
+    // MARK: Errors
+
+    private func storageError(_ e: FileSystemError) -> StorageError {
+        e.isNoSpace ? .full(server: name, reason: e.description) : .io(server: name, path: e.path, reason: e.reason)
+    }
+
+    private func mapped<T>(_ body: () throws -> T) throws(StorageError) -> T {
+        do { return try body() }
+        catch let e as StorageError { throw e }
+        catch let e as FileSystemError { throw storageError(e) }
+        catch { throw .io(server: name, path: directory, reason: "\(error)") }
+    }
+
+    private func key(_ index: StorageIndex, _ share: ShareNumber) -> ShareKey? {
+        guard share >= 0, share <= Int(UInt32.max) else { return nil }
+        return ShareKey(index, UInt32(share))
+    }
+
+    // MARK: Index refresh
+
+    /// Reads whatever other instances have indexed since the last refresh (new index bytes, new packs).
+    public func refresh() throws {
+        try mapped { try refreshNow() }
+    }
+
+    private func refreshNow() throws {
+        try reader.withLock { r in
+            let batches = try r.index.poll()
+            r.lastRefresh = FileSystem.monotonicSeconds()
+            guard !batches.isEmpty else { return }
+            state.withLock { s in
+                for b in batches {
+                    let pack = s.packID(b.base)
+                    for e in b.entries {
+                        s.lastSequence = max(s.lastSequence, e.sequence)
+                        let place: SharePlace
+                        if e.isDropped {
+                            place = .dropped
+                        } else {
+                            // Points past the pack's end (the disk lost acknowledged data): skip it.
+                            guard e.recordEnd <= b.packSize else { continue }
+                            place = .pack(pack: pack, recordOffset: e.recordOffset)
+                        }
+                        s.map.update(e.key.index, LocatedShare(share: e.key.share, sequence: e.sequence,
+                                                               length: e.length, place: place))
+                    }
+                }
+            }
+        }
+    }
+
+    /// Damage noticed while reading index files (bad entries skipped, unreadable files).
+    public var noticedDamage: [String] { reader.withLock { $0.index.problems } }
+
+    /// Torn-tail bytes this instance removed from packs and index files when it took them for writing.
+    public var recoveredTailBytes: (pack: UInt64, index: UInt64) {
+        writer.withLock { ($0.recovered.packBytes, $0.recovered.indexBytes) }
+    }
+
+    // MARK: Lookups
+
+    private enum Found {
+        case memory(ShareBuffer)
+        case file(FileDescriptor, dataOffset: UInt64, length: UInt64)
+    }
+
+    private func findOnce(_ key: ShareKey, _ index: StorageIndex) throws -> Found? {
+        let found: Found? = try state.withLock { s throws -> Found? in
+            if let l = s.map.lookup(key) {
+                switch l.place {
+                case .memory(let b): return .memory(b)
+                case .pack(let pack, let recordOffset):
+                    let slot = s.packs[Int(pack)]
+                    let fd: FileDescriptor
+                    if let open = slot.fd {
+                        fd = open
+                    } else {
+                        let path = layout.packPath(slot.base)
+                        guard let opened = try FileDescriptor.openIfExists(path, flags: O_RDONLY) else {
+                            throw StorageError.corruptStore(server: name, path: path, reason: "pack file is missing but its index lists shares")
+                        }
+                        s.packs[Int(pack)].fd = opened
+                        fd = opened
+                    }
+                    return .file(fd, dataOffset: recordOffset + UInt64(PackFormat.recordHeaderSize), length: l.length)
+                case .dropped: return nil
+                }
+            }
+            if let f = s.finishedLarge[key] { return .file(f.fd, dataOffset: 0, length: f.size) }
+            return nil
+        }
+        if let found { return found }
+        guard let fd = try FileDescriptor.openIfExists(layout.largePath(index, key.share), flags: O_RDONLY) else { return nil }
+        return .file(fd, dataOffset: 0, length: try fd.size)
+    }
+
+    private func find(_ index: StorageIndex, _ share: ShareNumber) throws -> Found {
+        guard let key = key(index, share) else { throw StorageError.noSuchShare(server: name, index: index, share: share) }
+        if let f = try findOnce(key, index) { return f }
+        try refreshNow()
+        if let f = try findOnce(key, index) { return f }
+        throw StorageError.noSuchShare(server: name, index: index, share: share)
+    }
+
+    private func heldShares(_ index: StorageIndex, includeLarge: Bool) throws -> Set<ShareNumber> {
+        let ik = IndexKey(index)
+        var held = state.withLock { s in
+            var set = Set(s.map.shares(of: ik).map { ShareNumber($0) })
+            for (k, _) in s.finishedLarge where k.index == ik { set.insert(ShareNumber(k.share)) }
+            return set
+        }
+        if includeLarge, let names = try FileSystem.list(layout.largeDirectory(index)) {
+            for n in names { if let s = UInt32(n) { held.insert(ShareNumber(s)) } }
+        }
+        return held
+    }
+
+    public func shares(of index: StorageIndex) async throws -> Set<ShareNumber> {
+        try mapped {
+            let held = try heldShares(index, includeLarge: true)
+            if !held.isEmpty { return held }
+            try refreshNow()
+            return try heldShares(index, includeLarge: true)
+        }
+    }
+
+    public func shareSize(_ index: StorageIndex, share: ShareNumber) async throws -> UInt64 {
+        try mapped {
+            switch try find(index, share) {
+            case .memory(let b): return UInt64(b.length)
+            case .file(_, _, let length): return length
+            }
+        }
+    }
+
+    public func read(_ index: StorageIndex, share: ShareNumber, ranges: [Range<UInt64>]) async throws -> [[UInt8]] {
+        try mapped {
+            let found = try find(index, share)
+            let length: UInt64
+            switch found {
+            case .memory(let b): length = UInt64(b.length)
+            case .file(_, _, let l): length = l
+            }
+            return try ranges.map { r -> [UInt8] in
+                let lo = min(r.lowerBound, length), hi = min(r.upperBound, length)
+                guard lo < hi else { return [] }
+                switch found {
+                case .memory(let b):
+                    return Array(UnsafeRawBufferPointer(rebasing: b.data[Int(lo)..<Int(hi)]))
+                case .file(let fd, let dataOffset, _):
+                    let bytes = try fd.read(count: Int(hi - lo), at: dataOffset + lo)
+                    guard bytes.count == Int(hi - lo) else {
+                        throw StorageError.corruptStore(server: name, path: fd.path,
+                            reason: "share \(share) of \(index) is cut short: expected \(hi - lo) bytes at offset \(dataOffset + lo), got \(bytes.count)")
+                    }
+                    return bytes
+                }
+            }
+        }
+    }
+
+    /// Where a share's bytes sit on disk (for tests that damage them); nil if it is not on disk yet
+    /// (finished but not synced) or unknown.
+    public func location(of index: StorageIndex, share: ShareNumber) throws -> (path: String, offset: UInt64, length: UInt64)? {
+        try mapped {
+            guard let found = try? find(index, share) else { return nil }
+            switch found {
+            case .memory: return nil
+            case .file(let fd, let dataOffset, let length):
+                if fd.path.hasPrefix(layout.tmp + "/") { return nil }
+                return (fd.path, dataOffset, length)
+            }
+        }
+    }
+
+    // MARK: Writing
+
+    public func info() async throws -> ServerInfo {
+        try mapped {
+            ServerInfo(maximumShareSize: maximumShareSize, availableSpace: try FileSystem.availableSpace(directory))
+        }
+    }
+
+    public func allocate(_ index: StorageIndex, shares: Set<ShareNumber>, shareSize: UInt64) async throws -> Allocation {
+        try mapped {
+            guard shareSize <= maximumShareSize else {
+                throw StorageError.outOfRange(server: name, reason: "a share of \(shareSize) bytes exceeds this server's maximum of \(maximumShareSize) bytes")
+            }
+            for s in shares where key(index, s) == nil {
+                throw StorageError.outOfRange(server: name, reason: "share number \(s) is out of range (0...\(UInt32.max))")
+            }
+            let large = shareSize > Self.smallShareLimit
+            var held = try heldShares(index, includeLarge: large)
+            if !shares.isSubset(of: held),
+               FileSystem.monotonicSeconds() - reader.withLock({ $0.lastRefresh }) >= Self.allocationRefreshInterval {
+                try refreshNow()
+                held = try heldShares(index, includeLarge: large)
+            }
+            let alreadyHave = shares.intersection(held)
+            let wanted = shares.subtracting(held)
+
+            var files: [ShareNumber: LargeFile] = [:]
+            if large && !wanted.isEmpty {
+                let need = shareSize * UInt64(wanted.count)
+                let free = try FileSystem.availableSpace(layout.tmp)
+                guard free >= need else {
+                    throw StorageError.full(server: name, reason: "\(need) bytes needed for \(wanted.count) share(s) of \(index), \(free) bytes free in \(directory)")
+                }
+                for s in wanted {
+                    let path = layout.tmp + "/\(index.hex).\(s).\(hexString(SecureRandom.bytes(8))).tmp"
+                    let fd = try FileDescriptor.open(path, flags: O_RDWR | O_CREAT | O_EXCL)
+                    try fd.lockExclusive()  // marks it live for other instances' stale-file cleanup
+                    files[s] = LargeFile(fd: fd, temporaryPath: path, index: index, share: UInt32(s), size: shareSize)
+                }
+            }
+            let unused: [LargeFile] = state.withLock { st in
+                var unused: [LargeFile] = []
+                for s in wanted {
+                    let k = key(index, s)!
+                    if let existing = st.open[k] {
+                        if existing.size == shareSize {  // allocated twice: keep the first
+                            if let f = files[s] { unused.append(f) }
+                            continue
+                        }
+                        if let f = existing.file { unused.append(f) }
+                    }
+                    st.open[k] = large ? OpenShare(size: shareSize, file: files[s])
+                                       : OpenShare(size: shareSize, buffer: ShareBuffer(length: Int(shareSize)))
+                }
+                return unused
+            }
+            for f in unused { try FileSystem.unlink(f.temporaryPath) }
+            return Allocation(alreadyHave: alreadyHave, allocated: wanted)
+        }
+    }
+
+    public func write(_ index: StorageIndex, share: ShareNumber, offset: UInt64, data: [UInt8]) async throws {
+        try mapped {
+            guard let k = key(index, share) else { throw StorageError.notAllocated(server: name, index: index, share: share) }
+            let count = UInt64(data.count)
+            let file: LargeFile? = try state.withLock { s throws -> LargeFile? in
+                guard var o = s.open[k] else { throw StorageError.notAllocated(server: name, index: index, share: share) }
+                let (end, overflow) = offset.addingReportingOverflow(count)
+                guard !overflow, end <= o.size else {
+                    throw StorageError.outOfRange(server: name,
+                        reason: "write of \(count) bytes at offset \(offset) runs past the end of share \(share) of \(index) (\(o.size) bytes allocated)")
+                }
+                if let b = o.buffer {
+                    if count > 0 {
+                        data.withUnsafeBytes { src in
+                            UnsafeMutableRawBufferPointer(rebasing: b.data[Int(offset)..<Int(end)]).copyMemory(from: src)
+                        }
+                    }
+                    o.written.insert(offset..<end)
+                    s.open[k] = o
+                    return nil
+                }
+                return o.file
+            }
+            guard let file else { return }
+            try file.fd.write(data, at: offset)
+            state.withLock { s in
+                if s.open[k]?.file === file { s.open[k]!.written.insert(offset..<(offset + count)) }
+            }
+        }
+    }
+
+    public func finish(_ index: StorageIndex, share: ShareNumber) async throws {
+        try mapped {
+            guard let k = key(index, share) else { throw StorageError.notAllocated(server: name, index: index, share: share) }
+            let o = try state.withLock { s throws -> OpenShare in
+                guard let o = s.open[k] else { throw StorageError.notAllocated(server: name, index: index, share: share) }
+                if let gap = o.written.firstGap(in: o.size) {
+                    throw StorageError.outOfRange(server: name,
+                        reason: "cannot finish share \(share) of \(index): bytes \(gap.lowerBound)..<\(gap.upperBound) were never written (\(o.written.coveredBytes) of \(o.size) bytes written)")
+                }
+                s.open[k] = nil
+                return o
+            }
+            if let b = o.buffer {
+                let crc = CRC32.checksum(UnsafeRawBufferPointer(b.data))
+                PackFormat.writeRecordHeader(into: b.storage, key: k, length: o.size, dataCRC: crc)
+                let flush = state.withLock { s in
+                    let sequence = s.nextSequence()
+                    s.pending.append(PendingRecord(key: k, sequence: sequence, buffer: b, dataCRC: crc))
+                    s.pendingBytes += b.storage.count
+                    s.map.update(k.index, LocatedShare(share: k.share, sequence: sequence, length: o.size, place: .memory(b)))
+                    return s.pendingBytes >= Self.flushThreshold
+                }
+                if flush { try writer.withLock { w in try guarded(&w) { try flushLocked(&$0) } } }
+            } else if let f = o.file {
+                let old = state.withLock { $0.finishedLarge.updateValue(f, forKey: k) }
+                if let old, old !== f { try FileSystem.unlink(old.temporaryPath) }
+            }
+        }
+    }
+
+    public func abort(_ index: StorageIndex, share: ShareNumber) async throws {
+        try mapped {
+            guard let k = key(index, share) else { throw StorageError.notAllocated(server: name, index: index, share: share) }
+            let o = state.withLock { $0.open.removeValue(forKey: k) }
+            guard let o else { throw StorageError.notAllocated(server: name, index: index, share: share) }
+            if let f = o.file { try FileSystem.unlink(f.temporaryPath) }
+        }
+    }
+
+    /// Hides the share at once in this instance; the "dropped" index entry becomes durable (and visible to
+    /// other instances) at the next `sync`. A large share's file is unlinked at once (its directory is fsynced
+    /// at the next `sync`).
+    public func reportCorrupt(_ index: StorageIndex, share: ShareNumber, reason: String) async throws {
+        try mapped {
+            guard let k = key(index, share) else { throw StorageError.noSuchShare(server: name, index: index, share: share) }
+            let pendingLarge = state.withLock { s in
+                let sequence = s.nextSequence()
+                s.map.update(k.index, LocatedShare(share: k.share, sequence: sequence, length: 0, place: .dropped))
+                s.drops.append(.init(key: k, flags: PackFormat.flagDropped, recordOffset: 0, length: 0,
+                                     sequence: sequence, dataCRC: 0))
+                return s.finishedLarge.removeValue(forKey: k)
+            }
+            if let pendingLarge { try FileSystem.unlink(pendingLarge.temporaryPath) }
+            if try FileSystem.unlink(layout.largePath(index, k.share)) {
+                let dir = layout.largeDirectory(index)
+                state.withLock { _ = $0.directoriesToSync.insert(dir) }
+            }
+        }
+    }
+
+    // MARK: Flush and sync (under the writer lock)
+
+    /// Runs `body`; if it fails, the packs being written are given up (their unindexed tails are truncated by
+    /// whoever takes them next) and this instance forgets every unsynced share and reloads its map from the
+    /// index files, so that it never serves a share a failed sync did not store.
+    private func guarded(_ w: inout WriterState, _ body: (inout WriterState) throws -> Void) throws {
+        do {
+            try body(&w)
+        } catch {
+            w.current = nil
+            w.retired = []
+            reader.withLock { r in
+                r.index.reset()
+                state.withLock { s in
+                    s.map = ShareMap()
+                    s.pending = []
+                    s.pendingBytes = 0
+                    s.drops = []
+                }
+            }
+            try? refreshNow()
+            throw error
+        }
+    }
+
+    /// Writes every finished small share to the current pack (rolling over to new packs as they fill), without
+    /// fsync; records the index entries to append at the next sync.
+    private func flushLocked(_ w: inout WriterState) throws {
+        let batch = state.withLock { s in
+            let b = s.pending
+            s.pending = []
+            s.pendingBytes = 0
+            return b
+        }
+        guard !batch.isEmpty else { return }
+        var placed: [(key: ShareKey, sequence: UInt64, base: String, offset: UInt64)] = []
+        placed.reserveCapacity(batch.count)
+        try withExtendedLifetime(batch) {
+            var i = 0
+            while i < batch.count {
+                let pw = try w.take(layout)
+                let start = pw.end
+                var end = start
+                var buffers: [UnsafeRawBufferPointer] = []
+                while i < batch.count {
+                    let r = batch[i]
+                    let n = UInt64(r.buffer.storage.count)
+                    if end + n > PackFormat.packSizeLimit && end > UInt64(PackFormat.fileHeaderSize) { break }
+                    buffers.append(r.buffer.record)
+                    pw.unsyncedEntries.append(.init(key: r.key, flags: 0, recordOffset: end, length: UInt64(r.buffer.length),
+                                                    sequence: r.sequence, dataCRC: r.dataCRC))
+                    placed.append((r.key, r.sequence, pw.base, end))
+                    end += n
+                    i += 1
+                }
+                if !buffers.isEmpty {
+                    try pw.pack.write(gathering: buffers, at: start)
+                    pw.end = end
+                    pw.dirty = true
+                }
+                if i < batch.count || pw.isFull {
+                    w.retired.append(pw)
+                    w.current = nil
+                }
+            }
+        }
+        state.withLock { s in
+            for p in placed {
+                let pack = s.packID(p.base)
+                s.map.relocate(p.key, sequence: p.sequence, to: .pack(pack: pack, recordOffset: p.offset))
+            }
+        }
+    }
+
+    /// Makes every finished share durable: pack records written and fsynced, index entries appended and
+    /// fsynced, large-share files fsynced and renamed into place, and every directory that gained (or lost)
+    /// an entry fsynced. One fsync per file touched, whatever the number of shares.
+    public func sync() async throws {
+        try mapped {
+            try writer.withLock { (w: inout WriterState) throws -> Void in
+                try guarded(&w) { try syncLocked(&$0) }
+            }
+        }
+    }
+
+    private func syncLocked(_ w: inout WriterState) throws {
+        try flushLocked(&w)
+        let (drops, large, directories) = state.withLock { s in
+            let d = s.drops
+            s.drops = []
+            let dirs = s.directoriesToSync
+            s.directoriesToSync = []
+            return (d, Array(s.finishedLarge.values), dirs)
+        }
+        if !drops.isEmpty { try w.take(layout).unsyncedEntries += drops }
+        let writers = w.retired + (w.current.map { [$0] } ?? [])
+        for pw in writers { try pw.syncPack() }
+        for pw in writers { try pw.syncIndex() }
+
+        var dirs = directories
+        if w.createdEntry { dirs.insert(layout.packs) }
+        for f in large { try f.fd.sync() }
+        for f in large {
+            let prefix = layout.largePrefixDirectory(f.index)
+            let dir = layout.largeDirectory(f.index)
+            if try FileSystem.makeDirectory(prefix) { dirs.insert(layout.large) }
+            if try FileSystem.makeDirectory(dir) { dirs.insert(prefix) }
+            try FileSystem.rename(f.temporaryPath, to: layout.largePath(f.index, f.share))
+            dirs.insert(dir)
+        }
+        for d in dirs.sorted(by: { $0.count > $1.count }) { try FileSystem.syncDirectoryIfExists(d) }
+        w.createdEntry = false
+        w.retired = []
+        state.withLock { s in
+            for f in large {
+                let k = ShareKey(f.index, f.share)
+                if s.finishedLarge[k] === f { s.finishedLarge[k] = nil }
+            }
+        }
+    }
+}
