@@ -36,7 +36,7 @@ let package = Package(
         .target(name: "CairnGrid", dependencies: ["CairnPrimitives", "CairnErasure", "CairnFormats", "CairnStorage"], exclude: ["README.md"]),
         // The command-line tool.
         .executableTarget(name: "cairn", dependencies: [
-            "CairnGrid", "CairnErasure",
+            "CairnGrid", "CairnErasure", "CairnFormats", "CairnStorage",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 

@@ -1,7 +1,33 @@
 import ArgumentParser
+import CairnGrid
+#if canImport(Glibc)
+import Glibc
+#endif
 
 @main
 struct Cairn: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "cairn",
-        abstract: "An encrypted, erasure-coded, version-controlled snapshot store.")
+    static let configuration = CommandConfiguration(
+        commandName: "cairn",
+        abstract: "An encrypted, erasure-coded, version-controlled snapshot store.",
+        discussion: "Exit codes are listed in Documentation/CLI.md.",
+        subcommands: [GridCommand.self, Put.self, Get.self, Check.self, Repair.self])
+
+    /// Runs the command; our own failures print one line, `cairn: <message>`, and exit with the code
+    /// Documentation/CLI.md gives. Argument errors keep argument-parser's usage message and exit 64.
+    static func main() async {
+        do {
+            var command = try parseAsRoot()
+            if var asyncCommand = command as? AsyncParsableCommand {
+                try await asyncCommand.run()
+            } else {
+                try command.run()
+            }
+        } catch let error where Failure.isOurs(error) {
+            let failure = Failure.from(error)
+            Terminal.error(failure.message)
+            Glibc.exit(failure.code)
+        } catch {
+            exit(withError: error)
+        }
+    }
 }

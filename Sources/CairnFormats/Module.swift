@@ -1,1 +1,0 @@
-// CairnFormats: see README.md

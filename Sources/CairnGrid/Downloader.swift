@@ -1,0 +1,255 @@
+import CairnErasure
+import CairnFormats
+import CairnPrimitives
+import CairnStorage
+
+/// Gets files back: K verified shares, primaries first (no decoding math when all K answer), near
+/// servers first; a bad block is replaced by the same block from another share; ranged reads fetch
+/// only the segments they need.
+public struct Downloader: Sendable {
+    public let grid: Grid
+    public init(grid: Grid) { self.grid = grid }
+
+    /// Streams `range` (default: everything) of the file to `sink`, in order.
+    public func get(_ cap: Cap, range: Range<UInt64>? = nil,
+                    sink: @escaping @Sendable ([UInt8]) async throws -> Void) async throws {
+        let size = cap.size
+        let wanted = range ?? 0..<size
+        guard wanted.lowerBound <= wanted.upperBound, wanted.upperBound <= size else {
+            throw GridError.usage("range \(wanted.lowerBound)-\(wanted.upperBound) is outside the file's \(size) bytes")
+        }
+        switch cap {
+        case .literal(let data):
+            try await sink(Array(data[Int(wanted.lowerBound)..<Int(wanted.upperBound)]))
+            return
+        case .verify:
+            throw GridError.usage("a verify cap cannot read data; use the read cap")
+        case .read(let readCap):
+            if wanted.isEmpty { return }
+            try await fetch(readCap, wanted, sink)
+        }
+    }
+
+    /// Collects the whole range in memory (for tests and small files).
+    public func bytes(_ cap: Cap, range: Range<UInt64>? = nil) async throws -> [UInt8] {
+        let box = Collector()
+        try await get(cap, range: range) { await box.append($0) }
+        return await box.bytes
+    }
+
+    private func fetch(_ cap: ReadCap, _ wanted: Range<UInt64>,
+                       _ sink: @escaping @Sendable ([UInt8]) async throws -> Void) async throws {
+        let index = StorageIndex(cap.storageIndex)!
+        let set = try await ShareSet.open(grid: grid, index: index, uebHash: cap.uebHash, size: cap.size, k: cap.k, n: cap.n)
+        let g = set.geometry
+        let first = Int(wanted.lowerBound / UInt64(g.segmentSize))
+        let last = Int((wanted.upperBound - 1) / UInt64(g.segmentSize))
+        let cipher = StreamCipher(key: cap.key)
+        let window = 3
+
+        try await withThrowingTaskGroup(of: (Int, [UInt8]).self) { group in
+            var next = first
+            var pending: [Int: [UInt8]] = [:]
+            var emit = first
+            func launch(_ i: Int) {
+                group.addTask {
+                    let segment = try await set.segment(i)
+                    let segStart = g.segmentOffset(i)
+                    let lo = Int(max(wanted.lowerBound, segStart) - segStart)
+                    let hi = Int(min(wanted.upperBound, segStart + UInt64(g.segmentLength(i))) - segStart)
+                    var slice = Array(segment[lo..<hi])
+                    cipher.apply(&slice, atOffset: segStart + UInt64(lo))
+                    return (i, slice)
+                }
+            }
+            while next <= last && next < first + window { launch(next); next += 1 }
+            while let (i, plain) = try await group.next() {
+                pending[i] = plain
+                while let ready = pending.removeValue(forKey: emit) {
+                    try await sink(ready)
+                    emit += 1
+                }
+                if next <= last { launch(next); next += 1 }
+            }
+        }
+    }
+}
+
+actor Collector {
+    var bytes: [UInt8] = []
+    func append(_ b: [UInt8]) { bytes += b }
+}
+
+/// The K shares a download reads from, with spares to fall back on.
+actor ShareSet {
+    nonisolated let index: StorageIndex
+    let uebHash: Digest
+    let size: UInt64
+    nonisolated let k: Int
+    let n: Int
+    nonisolated let code: ErasureCode
+    nonisolated let geometry: SegmentGeometry
+    private var active: [VerifiedShare]
+    private var spares: [(ShareNumber, any StorageServer)]
+    private var problems: [String]
+
+    private init(index: StorageIndex, uebHash: Digest, size: UInt64, k: Int, n: Int, active: [VerifiedShare],
+                 spares: [(ShareNumber, any StorageServer)], problems: [String]) throws {
+        self.index = index; self.uebHash = uebHash; self.size = size; self.k = k; self.n = n
+        self.active = active; self.spares = spares; self.problems = problems
+        self.geometry = active[0].ueb.geometry
+        self.code = try ErasureCode(k: k, n: n)
+    }
+
+    /// Finds the shares, orders candidates (primaries, then near servers), and verifies K of them.
+    static func open(grid: Grid, index: StorageIndex, uebHash: Digest, size: UInt64, k: Int, n: Int) async throws -> ShareSet {
+        let (holders, failures) = await grid.locate(index)
+        var candidates: [(ShareNumber, any StorageServer)] = []
+        for share in holders.keys.sorted(by: { a, b in
+            let pa = a < k, pb = b < k
+            return pa != pb ? pa : a < b
+        }) where share < n {
+            for server in holders[share]!.sorted(by: { $0.isNear && !$1.isNear }) { candidates.append((share, server)) }
+        }
+        var problems: [String] = []
+        var active: [VerifiedShare] = []
+        var spares = candidates
+        while active.count < k && !spares.isEmpty {
+            // Open as many candidates as are still needed, each share number at most once.
+            var batch: [(ShareNumber, any StorageServer)] = []
+            var taken = Set(active.map(\.number))
+            var rest: [(ShareNumber, any StorageServer)] = []
+            for c in spares {
+                if batch.count < k - active.count && !taken.contains(c.0) { batch.append(c); taken.insert(c.0) } else { rest.append(c) }
+            }
+            spares = rest
+            if batch.isEmpty { break }
+            let opened = await withTaskGroup(of: Result<VerifiedShare, Error>.self) { group in
+                for (share, server) in batch {
+                    group.addTask {
+                        do {
+                            return .success(try await VerifiedShare.open(server: server, index: index, number: share,
+                                                                         uebHash: uebHash, expectedSize: size, k: k, n: n))
+                        } catch { return .failure(GridError.integrity("share \(share) on server \(server.name): \(describe(error))")) }
+                    }
+                }
+                var out: [Result<VerifiedShare, Error>] = []
+                for await r in group { out.append(r) }
+                return out
+            }
+            for r in opened {
+                switch r {
+                case .success(let s): if !active.contains(where: { $0.number == s.number }) { active.append(s) }
+                case .failure(let e): problems.append(describe(e))
+                }
+            }
+            spares.removeAll { c in active.contains { $0.number == c.0 } }
+        }
+        guard active.count == k else {
+            let down = failures.keys.sorted { $0.localizedStandardLess($1) }
+            var missing = Set(grid.servers.map(\.name))
+            for (_, servers) in holders { for s in servers { missing.remove(s.name) } }
+            let names = Set(down).union(missing).sorted { $0.localizedStandardLess($1) }
+            throw GridError.notEnoughShares(found: active.count, needed: k, servers: names)
+        }
+        active.sort { $0.number < $1.number }
+        return try ShareSet(index: index, uebHash: uebHash, size: size, k: k, n: n, active: active, spares: spares, problems: problems)
+    }
+
+    /// Segment i's ciphertext (K blocks, padded), verified against the crypttext tree.
+    /// Runs off the actor so that both cores fetch, hash and decode segments at once.
+    nonisolated func segment(_ i: Int) async throws -> [UInt8] {
+        let k = self.k, index = self.index, code = self.code
+        var blocks: [ShareNumber: ([UInt8], Digest)] = [:]
+        var sources = await active
+        while true {
+            let missing = sources.filter { blocks[$0.number] == nil }
+            let fetched = await withTaskGroup(of: (VerifiedShare, Result<([UInt8], Digest), Error>).self) { group in
+                for share in missing {
+                    group.addTask { [index] in
+                        do { return (share, .success(try await share.block(i, index: index))) } catch { return (share, .failure(error)) }
+                    }
+                }
+                var out: [(VerifiedShare, Result<([UInt8], Digest), Error>)] = []
+                for await r in group { out.append(r) }
+                return out
+            }
+            var failed: [VerifiedShare] = []
+            var errors: [String] = []
+            for (share, r) in fetched {
+                switch r {
+                case .success(let b): blocks[share.number] = b
+                case .failure(let e): failed.append(share); errors.append(describe(e))
+                }
+            }
+            if failed.isEmpty { break }
+            // Drop the failing shares and bring in spares for the same block.
+            sources.removeAll { s in failed.contains { $0.number == s.number && $0.server.id == s.server.id } }
+            sources = try await replace(failed, keeping: sources, errors: errors)
+        }
+        let numbers = sources.map(\.number).sorted()
+        let length = self.geometry.blockLength(i)
+        var segment: [UInt8]
+        var primaryHashes: [Digest]
+        if numbers == Array(0..<k) {
+            segment = []
+            segment.reserveCapacity(length * k)
+            for s in 0..<k { segment += blocks[s]!.0 }
+            primaryHashes = (0..<k).map { blocks[$0]!.1 }
+        } else {
+            segment = [UInt8](repeating: 0, count: length * k)
+            let inputs = numbers.map { blocks[$0]!.0 }
+            try segment.withUnsafeMutableBytes { out in
+                let outs = (0..<k).map { out.baseAddress! + $0 * length }
+                try withPointers(inputs) { ins in
+                    try code.decode(numbers: numbers, blocks: ins, into: outs, blockSize: length)
+                }
+            }
+            primaryHashes = (0..<k).map { s in
+                segment.withUnsafeBytes { ShareLayout.blockHash(UnsafeRawBufferPointer(rebasing: $0[(s * length)..<((s + 1) * length)])) }
+            }
+        }
+        let tree = sources[0].hashes.crypttextTree
+        guard ShareLayout.crypttextLeaf(primaryBlockHashes: primaryHashes) == tree.leaf(i) else {
+            throw GridError.integrity("segment \(i) decodes to ciphertext that does not match the file's hash tree (shares \(numbers.map(String.init).joined(separator: ",")) disagree)")
+        }
+        return segment
+    }
+
+    /// Retires failing shares and tops `sources` up to K from the spares.
+    private func replace(_ failed: [VerifiedShare], keeping sources: [VerifiedShare], errors: [String]) async throws -> [VerifiedShare] {
+        problems += errors
+        var sources = sources
+        for bad in failed { active.removeAll { $0.number == bad.number && $0.server.id == bad.server.id } }
+        while sources.count < k {
+            guard let replacement = try await nextSpare(excluding: Set(sources.map(\.number))) else {
+                throw GridError.notEnoughShares(found: sources.count, needed: k, servers: [])
+            }
+            sources.append(replacement)
+            if !active.contains(where: { $0.number == replacement.number }) { active.append(replacement) }
+        }
+        return sources
+    }
+
+    private func nextSpare(excluding numbers: Set<ShareNumber>) async throws -> VerifiedShare? {
+        while let i = spares.firstIndex(where: { !numbers.contains($0.0) }) {
+            let (share, server) = spares.remove(at: i)
+            do {
+                return try await VerifiedShare.open(server: server, index: index, number: share, uebHash: uebHash,
+                                                    expectedSize: size, k: k, n: n)
+            } catch {
+                problems.append("share \(share) on server \(server.name): \(describe(error))")
+            }
+        }
+        return nil
+    }
+}
+
+/// Pointers into each array for the duration of `body` (read-only, so no exclusivity conflict).
+func withPointers<R>(_ arrays: [[UInt8]], _ body: ([UnsafeRawPointer]) throws -> R) rethrows -> R {
+    func recurse(_ i: Int, _ acc: [UnsafeRawPointer]) throws -> R {
+        if i == arrays.count { return try body(acc) }
+        return try arrays[i].withUnsafeBytes { try recurse(i + 1, acc + [$0.baseAddress!]) }
+    }
+    return try recurse(0, [])
+}

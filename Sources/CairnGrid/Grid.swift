@@ -1,0 +1,86 @@
+import CairnFormats
+import CairnPrimitives
+import CairnStorage
+
+/// What the grid client needs: parameters, the convergence secret and the servers.
+public struct Grid: Sendable {
+    public let parameters: EncodingParameters
+    public let convergenceSecret: [UInt8]
+    public let servers: [any StorageServer]
+
+    public init(parameters: EncodingParameters, convergenceSecret: [UInt8], servers: [any StorageServer]) {
+        self.parameters = parameters
+        self.convergenceSecret = convergenceSecret
+        self.servers = servers
+    }
+
+    /// Servers ordered for one storage index by hash(storage index, server id): Tahoe's permuted
+    /// ring, so each file's shares land on a different, stable sequence of servers.
+    public func permutedServers(for index: StorageIndex) -> [any StorageServer] {
+        servers.map { (key: TaggedHash.hash(Tags.permute, index.bytes + $0.id.bytes), server: $0) }
+            .sorted { $0.key.lexicographicallyPrecedes($1.key) }
+            .map(\.server)
+    }
+
+    /// Asks every server which shares of `index` it holds. Failures are kept per server.
+    func locate(_ index: StorageIndex) async -> (holders: [ShareNumber: [any StorageServer]], failures: [String: String]) {
+        await withTaskGroup(of: (Int, Result<Set<ShareNumber>, Error>).self) { group in
+            for (i, server) in servers.enumerated() {
+                group.addTask {
+                    do { return (i, .success(try await server.shares(of: index))) } catch { return (i, .failure(error)) }
+                }
+            }
+            var holders: [ShareNumber: [any StorageServer]] = [:]
+            var failures: [String: String] = [:]
+            var results: [(Int, Result<Set<ShareNumber>, Error>)] = []
+            for await r in group { results.append(r) }
+            for (i, result) in results.sorted(by: { $0.0 < $1.0 }) {
+                switch result {
+                case .success(let shares): for s in shares { holders[s, default: []].append(servers[i]) }
+                case .failure(let e): failures[servers[i].name] = describe(e)
+                }
+            }
+            return (holders, failures)
+        }
+    }
+
+    /// Makes every server's finished shares durable; per-server failures are returned.
+    public func syncAll() async -> [String: String] {
+        await withTaskGroup(of: (String, String?).self) { group in
+            for server in servers {
+                group.addTask {
+                    do { try await server.sync(); return (server.name, nil) } catch { return (server.name, describe(error)) }
+                }
+            }
+            var failures: [String: String] = [:]
+            for await (name, error) in group { if let error { failures[name] = error } }
+            return failures
+        }
+    }
+}
+
+/// A configured server that cannot be used this time (its folder is gone, its host is down).
+final class UnreachableServer: StorageServer {
+    let id: ServerID
+    let name: String
+    let reason: String
+    var isNear: Bool { false }
+
+    init(id: ServerID, name: String, reason: String) {
+        self.id = id
+        self.name = name
+        self.reason = reason
+    }
+
+    private var error: StorageError { .unreachable(server: name, reason: reason) }
+    func info() async throws -> ServerInfo { throw error }
+    func allocate(_ index: StorageIndex, shares: Set<ShareNumber>, shareSize: UInt64) async throws -> Allocation { throw error }
+    func write(_ index: StorageIndex, share: ShareNumber, offset: UInt64, data: [UInt8]) async throws { throw error }
+    func finish(_ index: StorageIndex, share: ShareNumber) async throws { throw error }
+    func abort(_ index: StorageIndex, share: ShareNumber) async throws { throw error }
+    func sync() async throws {}
+    func shares(of index: StorageIndex) async throws -> Set<ShareNumber> { throw error }
+    func shareSize(_ index: StorageIndex, share: ShareNumber) async throws -> UInt64 { throw error }
+    func read(_ index: StorageIndex, share: ShareNumber, ranges: [Range<UInt64>]) async throws -> [[UInt8]] { throw error }
+    func reportCorrupt(_ index: StorageIndex, share: ShareNumber, reason: String) async throws { throw error }
+}

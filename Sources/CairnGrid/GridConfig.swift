@@ -1,0 +1,184 @@
+import CairnFormats
+import CairnPrimitives
+import CairnStorage
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// An embedded local grid: N server folders under one directory, a config and a private convergence
+/// secret. Layout (Documentation/LocalGrid.md):
+///
+/// ```
+/// GRID/cairn-grid.conf          format, encoding, happy, segment size, one line per server
+/// GRID/private/convergence      base32 secret, mode 0600 (folder 0700)
+/// GRID/servers/NN/              one LocalDirectoryServer each
+/// ```
+public struct GridConfig: Sendable, Equatable {
+    public static let fileName = "cairn-grid.conf"
+    public static let formatVersion = 1
+
+    public struct Server: Sendable, Equatable {
+        public let id: ServerID
+        /// Relative to the grid directory.
+        public let path: String
+    }
+
+    public var parameters: EncodingParameters
+    public var servers: [Server]
+
+    public var text: String {
+        var s = "# Cairn local grid (Documentation/LocalGrid.md)\n"
+        s += "format = \(Self.formatVersion)\n"
+        s += "encoding = \(parameters.k)-of-\(parameters.n)\n"
+        s += "happy = \(parameters.happy)\n"
+        s += "segment-size = \(parameters.maximumSegmentSize)\n"
+        for server in servers { s += "server = \(server.id.hex) \(server.path)\n" }
+        return s
+    }
+
+    public init(parameters: EncodingParameters, servers: [Server]) {
+        self.parameters = parameters
+        self.servers = servers
+    }
+
+    public init(parsing text: String, path: String) throws {
+        func bad(_ why: String) -> GridError { .badConfig(path: path, reason: why) }
+        var values: [String: String] = [:]
+        var servers: [Server] = []
+        for (number, rawLine) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+            let line = rawLine.trimmingCharacters(in: " \t\r")
+            if line.isEmpty || line.hasPrefix("#") { continue }
+            guard let eq = line.firstIndex(of: "=") else { throw bad("line \(number + 1) is not 'key = value'") }
+            let key = line[..<eq].trimmingCharacters(in: " \t")
+            let value = line[line.index(after: eq)...].trimmingCharacters(in: " \t")
+            if key == "server" {
+                let parts = value.split(separator: " ", maxSplits: 1)
+                guard parts.count == 2, parts[0].count == 64, let id = hexBytes(parts[0]),
+                      !parts[1].hasPrefix("/"), !parts[1].split(separator: "/").contains("..") else {
+                    throw bad("line \(number + 1): a server is '<64 hex digits> <relative folder>'")
+                }
+                servers.append(Server(id: ServerID(id), path: String(parts[1])))
+            } else {
+                values[key] = value
+            }
+        }
+        guard values["format"] == String(Self.formatVersion) else {
+            throw bad("unknown format '\(values["format"] ?? "")' (this Cairn reads format \(Self.formatVersion))")
+        }
+        guard let enc = values["encoding"], let happyText = values["happy"], let happy = Int(happyText),
+              let segText = values["segment-size"], let seg = Int(segText) else {
+            throw bad("encoding, happy and segment-size are required")
+        }
+        do {
+            let (k, n) = try EncodingParameters.parseEncoding(enc)
+            parameters = try EncodingParameters(k: k, n: n, happy: happy, maximumSegmentSize: seg)
+        } catch let e as FormatError {
+            throw bad(e.description)
+        }
+        guard !servers.isEmpty else { throw bad("no servers") }
+        guard Set(servers.map(\.id)).count == servers.count else { throw bad("two servers share an id") }
+        self.servers = servers
+    }
+}
+
+func hexBytes(_ s: Substring) -> [UInt8]? {
+    guard s.count % 2 == 0 else { return nil }
+    var out: [UInt8] = []
+    var i = s.startIndex
+    while i < s.endIndex {
+        let j = s.index(i, offsetBy: 2)
+        guard let b = UInt8(s[i..<j], radix: 16) else { return nil }
+        out.append(b)
+        i = j
+    }
+    return out
+}
+
+extension StringProtocol {
+    func trimmingCharacters(in set: String) -> String {
+        var s = Substring(self)
+        while let f = s.first, set.contains(f) { s.removeFirst() }
+        while let l = s.last, set.contains(l) { s.removeLast() }
+        return String(s)
+    }
+}
+
+/// Finds, creates and opens local grids.
+public enum LocalGrid {
+    public static let environmentVariable = "CAIRN_GRID"
+
+    /// `--grid`, else `CAIRN_GRID`, else `$XDG_DATA_HOME/cairn/grid` (`~/.local/share/cairn/grid`).
+    public static func resolvePath(explicit: String?, environment: [String: String]) -> (path: String, isDefault: Bool) {
+        if let explicit, !explicit.isEmpty { return (explicit, false) }
+        if let env = environment[environmentVariable], !env.isEmpty { return (env, false) }
+        if let xdg = environment["XDG_DATA_HOME"], xdg.hasPrefix("/") { return (xdg + "/cairn/grid", true) }
+        let home = environment["HOME"] ?? "/"
+        return (home + "/.local/share/cairn/grid", true)
+    }
+
+    /// Makes a new grid: server folders, config and a fresh convergence secret.
+    @discardableResult
+    public static func create(at path: String, servers count: Int, parameters: EncodingParameters) throws -> GridConfig {
+        guard count >= 1, count <= 1000 else { throw GridError.usage("a grid needs between 1 and 1000 servers") }
+        guard count >= parameters.happy else {
+            throw GridError.usage("\(count) servers cannot make \(parameters.happy) happy: use at least \(parameters.happy) servers or a lower --happy")
+        }
+        if FileOps.exists(path + "/" + GridConfig.fileName) {
+            throw GridError.usage("a grid already exists at \(path)")
+        }
+        try FileOps.makeDirectories(path, mode: 0o755)
+        try FileOps.makeDirectories(path + "/private", mode: 0o700)
+        try FileOps.makeDirectories(path + "/servers", mode: 0o755)
+        let width = max(2, String(count - 1).count)
+        var servers: [GridConfig.Server] = []
+        for i in 0..<count {
+            let name = String(i).leftPadded(to: width)
+            let server = GridConfig.Server(id: ServerID(SecureRandom.bytes(32)), path: "servers/" + name)
+            try FileOps.makeDirectories(path + "/" + server.path, mode: 0o700)
+            servers.append(server)
+        }
+        let config = GridConfig(parameters: parameters, servers: servers)
+        try FileOps.writeAtomically(path + "/private/convergence",
+                                    Array((Base32.encode(SecureRandom.bytes(32)) + "\n").utf8), mode: 0o600)
+        try FileOps.writeAtomically(path + "/" + GridConfig.fileName, Array(config.text.utf8), mode: 0o644)
+        return config
+    }
+
+    /// Opens a grid. A server folder that has gone missing is reported as unreachable, not recreated.
+    public static func open(at path: String) throws -> Grid {
+        let configPath = path + "/" + GridConfig.fileName
+        guard let data = FileOps.read(configPath) else {
+            if FileOps.exists(path) && !FileOps.exists(configPath) {
+                throw GridError.noGrid(path: path)
+            }
+            throw GridError.noGrid(path: path)
+        }
+        let config = try GridConfig(parsing: String(decoding: data, as: UTF8.self), path: configPath)
+        guard let secretData = FileOps.read(path + "/private/convergence"),
+              let secret = Base32.decode(String(decoding: secretData, as: UTF8.self).trimmingCharacters(in: " \n")),
+              secret.count == 32 else {
+            throw GridError.badConfig(path: path + "/private/convergence", reason: "missing or not a base32 32-byte secret")
+        }
+        var servers: [any StorageServer] = []
+        for (i, s) in config.servers.enumerated() {
+            let dir = path + "/" + s.path
+            let name = String(i)
+            if FileOps.isDirectory(dir) {
+                do {
+                    servers.append(try LocalDirectoryServer(directory: dir, id: s.id, name: name))
+                } catch {
+                    servers.append(UnreachableServer(id: s.id, name: name, reason: describe(error)))
+                }
+            } else {
+                servers.append(UnreachableServer(id: s.id, name: name, reason: "folder \(dir) is missing"))
+            }
+        }
+        return Grid(parameters: config.parameters, convergenceSecret: secret, servers: servers)
+    }
+}
+
+extension String {
+    func leftPadded(to width: Int) -> String {
+        count >= width ? self : String(repeating: "0", count: width - count) + self
+    }
+}

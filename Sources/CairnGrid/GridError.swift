@@ -1,0 +1,41 @@
+import CairnStorage
+
+/// Grid-level failures, each a sentence a user can act on.
+public enum GridError: Error, CustomStringConvertible {
+    case noGrid(path: String)
+    case badConfig(path: String, reason: String)
+    case notEnoughShares(found: Int, needed: Int, servers: [String])
+    case placementFailed(servers: Int, happy: Int, problems: [String])
+    case integrity(String)
+    case io(path: String, reason: String)
+    case full(String)
+    case usage(String)
+
+    public var description: String {
+        switch self {
+        case .noGrid(let p):
+            return "no grid at \(p) (create one with 'cairn grid create \(p)')"
+        case .badConfig(let p, let r):
+            return "grid configuration \(p) is unusable: \(r)"
+        case .notEnoughShares(let found, let needed, let servers):
+            var s = "found \(found) of the \(needed) shares needed"
+            if !servers.isEmpty { s += "; servers \(servers.joined(separator: ", ")) unreachable or missing" }
+            return s
+        case .placementFailed(let servers, let happy, let problems):
+            var s = "could place shares on only \(servers) servers, but \(happy) are needed (happy)"
+            if !problems.isEmpty { s += ": " + problems.joined(separator: "; ") }
+            return s
+        case .integrity(let m): return m
+        case .io(let p, let r): return "\(p): \(r)"
+        case .full(let m): return m
+        case .usage(let m): return m
+        }
+    }
+}
+
+/// Names a server failure in short form for messages ("3 (full: …)").
+func describe(_ error: Error) -> String {
+    if let e = error as? StorageError { return e.description }
+    if let e = error as? GridError { return e.description }
+    return String(describing: error)
+}

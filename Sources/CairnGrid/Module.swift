@@ -1,1 +1,0 @@
-// CairnGrid: see README.md

@@ -1,0 +1,96 @@
+import CairnStorage
+
+/// Decides which server receives which share, asks servers to allocate, and enforces `happy`.
+struct Placement {
+    /// New shares to write, by share number.
+    var targets: [ShareNumber: any StorageServer] = [:]
+    /// Distinct servers that will hold at least one share once the writes finish.
+    var serverCount = 0
+
+    /// Places `wanted` shares of `index` on the grid, given the shares servers already hold.
+    /// Servers are tried in permuted order, emptiest first; a server that fails is dropped and its
+    /// shares go to the next. Fails (aborting allocations) when fewer than `happy` servers would hold shares.
+    static func place(_ index: StorageIndex, shareSize: UInt64, wanted: [ShareNumber],
+                      existing: [ShareNumber: [any StorageServer]], failures initialFailures: [String: String],
+                      grid: Grid) async throws -> Placement {
+        let ring = grid.permutedServers(for: index)
+        var failures = initialFailures
+        var load: [ServerID: Int] = [:]
+        for (_, holders) in existing { for s in holders { load[s.id, default: 0] += 1 } }
+        var pending = wanted.filter { existing[$0]?.isEmpty ?? true }
+        var placement = Placement()
+        var usable = ring.filter { failures[$0.name] == nil }
+
+        while !pending.isEmpty && !usable.isEmpty {
+            // Deal the pending shares to the least-loaded servers, ties in ring order.
+            var plan: [Int: [ShareNumber]] = [:]
+            for share in pending {
+                let pick = usable.indices.min { a, b in
+                    let la = load[usable[a].id, default: 0] + (plan[a]?.count ?? 0)
+                    let lb = load[usable[b].id, default: 0] + (plan[b]?.count ?? 0)
+                    return la != lb ? la < lb : a < b
+                }!
+                plan[pick, default: []].append(share)
+            }
+            let servers = usable
+            let answers = await withTaskGroup(of: (Int, Result<Allocation, Error>).self) { group in
+                for (i, shares) in plan {
+                    group.addTask {
+                        do {
+                            return (i, .success(try await servers[i].allocate(index, shares: Set(shares), shareSize: shareSize)))
+                        } catch { return (i, .failure(error)) }
+                    }
+                }
+                var out: [(Int, Result<Allocation, Error>)] = []
+                for await a in group { out.append(a) }
+                return out
+            }
+            pending = []
+            var failed: Set<ServerID> = []
+            for (i, result) in answers {
+                let server = servers[i]
+                switch result {
+                case .success(let allocation):
+                    for share in plan[i]! {
+                        if allocation.allocated.contains(share) {
+                            placement.targets[share] = server
+                            load[server.id, default: 0] += 1
+                        } else if allocation.alreadyHave.contains(share) {
+                            load[server.id, default: 0] += 1
+                        } else {
+                            pending.append(share)
+                        }
+                    }
+                    if allocation.allocated.isEmpty && allocation.alreadyHave.isEmpty { failed.insert(server.id) }
+                case .failure(let error):
+                    failures[server.name] = describe(error)
+                    failed.insert(server.id)
+                    pending += plan[i]!
+                }
+            }
+            usable.removeAll { failed.contains($0.id) }
+            pending.sort()
+        }
+
+        placement.serverCount = load.filter { $0.value > 0 }.count
+        if !pending.isEmpty || placement.serverCount < grid.parameters.happy {
+            await placement.abort(index)
+            let problems = failures.sorted { $0.key.localizedStandardLess($1.key) }.map { "\($0.value)" }
+            throw GridError.placementFailed(servers: placement.serverCount,
+                                            happy: grid.parameters.happy, problems: problems)
+        }
+        return placement
+    }
+
+    func abort(_ index: StorageIndex) async {
+        for (share, server) in targets { try? await server.abort(index, share: share) }
+    }
+}
+
+extension String {
+    /// Orders "2" before "10".
+    func localizedStandardLess(_ other: String) -> Bool {
+        if let a = Int(self), let b = Int(other) { return a < b }
+        return self < other
+    }
+}

@@ -1,0 +1,113 @@
+import CairnFormats
+import CairnPrimitives
+import CairnStorage
+
+/// Puts files on the grid: convergent or random key, segments encrypted, erasure-coded and placed.
+public struct Uploader: Sendable {
+    public enum KeyMode: Sendable { case convergent, random }
+
+    public let grid: Grid
+    public init(grid: Grid) { self.grid = grid }
+
+    /// Puts one file and syncs the servers: when this returns, the cap's data is durable.
+    public func put(_ source: any ByteSource, keyMode: KeyMode = .convergent) async throws -> Cap {
+        let caps = try await putBatch([source], keyMode: keyMode)
+        return try caps[0].get()
+    }
+
+    /// Puts several files, then syncs every server once. Results are in input order; a file that
+    /// failed has its error and the others still go in. If the final sync fails, everything fails.
+    public func putBatch(_ sources: [any ByteSource], keyMode: KeyMode = .convergent,
+                         concurrency: Int = 4) async throws -> [Result<Cap, Error>] {
+        var results = [Result<Cap, Error>?](repeating: nil, count: sources.count)
+        await withTaskGroup(of: (Int, Result<Cap, Error>).self) { group in
+            var next = 0
+            func launch(_ i: Int) {
+                group.addTask {
+                    do { return (i, .success(try await self.upload(sources[i], keyMode: keyMode))) } catch { return (i, .failure(error)) }
+                }
+            }
+            while next < min(concurrency, sources.count) { launch(next); next += 1 }
+            while let (i, r) = await group.next() {
+                results[i] = r
+                if next < sources.count { launch(next); next += 1 }
+            }
+        }
+        let failures = await grid.syncAll()
+        let wroteSomething = results.contains { if case .success(let c) = $0!, case .read = c { return true } else { return false } }
+        if !failures.isEmpty && wroteSomething {
+            throw GridError.io(path: "grid", reason: "could not make shares durable: " +
+                failures.sorted { $0.key.localizedStandardLess($1.key) }.map(\.value).joined(separator: "; "))
+        }
+        return results.map { $0! }
+    }
+
+    /// Encodes and writes one file's shares (finished, not yet synced).
+    func upload(_ source: any ByteSource, keyMode: KeyMode) async throws -> Cap {
+        let size = source.size
+        if size <= UInt64(Cap.literalLimit) {
+            var data = [UInt8](repeating: 0, count: Int(size))
+            try data.withUnsafeMutableBytes { try source.read(into: $0, at: 0) }
+            return .literal(data)
+        }
+        let p = grid.parameters
+        let geometry = SegmentGeometry(k: p.k, n: p.n, maximumSegmentSize: p.maximumSegmentSize, dataSize: size)
+        let key: [UInt8]
+        switch keyMode {
+        case .random: key = SecureRandom.bytes(ReadCap.keySize)
+        case .convergent:
+            let hashes = try await Self.chunkHashes(source)
+            key = ImmutableKeys.convergentKey(secret: grid.convergenceSecret, k: p.k, n: p.n,
+                                              segmentSize: geometry.segmentSize, size: size, chunkHashes: hashes)
+        }
+        let index = StorageIndex(ImmutableKeys.storageIndex(forKey: key))!
+        let encoder = try ShareEncoder(geometry: geometry)
+        let layout = encoder.layout
+
+        let (existing, failures) = await grid.locate(index)
+        let placement = try await Placement.place(index, shareSize: layout.shareSize, wanted: Array(0..<p.n),
+                                                  existing: existing, failures: failures, grid: grid)
+        let cipher = StreamCipher(key: key)
+        do {
+            let ueb = try await encoder.encode(index: index, targets: placement.targets) { i in
+                let length = geometry.segmentLength(i)
+                var segment = [UInt8](repeating: 0, count: geometry.blockLength(i) * geometry.k)
+                try segment.withUnsafeMutableBytes { buffer in
+                    let data = UnsafeMutableRawBufferPointer(rebasing: buffer[0..<length])
+                    try source.read(into: data, at: geometry.segmentOffset(i))
+                    cipher.apply(data, atOffset: geometry.segmentOffset(i))
+                }
+                return segment
+            }
+            return .read(ReadCap(key: key, uebHash: ueb.hash, k: p.k, n: p.n, size: size))
+        } catch {
+            await placement.abort(index)
+            throw error
+        }
+    }
+
+    /// Plaintext chunk hashes for the convergent key, two chunks at a time (one per core).
+    static func chunkHashes(_ source: any ByteSource) async throws -> [Digest] {
+        let chunk = ImmutableKeys.chunkSize
+        let count = Int((source.size + UInt64(chunk) - 1) / UInt64(chunk))
+        var hashes = [Digest](repeating: [], count: count)
+        try await withThrowingTaskGroup(of: (Int, Digest).self) { group in
+            var next = 0
+            func launch(_ i: Int) {
+                group.addTask {
+                    let offset = UInt64(i) * UInt64(chunk)
+                    let length = Int(min(UInt64(chunk), source.size - offset))
+                    var buffer = [UInt8](repeating: 0, count: length)
+                    try buffer.withUnsafeMutableBytes { try source.read(into: $0, at: offset) }
+                    return (i, buffer.withUnsafeBytes { ImmutableKeys.chunkHash($0) })
+                }
+            }
+            while next < min(2, count) { launch(next); next += 1 }
+            while let (i, h) = try await group.next() {
+                hashes[i] = h
+                if next < count { launch(next); next += 1 }
+            }
+        }
+        return hashes
+    }
+}

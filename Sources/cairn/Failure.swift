@@ -1,0 +1,55 @@
+import ArgumentParser
+import CairnFormats
+import CairnGrid
+import CairnStorage
+
+/// Exit codes (Documentation/CLI.md). 64 and up follow BSD sysexits, as argument-parser does.
+enum Code {
+    static let unhealthy: Int32 = 1
+    static let unavailable: Int32 = 2
+    static let integrity: Int32 = 3
+    static let usage: Int32 = 64
+    static let noInput: Int32 = 66
+    static let ioError: Int32 = 74
+    static let config: Int32 = 78
+}
+
+/// A failure reported as one line on stderr with a specific exit code.
+struct Failure: Error {
+    let message: String
+    let code: Int32
+
+    init(_ message: String, code: Int32) {
+        self.message = message
+        self.code = code
+    }
+
+    init(_ error: GridError) {
+        message = error.description
+        switch error {
+        case .noGrid, .badConfig: code = Code.config
+        case .notEnoughShares, .placementFailed: code = Code.unavailable
+        case .integrity: code = Code.integrity
+        case .io, .full: code = Code.ioError
+        case .usage: code = Code.usage
+        }
+    }
+
+    /// Errors Cairn reports itself; the rest (usage errors, ExitCode) are argument-parser's.
+    static func isOurs(_ error: Error) -> Bool {
+        error is Failure || error is GridError || error is CapError || error is FormatError || error is StorageError
+    }
+
+    static func from(_ error: Error) -> Failure {
+        if let f = error as? Failure { return f }
+        if let g = error as? GridError { return Failure(g) }
+        if let c = error as? CapError { return Failure(c.description, code: Code.usage) }
+        if let f = error as? FormatError { return Failure(f.description, code: Code.usage) }
+        if let s = error as? StorageError { return Failure(s.description, code: Code.ioError) }
+        return Failure(String(describing: error), code: Code.ioError)
+    }
+}
+
+func parseCap(_ text: String) throws -> Cap {
+    do { return try Cap(parsing: text) } catch { throw Failure.from(error) }
+}

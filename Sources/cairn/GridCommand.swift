@@ -1,0 +1,33 @@
+import ArgumentParser
+import CairnFormats
+import CairnGrid
+
+struct GridCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "grid", abstract: "Manage embedded local grids.",
+                                                    subcommands: [Create.self])
+
+    struct Create: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Create a local grid of N server folders.")
+
+        @Argument(help: ArgumentHelp("Where to create it (default: $CAIRN_GRID, else $XDG_DATA_HOME/cairn/grid).", valueName: "DIR"))
+        var directory: String?
+        @Option(help: "Number of server folders.") var servers = 10
+        @Option(help: ArgumentHelp("Erasure coding, K-of-N.", valueName: "K-of-N")) var encoding = "3-of-10"
+        @Option(help: "Distinct servers an upload must reach.") var happy = 7
+        @Option(help: ArgumentHelp("Maximum segment size in bytes.", valueName: "BYTES"))
+        var segmentSize = EncodingParameters.defaultMaximumSegmentSize
+
+        func run() async throws {
+            let params: EncodingParameters
+            do {
+                let (k, n) = try EncodingParameters.parseEncoding(encoding)
+                params = try EncodingParameters(k: k, n: n, happy: happy, maximumSegmentSize: segmentSize)
+            } catch let e as FormatError {
+                throw ValidationError(e.description)
+            }
+            let path = LocalGrid.resolvePath(explicit: directory, environment: environment()).path
+            try LocalGrid.create(at: path, servers: servers, parameters: params)
+            Terminal.writeOut("created grid \(path): \(servers) servers, \(params.k)-of-\(params.n), happy \(params.happy)\n")
+        }
+    }
+}

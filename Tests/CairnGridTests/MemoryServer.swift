@@ -1,0 +1,74 @@
+import CairnStorage
+import Synchronization
+
+/// An in-memory StorageServer for unit tests of the grid client's logic (placement, failover,
+/// verification). Real-disk behaviour is tested against LocalDirectoryServer.
+final class MemoryServer: StorageServer {
+    let id: ServerID
+    let name: String
+    let isNear: Bool
+    private struct State {
+        var open: [String: [UInt8]] = [:]
+        var done: [String: [UInt8]] = [:]
+        var down = false
+    }
+    private let state = Mutex(State())
+
+    init(number: Int, isNear: Bool = true) {
+        id = ServerID((0..<32).map { UInt8(truncatingIfNeeded: $0 &* 7 &+ number &* 31) })
+        name = String(number)
+        self.isNear = isNear
+    }
+
+    private func key(_ i: StorageIndex, _ s: ShareNumber) -> String { "\(i.hex)/\(s)" }
+    private func check() throws { if state.withLock({ $0.down }) { throw StorageError.unreachable(server: name, reason: "down") } }
+    func setDown(_ down: Bool) { state.withLock { $0.down = down } }
+    func corrupt(_ i: StorageIndex, _ s: ShareNumber, at offset: Int) {
+        state.withLock { $0.done[key(i, s)]![offset] ^= 0x40 }
+    }
+    func delete(_ i: StorageIndex, _ s: ShareNumber) { _ = state.withLock { $0.done.removeValue(forKey: key(i, s)) } }
+    func shareBytes(_ i: StorageIndex, _ s: ShareNumber) -> [UInt8]? { state.withLock { $0.done[key(i, s)] } }
+
+    func info() async throws -> ServerInfo { try check(); return ServerInfo(maximumShareSize: 1 << 40, availableSpace: nil) }
+    func allocate(_ index: StorageIndex, shares: Set<ShareNumber>, shareSize: UInt64) async throws -> Allocation {
+        try check()
+        return state.withLock { st in
+            var a = Allocation(alreadyHave: [], allocated: [])
+            for s in shares {
+                if st.done[key(index, s)] != nil { a.alreadyHave.insert(s) } else {
+                    st.open[key(index, s)] = [UInt8](repeating: 0, count: Int(shareSize)); a.allocated.insert(s)
+                }
+            }
+            return a
+        }
+    }
+    func write(_ index: StorageIndex, share: ShareNumber, offset: UInt64, data: [UInt8]) async throws {
+        try check()
+        try state.withLock { st in
+            guard st.open[key(index, share)] != nil else { throw StorageError.notAllocated(server: name, index: index, share: share) }
+            st.open[key(index, share)]!.replaceSubrange(Int(offset)..<Int(offset) + data.count, with: data)
+        }
+    }
+    func finish(_ index: StorageIndex, share: ShareNumber) async throws {
+        try check()
+        state.withLock { st in st.done[key(index, share)] = st.open.removeValue(forKey: key(index, share)) }
+    }
+    func abort(_ index: StorageIndex, share: ShareNumber) async throws { _ = state.withLock { $0.open.removeValue(forKey: key(index, share)) } }
+    func sync() async throws { try check() }
+    func shares(of index: StorageIndex) async throws -> Set<ShareNumber> {
+        try check()
+        let prefix = index.hex + "/"
+        return state.withLock { Set($0.done.keys.filter { $0.hasPrefix(prefix) }.map { Int($0.dropFirst(prefix.count))! }) }
+    }
+    func shareSize(_ index: StorageIndex, share: ShareNumber) async throws -> UInt64 {
+        try check()
+        guard let b = shareBytes(index, share) else { throw StorageError.noSuchShare(server: name, index: index, share: share) }
+        return UInt64(b.count)
+    }
+    func read(_ index: StorageIndex, share: ShareNumber, ranges: [Range<UInt64>]) async throws -> [[UInt8]] {
+        try check()
+        guard let b = shareBytes(index, share) else { throw StorageError.noSuchShare(server: name, index: index, share: share) }
+        return ranges.map { r in Array(b[min(Int(r.lowerBound), b.count)..<min(Int(r.upperBound), b.count)]) }
+    }
+    func reportCorrupt(_ index: StorageIndex, share: ShareNumber, reason: String) async throws { delete(index, share) }
+}
