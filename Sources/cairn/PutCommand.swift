@@ -17,12 +17,13 @@ struct Put: AsyncParsableCommand {
     var files: [String]
 
     /// Files per durable batch: caps are printed after each batch's single sync.
-    static let batchFiles = 1024
+    @Option(help: .hidden) var batchFiles = 1024
     static let batchBytes: UInt64 = 256 << 20
 
     func validate() throws {
         if files.isEmpty { throw ValidationError("name at least one FILE, or '-' for standard input") }
         if files.filter({ $0 == "-" }).count > 1 { throw ValidationError("'-' can be given only once") }
+        if batchFiles < 1 { throw ValidationError("--batch-files must be at least 1") }
     }
 
     func run() async throws {
@@ -64,7 +65,7 @@ struct Put: AsyncParsableCommand {
             }
             batch.append((name, source))
             batchSize += source.size
-            if batch.count >= Self.batchFiles || batchSize >= Self.batchBytes { try await flush() }
+            if batch.count >= batchFiles || batchSize >= Self.batchBytes { try await flush() }
         }
         try await flush()
         Terminal.endProgress()
