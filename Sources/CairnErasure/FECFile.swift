@@ -44,7 +44,7 @@ public enum FECFile {
         guard isRegular else { throw FECFileError.notARegularFile(path: inputPath) }
         let pad = ZFEC.padLength(forLength: Int(size % Int64(k)), k: k)
         let name = prefix ?? defaultPrefix(forInput: inputPath)
-        let dir = directory.hasSuffix("/") ? directory : directory + "/"
+        let dir = directory.isEmpty || directory.hasSuffix("/") ? directory : directory + "/"
         let paths = (0..<m).map { dir + shareFileName(prefix: name, shareNumber: $0, m: m, suffix: suffix) }
 
         var outputs: [PosixFile] = []
