@@ -79,11 +79,23 @@ public struct GFMatrix: Equatable, Sendable {
     }
 
     private mutating func scaleRow(_ r: Int, by factor: UInt8) {
-        for c in 0..<columns { self[r, c] = GF256.mul(self[r, c], factor) }
+        addRow(r, times: factor, to: r, replacing: true)
     }
 
-    private mutating func addRow(_ src: Int, times factor: UInt8, to dst: Int) {
-        for c in 0..<columns { self[dst, c] ^= GF256.mul(self[src, c], factor) }
+    /// `row[dst] ^= factor · row[src]` (or `=` when `replacing`), through one row of the product table:
+    /// inversion is O(k³), so this inner loop decides how long a 255-of-256 decode plan takes.
+    private mutating func addRow(_ src: Int, times factor: UInt8, to dst: Int, replacing: Bool = false) {
+        let columns = columns
+        GF256.mulTable.withUnsafeBufferPointer { table in
+            let product = UnsafeBufferPointer(rebasing: table[(Int(factor) << 8)..<((Int(factor) + 1) << 8)])
+            entries.withUnsafeMutableBufferPointer { e in
+                let s = src * columns, d = dst * columns
+                for c in 0..<columns {
+                    let term = product[Int(e[s + c])]
+                    e[d + c] = replacing ? term : e[d + c] ^ term
+                }
+            }
+        }
     }
 
     /// zfec's generator matrix: G = V·T⁻¹ where V is the n×k Vandermonde matrix at the points
