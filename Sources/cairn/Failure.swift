@@ -24,6 +24,10 @@ struct Failure: Error {
         self.code = code
     }
 
+    init(code: Int32, _ message: String) {
+        self.init(message, code: code)
+    }
+
     init(_ error: GridError) {
         message = error.description
         switch error {

@@ -57,18 +57,18 @@ struct Get: AsyncParsableCommand {
     static func parseRange(_ text: String, size: UInt64) throws -> Range<UInt64> {
         let parts = text.split(separator: "-", maxSplits: 1, omittingEmptySubsequences: false)
         guard parts.count == 2, let start = UInt64(parts[0]) else {
-            throw ValidationError("range '\(text)' is not START-END or START-")
+            throw Failure(code: Code.usage, "range '\(text)' is not START-END or START-")
         }
         let end: UInt64
         if parts[1].isEmpty {
-            guard size > 0 else { throw ValidationError("range '\(text)' is outside the file's 0 bytes") }
+            guard size > 0 else { throw Failure(code: Code.usage, "range '\(text)' is outside the file's 0 bytes") }
             end = size - 1
         } else {
-            guard let e = UInt64(parts[1]) else { throw ValidationError("range '\(text)' is not START-END or START-") }
+            guard let e = UInt64(parts[1]) else { throw Failure(code: Code.usage, "range '\(text)' is not START-END or START-") }
             end = e
         }
-        guard start <= end else { throw ValidationError("range '\(text)' ends before it starts") }
-        guard end < size else { throw ValidationError("range '\(text)' is outside the file's \(size) bytes") }
+        guard start <= end else { throw Failure(code: Code.usage, "range '\(text)' ends before it starts") }
+        guard end < size else { throw Failure(code: Code.usage, "range '\(text)' is outside the file's \(size) bytes") }
         return start..<(end + 1)
     }
 }

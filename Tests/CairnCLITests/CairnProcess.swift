@@ -5,7 +5,8 @@ import Testing
 struct CairnProcess {
     struct Result {
         let code: Int32
-        let stdout: String
+        let stdoutData: Data
+        var stdout: String { String(decoding: stdoutData, as: UTF8.self) }
         let stderr: String
         var lines: [String] { stdout.split(separator: "\n").map(String.init) }
     }
@@ -45,7 +46,7 @@ struct CairnProcess {
         errData = err.fileHandleForReading.readDataToEndOfFile()
         group.wait()
         p.waitUntilExit()
-        return Result(code: p.terminationStatus, stdout: String(decoding: outData, as: UTF8.self),
+        return Result(code: p.terminationStatus, stdoutData: outData,
                       stderr: String(decoding: errData, as: UTF8.self))
     }
 }
