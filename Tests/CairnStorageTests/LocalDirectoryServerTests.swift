@@ -186,6 +186,52 @@ import Testing
         try await checkAll(reader, count: 41)  // the reader picks up the entry written over the torn one
     }
 
+    @Test func badIndexEntryInTheMiddleIsSkippedNotTruncated() async throws {
+        let tmp = try TemporaryDirectory()
+        try await writeSynced(tmp, count: 10)
+        let index = try #require(try packFiles(tmp.path + "/server", suffix: ".idx").first)
+        let h = try FileHandle(forUpdating: URL(fileURLWithPath: index))
+        try h.seek(toOffset: 16 + 3 * 64 + 20)  // entry 3's flags
+        try h.write(contentsOf: Data([0x55]))
+        try h.close()
+        let size = try fileSize(index)
+
+        let reader = try tmp.server()
+        #expect(try await reader.shares(of: storageIndex(3)).isEmpty)
+        for i in 0..<10 where i != 3 {
+            #expect(try await readAll(reader, storageIndex(i)) == shareData(i, size: 500 + i))
+        }
+        let writer = try tmp.server()
+        try await put(writer, storageIndex(10), share: 0, shareData(10, size: 510))
+        try await writer.sync()
+        #expect(writer.recoveredTailBytes == (0, 0))
+        #expect(try fileSize(index) == size + 64)  // good entries after the bad one were kept
+        #expect(try await readAll(reader, storageIndex(10)) == shareData(10, size: 510))
+        #expect(try await readAll(try tmp.server(), storageIndex(9)) == shareData(9, size: 509))
+    }
+
+    @Test func sharesWrittenButNeverSyncedVanishAndTheirRecordsAreTruncated() async throws {
+        let tmp = try TemporaryDirectory()
+        try await writeSynced(tmp, count: 5)
+        let pack = try #require(try packFiles(tmp.path + "/server", suffix: ".pack").first)
+        let syncedSize = try fileSize(pack)
+        do {
+            // More than the 32 MiB flush threshold: records reach the pack, but no sync indexes them
+            // (as if the process were killed before its sync).
+            let server = try tmp.server()
+            for i in 100..<(100 + 9000) { try await put(server, storageIndex(i), share: 0, shareData(i % 7, size: 4096)) }
+            #expect(try fileSize(pack) > syncedSize + (32 << 20))
+        }
+        let reader = try tmp.server()
+        #expect(try await reader.shares(of: storageIndex(100)).isEmpty)
+        try await checkAll(reader, count: 5)
+        let writer = try tmp.server()
+        try await put(writer, storageIndex(5), share: 0, shareData(5, size: 505))
+        try await writer.sync()
+        #expect(try fileSize(pack) == syncedSize + 40 + 505)
+        try await checkAll(try tmp.server(), count: 6)
+    }
+
     @Test func corruptDataIsNotFixedButReportCorruptHidesIt() async throws {
         let tmp = try TemporaryDirectory()
         let server = try tmp.server()

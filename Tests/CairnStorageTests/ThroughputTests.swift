@@ -1,0 +1,55 @@
+import CairnStorage
+import Foundation
+import Testing
+
+@Suite struct ThroughputTests {
+    /// The grid's hot path: 20,000 shares of 4 KiB through one server, then one sync. Prints the time; the
+    /// bound only catches pathologies (a per-share fsync or file would take far longer).
+    @Test func twentyThousandSmallSharesWriteAndSync() async throws {
+        let tmp = try TemporaryDirectory()
+        let server = try tmp.server()
+        let data = shareData(1, size: 4096)
+        let indexes = (0..<20_000).map { storageIndex($0) }
+        let clock = ContinuousClock()
+        let start = clock.now
+        for si in indexes {
+            _ = try await server.allocate(si, shares: [0], shareSize: 4096)
+            try await server.write(si, share: 0, offset: 0, data: data)
+            try await server.finish(si, share: 0)
+        }
+        let written = clock.now
+        try await server.sync()
+        let synced = clock.now
+        let other = try tmp.server()
+        let loaded = clock.now
+        var total = 0
+        for si in indexes.prefix(2000) { total += try await readAll(other, si).count }
+        let read = clock.now
+        print("20,000 × 4 KiB: write \(written - start), sync \(synced - written); open another instance (load index) \(loaded - synced); 2,000 reads \(read - loaded)")
+        #expect(total == 2000 * 4096)
+        #expect(synced - start < .seconds(30))
+    }
+}
+
+extension ThroughputTests {
+    /// An 85 MiB large share written in 1 MiB chunks (page-cache speed), then synced and read back.
+    @Test func largeShareWriteAndSync() async throws {
+        let tmp = try TemporaryDirectory()
+        let server = try tmp.server()
+        let chunk = shareData(2, size: 1 << 20)
+        let si = storageIndex(2)
+        let size = 85 << 20
+        let clock = ContinuousClock()
+        let start = clock.now
+        _ = try await server.allocate(si, shares: [0], shareSize: UInt64(size))
+        for i in 0..<85 { try await server.write(si, share: 0, offset: UInt64(i << 20), data: chunk) }
+        try await server.finish(si, share: 0)
+        let written = clock.now
+        try await server.sync()
+        let synced = clock.now
+        let back = try await server.read(si, share: 0, ranges: [UInt64(84 << 20)..<UInt64(size + 10)])
+        print("85 MiB large share: write \(written - start), sync \(synced - written)")
+        #expect(back == [chunk])
+        #expect(try await server.shareSize(si, share: 0) == UInt64(size))
+    }
+}
