@@ -8,7 +8,7 @@ func systemLibrary(_ name: String, pkgConfig: String, apt: String) -> Target {
 
 let package = Package(
     name: "Cairn",
-    platforms: [.macOS(.v13)],
+    platforms: [.macOS(.v15)],
     products: [
         .executable(name: "cairn", targets: ["cairn"]),
         .library(name: "CairnGrid", targets: ["CairnGrid"]),
