@@ -28,6 +28,8 @@ let package = Package(
         .target(name: "CairnPrimitives", dependencies: ["CSodium", "CZlib"], exclude: ["README.md"]),
         // Erasure code: zfec-identical Reed–Solomon with ISA-L kernels; zfec's .fec file format.
         .target(name: "CairnErasure", dependencies: ["CISAL"], exclude: ["README.md"]),
+        // Forward deltas: VCDIFF (RFC 3284) encoder and decoder, xdelta3-compatible.
+        .target(name: "CairnDelta", dependencies: ["CairnPrimitives"], exclude: ["README.md"]),
         // Caps & formats: cap strings, UEB, hash trees, share layout.
         .target(name: "CairnFormats", dependencies: ["CairnPrimitives"], exclude: ["README.md"]),
         // Storage: the StorageServer protocol and the embedded local-directory server.
@@ -45,6 +47,7 @@ let package = Package(
 
         .testTarget(name: "CairnPrimitivesTests", dependencies: ["CairnPrimitives"]),
         .testTarget(name: "CairnErasureTests", dependencies: ["CairnErasure"]),
+        .testTarget(name: "CairnDeltaTests", dependencies: ["CairnDelta"]),
         .testTarget(name: "CairnFormatsTests", dependencies: ["CairnFormats"]),
         .testTarget(name: "CairnStorageTests", dependencies: ["CairnStorage"]),
         .testTarget(name: "CairnGridTests", dependencies: ["CairnGrid"]),
