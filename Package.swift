@@ -36,6 +36,8 @@ let package = Package(
         .target(name: "CairnStorage", dependencies: ["CairnPrimitives"], exclude: ["README.md"]),
         // Grid client: upload, download, check, repair, placement, grid configuration.
         .target(name: "CairnGrid", dependencies: ["CairnPrimitives", "CairnErasure", "CairnFormats", "CairnStorage"], exclude: ["README.md"]),
+        // Snapshots: objects, packs, delta chains, repository state, worktree scan.
+        .target(name: "CairnSnapshots", dependencies: ["CairnPrimitives", "CairnFormats", "CairnGrid", "CairnDelta"], exclude: ["README.md"]),
         // The command-line tool.
         .executableTarget(name: "cairn", dependencies: [
             "CairnGrid", "CairnErasure", "CairnFormats", "CairnStorage",
@@ -50,6 +52,7 @@ let package = Package(
         .testTarget(name: "CairnDeltaTests", dependencies: ["CairnDelta"]),
         .testTarget(name: "CairnFormatsTests", dependencies: ["CairnFormats"]),
         .testTarget(name: "CairnStorageTests", dependencies: ["CairnStorage"]),
+        .testTarget(name: "CairnSnapshotsTests", dependencies: ["CairnSnapshots"]),
         .testTarget(name: "CairnGridTests", dependencies: ["CairnGrid"]),
         .testTarget(name: "CairnCLITests", dependencies: ["cairn"]),
     ],
