@@ -44,7 +44,7 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
-        .executableTarget(name: "cairn-bench", dependencies: ["CairnGrid", "CairnErasure", "CairnPrimitives", "CISAL"],
+        .executableTarget(name: "cairn-bench", dependencies: ["CairnGrid", "CairnErasure", "CairnFormats", "CairnPrimitives", "CISAL"],
                           path: "Benchmarks/CairnBench"),
 
         .testTarget(name: "CairnPrimitivesTests", dependencies: ["CairnPrimitives"]),
