@@ -127,10 +127,11 @@ actor ShareSet {
             let opened = await withTaskGroup(of: Result<VerifiedShare, Error>.self) { group in
                 for (share, server) in batch {
                     group.addTask {
-                        do {
-                            return .success(try await VerifiedShare.open(server: server, index: index, number: share,
-                                                                         uebHash: uebHash, expectedSize: size, k: k, n: n))
-                        } catch { return .failure(GridError.integrity("share \(share) on server \(server.name): \(describe(error))")) }
+                        let r = await outcome {
+                            try await VerifiedShare.open(server: server, index: index, number: share,
+                                                         uebHash: uebHash, expectedSize: size, k: k, n: n)
+                        }
+                        return r.mapError { GridError.integrity("share \(share) on server \(server.name): \(describe($0))") as Error }
                     }
                 }
                 var out: [Result<VerifiedShare, Error>] = []
@@ -167,7 +168,11 @@ actor ShareSet {
             let fetched = await withTaskGroup(of: (VerifiedShare, Result<([UInt8], Digest), Error>).self) { group in
                 for share in missing {
                     group.addTask { [index] in
-                        do { return (share, .success(try await share.block(i, index: index))) } catch { return (share, .failure(error)) }
+                        let r: Result<([UInt8], Digest), Error> = await outcome {
+                            let b = try await share.block(i, index: index)
+                            return (b.block, b.hash)
+                        }
+                        return (share, r)
                     }
                 }
                 var out: [(VerifiedShare, Result<([UInt8], Digest), Error>)] = []

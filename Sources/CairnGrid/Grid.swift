@@ -27,7 +27,8 @@ public struct Grid: Sendable {
         await withTaskGroup(of: (Int, Result<Set<ShareNumber>, Error>).self) { group in
             for (i, server) in servers.enumerated() {
                 group.addTask {
-                    do { return (i, .success(try await server.shares(of: index))) } catch { return (i, .failure(error)) }
+                    let r = await outcome { try await server.shares(of: index) }
+                    return (i, r)
                 }
             }
             var holders: [ShareNumber: [any StorageServer]] = [:]

@@ -39,3 +39,10 @@ func describe(_ error: Error) -> String {
     if let e = error as? GridError { return e.description }
     return String(describing: error)
 }
+
+/// Runs `body` and captures its result. Building the `Result` in a function of its own, rather than
+/// `do { return (i, .success(try await …)) } catch { … }` inside a task-group child, avoids a Swift
+/// 6.3.1 -O miscompile that handed the parent a garbage tuple (Benchmarks/Repro).
+func outcome<T>(_ body: () async throws -> T) async -> Result<T, Error> {
+    do { return .success(try await body()) } catch { return .failure(error) }
+}

@@ -36,9 +36,8 @@ struct Placement {
             let answers = await withTaskGroup(of: (Int, Result<Allocation, Error>).self) { group in
                 for (i, shares) in plan {
                     group.addTask {
-                        do {
-                            return (i, .success(try await servers[i].allocate(index, shares: Set(shares), shareSize: shareSize)))
-                        } catch { return (i, .failure(error)) }
+                        let r = await outcome { try await servers[i].allocate(index, shares: Set(shares), shareSize: shareSize) }
+                        return (i, r)
                     }
                 }
                 var out: [(Int, Result<Allocation, Error>)] = []

@@ -24,7 +24,8 @@ public struct Uploader: Sendable {
             var next = 0
             func launch(_ i: Int) {
                 group.addTask {
-                    do { return (i, .success(try await self.upload(sources[i], keyMode: keyMode))) } catch { return (i, .failure(error)) }
+                    let r = await outcome { try await self.upload(sources[i], keyMode: keyMode) }
+                    return (i, r)
                 }
             }
             while next < min(concurrency, sources.count) { launch(next); next += 1 }

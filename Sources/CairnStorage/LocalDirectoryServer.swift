@@ -452,6 +452,7 @@ public final class LocalDirectoryServer: StorageServer {
             }
             guard let file else { return }
             try file.fd.write(data, at: offset)
+            if data.count >= 64 << 10 { file.fd.startWriteback(offset: offset, count: data.count) }
             state.withLock { s in
                 if s.open[k]?.file === file { s.open[k]!.written.insert(offset..<(offset + count)) }
             }
