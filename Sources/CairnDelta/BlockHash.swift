@@ -33,7 +33,7 @@ enum BlockHash {
 
 /// Where blocks of the source start, by hash: one position per slot (the last one indexed wins), stored
 /// plus one so that 0 means empty. Large sources are indexed every `step` bytes so the table stays
-/// bounded (at most 2^23 slots, 32 MiB); a match is then found once it spans `width + step - 1` bytes.
+/// bounded (at most 2^22 slots, 16 MiB); a match is then found once it spans `width + step - 1` bytes.
 struct SourceIndex {
     static let maxEntries = 1 << 22
 
@@ -45,7 +45,7 @@ struct SourceIndex {
         let blocks = max(source.count - BlockHash.width + 1, 0)
         step = max(1, (blocks + Self.maxEntries - 1) / Self.maxEntries)
         var tableBits = 10
-        while (1 << tableBits) < 2 * (blocks / step) && tableBits < 23 { tableBits += 1 }
+        while (1 << tableBits) < blocks / step && tableBits < 22 { tableBits += 1 }
         bits = tableBits
         slots = [UInt32](repeating: 0, count: 1 << bits)
         guard blocks > 0, let base = source.baseAddress else { return }

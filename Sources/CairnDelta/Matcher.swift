@@ -1,7 +1,8 @@
 /// Finds COPY matches for target windows: against the source (through a `SourceIndex` built once) and
 /// against the earlier part of the same window (a per-encode table of target positions, which also turns
 /// long runs and repeated blocks into cheap self-copies). Greedy: the longest of the two candidates at a
-/// position, extended forward and backward, is taken when it spans at least one hash block.
+/// position, extended forward and backward, is taken when it spans at least one hash block. Long
+/// unmatched stretches are probed with a growing stride, so unrelated data costs little.
 struct Matcher {
     /// Runs of a byte at least this long inside literal stretches become RUN instructions.
     static let minRun = 8
@@ -18,7 +19,7 @@ struct Matcher {
         self.target = target
         index = SourceIndex(source: source)
         var bits = 10
-        while (1 << bits) < 2 * min(windowSize, target.count) && bits < 22 { bits += 1 }
+        while (1 << bits) < min(windowSize, target.count) && bits < 21 { bits += 1 }
         selfBits = bits
         selfSlots = [UInt32](repeating: 0, count: 1 << bits)
     }
@@ -33,6 +34,7 @@ struct Matcher {
         if end - start >= width, let t = target.baseAddress {
             let s = source.baseAddress
             let sourceBits = index.bits, selfBits = self.selfBits, target = self.target
+            let sourceStep = index.step, maxSkip = max(1, 32 / index.step)
             var slots = selfSlots  // moved out for the loop, so emitting does not overlap its borrow
             selfSlots = []
             defer { selfSlots = slots }
@@ -75,8 +77,17 @@ struct Matcher {
                             if p + width <= end { h = BlockHash.hash(t + p) }
                             continue
                         }
-                        if p + width < end { h = BlockHash.roll(h, out: t[p], in: t[p + width]) }
-                        p += 1
+                        let misses = (p - literal) >> 8
+                        if misses == 0 {
+                            if p + width < end { h = BlockHash.roll(h, out: t[p], in: t[p + width]) }
+                            p += 1
+                        } else {
+                            // Long unmatched stretch: probe more sparsely (each probe is two cache misses).
+                            // A stride of 1 + k*step meets every residue of the source index's step, and
+                            // backward extension recovers the bytes skipped before a match.
+                            p += 1 + sourceStep * min(misses, maxSkip)
+                            if p + width <= end { h = BlockHash.hash(t + p) }
+                        }
                     }
                 }
             }
