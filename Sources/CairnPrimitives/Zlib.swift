@@ -74,3 +74,24 @@ public enum CRC32 {
         data.withUnsafeBytes { checksum($0, seed: seed) }
     }
 }
+
+/// Adler-32 (RFC 1950, as zlib computes it): the per-window checksum xdelta3 writes into VCDIFF deltas.
+public enum Adler32 {
+    public static func checksum(_ data: UnsafeRawBufferPointer, seed: UInt32 = 1) -> UInt32 {
+        guard let base = data.baseAddress, data.count > 0 else { return seed }
+        var sum = uLong(seed)
+        var p = base.assumingMemoryBound(to: UInt8.self)
+        var left = data.count
+        while left > 0 {  // zlib takes a 32-bit length
+            let n = min(left, 1 << 30)
+            sum = adler32(sum, p, uInt(n))
+            p += n
+            left -= n
+        }
+        return UInt32(sum)
+    }
+
+    public static func checksum(_ data: [UInt8], seed: UInt32 = 1) -> UInt32 {
+        data.withUnsafeBytes { checksum($0, seed: seed) }
+    }
+}
