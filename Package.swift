@@ -29,7 +29,10 @@ let package = Package(
         // Erasure code: zfec-identical Reed–Solomon with ISA-L kernels; zfec's .fec file format.
         .target(name: "CairnErasure", dependencies: ["CISAL"], exclude: ["README.md"]),
         // Forward deltas: VCDIFF (RFC 3284) encoder and decoder, xdelta3-compatible.
-        .target(name: "CairnDelta", dependencies: ["CairnPrimitives"], exclude: ["README.md"]),
+        // Optimized even in debug builds: the delta tests (and the snapshot tests above them) run its
+        // hot loops over megabytes, which -Onone makes tens of times slower.
+        .target(name: "CairnDelta", dependencies: ["CairnPrimitives"], exclude: ["README.md"],
+                swiftSettings: [.unsafeFlags(["-O"], .when(configuration: .debug))]),
         // Caps & formats: cap strings, UEB, hash trees, share layout.
         .target(name: "CairnFormats", dependencies: ["CairnPrimitives"], exclude: ["README.md"]),
         // Storage: the StorageServer protocol and the embedded local-directory server.

@@ -1,0 +1,22 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Minutes east of UTC for local time at `time` (honours TZ).
+public func localZoneOffsetMinutes(at time: Int64) -> Int16 {
+    var t = time_t(time)
+    var tm = tm()
+    localtime_r(&t, &tm)
+    return Int16(tm.tm_gmtoff / 60)
+}
+
+func processEnvironment() -> [String: String] {
+    var out: [String: String] = [:]
+    var p = environ
+    while let entry = p.pointee {
+        let s = String(cString: entry)
+        if let eq = s.firstIndex(of: "=") { out[String(s[..<eq])] = String(s[s.index(after: eq)...]) }
+        p += 1
+    }
+    return out
+}

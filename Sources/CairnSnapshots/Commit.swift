@@ -1,0 +1,102 @@
+import CairnPrimitives
+
+public struct CommitRequest: Sendable {
+    public var message: String
+    public var author: Signature?
+    /// Sets author and commit time (backfilling, tests); default: the scan start.
+    public var date: (Int64, Int16)?
+    public var allowEmpty = false
+    public var excludes: [String] = []
+
+    public init(message: String, author: Signature? = nil, date: (Int64, Int16)? = nil, allowEmpty: Bool = false, excludes: [String] = []) {
+        self.message = message; self.author = author; self.date = date; self.allowEmpty = allowEmpty; self.excludes = excludes
+    }
+}
+
+public struct CommitOutcome: Sendable {
+    /// nil when there was nothing to commit.
+    public let snapshot: ObjectID?
+    public let branch: String?
+    public let filesRead: Int
+    public let skipped: [TreeBuilder.Problem]
+    public let unreadable: [TreeBuilder.Problem]
+}
+
+extension Repository {
+    /// Uploads everything, then moves the branch by test-and-set on the refs slot. If another writer
+    /// moved only other refs it retries by itself; if this branch moved, it refuses (non-fast-forward)
+    /// and nothing changes. A kill at any point before the move leaves the repository as it was.
+    public func commit(_ request: CommitRequest) async throws -> CommitOutcome {
+        guard refStore.isWritable else { throw RepositoryError.readOnly }
+        let lock = try state.lock()
+        defer { withExtendedLifetime(lock) {} }
+        var (refs, version) = try await loadRefs()
+        let head = try head()
+        let parent = try headSnapshot(refs)
+        let objects = try await objectStore(refs)
+        let content = ContentStore(objects: objects)
+        var previousTree: Tree?
+        if let parent { previousTree = try await objects.tree(try await objects.snapshot(parent).tree) }
+
+        var rules = IgnoreRules()
+        for pattern in request.excludes { rules.add(pattern: pattern) }
+        let builder = TreeBuilder(root: workTree, content: content, rules: rules, cache: statCache())
+        let treeID = try await builder.build(previous: previousTree)
+        if let previousTree, previousTree.id == treeID, !request.allowEmpty {
+            try? state.write("statcache", builder.newCache.encoded)
+            return CommitOutcome(snapshot: nil, branch: nil, filesRead: builder.filesRead, skipped: builder.skipped, unreadable: builder.unreadable)
+        }
+        let now = builder.newCache.scanStart.0
+        let zone = request.date?.1 ?? localZoneOffsetMinutes(at: now)
+        let time = request.date?.0 ?? now
+        var author = request.author ?? defaultSignature(time: time, zone: zone)
+        if request.author != nil, request.date != nil { author.time = time; author.zoneOffset = zone }
+        var committer = author
+        committer.time = time
+        committer.zoneOffset = zone
+        let snapshot = Snapshot(tree: treeID, parents: parent.map { [$0] } ?? [], author: author, committer: committer,
+                                message: Array(request.message.utf8))
+        let snapshotID = try await objects.put(snapshot.encoded)
+        var indexCap = try await objects.saveIndex()
+
+        // Move the ref by test-and-set; on a race, merge indexes and retry unless our branch moved.
+        while true {
+            var next = refs
+            next.indexCap = indexCap
+            switch head {
+            case .branch(let b): next.branches[b] = snapshotID
+            case .detached: break
+            }
+            do {
+                version = try await refStore.publish(next, replacing: version)
+                try state.write("seen", Array("\(version)\n".utf8))
+                break
+            } catch RefStoreError.moved {
+                let (latest, latestVersion) = try await loadRefs()
+                if case .branch(let b) = head, latest.branches[b] != parent { throw RepositoryError.nonFastForward(branch: b) }
+                var merged = latest.indexCap.map { _ in RepoIndex() } ?? RepoIndex()
+                if let cap = latest.indexCap { merged = try await ObjectStore.loadIndex(grid: repositoryGrid(latest), cap: cap) }
+                let ours = await objects.index
+                let known = Set(merged.packs)
+                for (cap, ids) in zip(ours.packs, ours.packIDs) where !known.contains(cap) { merged.addPack(cap: cap, ids: ids) }
+                for (hash, id) in ours.dedup { merged.recordContent(hash, version: id) }
+                let store = ObjectStore(grid: repositoryGrid(latest), index: merged)
+                indexCap = try await store.saveIndex()
+                refs = latest
+                version = latestVersion
+            }
+        }
+        if case .detached = head { try setHead(.detached(snapshotID)) }
+        try? state.write("statcache", builder.newCache.encoded)
+        let branch: String? = if case .branch(let b) = head { b } else { nil }
+        return CommitOutcome(snapshot: snapshotID, branch: branch, filesRead: builder.filesRead,
+                             skipped: builder.skipped, unreadable: builder.unreadable)
+    }
+
+    func defaultSignature(time: Int64, zone: Int16) -> Signature {
+        let env = processEnvironment()
+        let name = env["CAIRN_AUTHOR_NAME"] ?? env["USER"] ?? "cairn"
+        let email = env["CAIRN_AUTHOR_EMAIL"] ?? "\(name)@localhost"
+        return Signature(name: name, email: email, time: time, zoneOffset: zone)
+    }
+}

@@ -1,0 +1,108 @@
+import CairnDelta
+import CairnPrimitives
+
+/// Stores file contents as file versions: a keyframe, or a VCDIFF delta on the same path's previous
+/// version when that is much smaller, with bounded chains (Documentation/Snapshots.md):
+/// - a delta is used only when its stored size is at most `deltaRatio` of the full version's;
+/// - a keyframe is forced at depth `maxDepth`, or when the deltas since the last keyframe would
+///   outweigh `chainFraction` of the full version's stored size.
+/// So restoring any version reads at most one keyframe and `maxDepth` deltas, and never more than
+/// (1 + chainFraction) × a full copy.
+public struct ContentStore: Sendable {
+    public static let maxDepth: UInt16 = 16
+    public static let chainFraction = 0.5
+    public static let deltaRatio = 0.5
+
+    public let objects: ObjectStore
+    /// Recently stored or rebuilt contents: the next version of a path deltas against the one just
+    /// stored, so its base is almost always here and the chain is not rebuilt from the grid.
+    let recent = RecentContents()
+    public init(objects: ObjectStore) { self.objects = objects }
+
+    /// Returns the file version holding `content`, reusing any version with the same content hash.
+    public func store(_ content: [UInt8], hash: [UInt8]? = nil, previous: ObjectID?) async throws -> ObjectID {
+        let hash = hash ?? ContentHash.of(content)
+        if let existing = await objects.version(forContent: hash) { return existing }
+        let (fullEncoding, fullPayload) = Self.pack(content)
+        var version = FileVersion(contentHash: hash, size: UInt64(content.count), base: nil, depth: 0, chainBytes: 0,
+                                  encoding: fullEncoding, storedSize: UInt64(fullPayload.count),
+                                  payloadSize: UInt64(content.count), storage: .inline([]))
+        var payload = fullPayload
+        if let previous, content.count >= 64, let prior = try? await objects.fileVersion(previous), prior.depth < Self.maxDepth,
+           prior.size > 0 {
+            let base = try await self.content(of: previous)
+            let delta = VCDIFF.encode(source: base, target: content)
+            let (deltaEncoding, deltaPayload) = Self.pack(delta)
+            let chain = prior.chainBytes + UInt64(deltaPayload.count)
+            if Double(deltaPayload.count) <= Double(fullPayload.count) * Self.deltaRatio,
+               Double(chain) <= Double(fullPayload.count) * Self.chainFraction {
+                version.base = previous
+                version.depth = prior.depth + 1
+                version.chainBytes = chain
+                version.encoding = deltaEncoding
+                version.storedSize = UInt64(deltaPayload.count)
+                version.payloadSize = UInt64(delta.count)
+                payload = deltaPayload
+            }
+        }
+        version.storage = payload.count <= ObjectStore.inlineLimit ? .inline(payload) : .cap(try await objects.putLarge(payload))
+        let id = try await objects.put(version.encoded)
+        await objects.recordContent(hash, version: id)
+        await recent.remember(id, content)
+        return id
+    }
+
+    /// Rebuilds a version's content, walking its delta chain, and checks it against the content hash.
+    public func content(of id: ObjectID) async throws -> [UInt8] {
+        if let cached = await recent.get(id) { return cached }
+        let version = try await objects.fileVersion(id)
+        let stored: [UInt8]
+        switch version.storage {
+        case .inline(let b): stored = b
+        case .cap(let cap): stored = try await objects.getLarge(cap)
+        }
+        guard UInt64(stored.count) == version.storedSize else { throw StoreError.damaged("version \(id.short) has the wrong stored size") }
+        let payload = version.encoding == .zlib ? try Zlib.decompress(stored, expectedSize: Int(version.payloadSize)) : stored
+        let content: [UInt8]
+        if let base = version.base {
+            content = try VCDIFF.apply(payload, to: try await self.content(of: base))
+        } else {
+            content = payload
+        }
+        guard UInt64(content.count) == version.size, ContentHash.of(content) == version.contentHash else {
+            throw StoreError.damaged("version \(id.short) does not rebuild to its content hash")
+        }
+        if version.depth > 0 || content.count <= 4 << 20 { await recent.remember(id, content) }
+        return content
+    }
+
+    /// zlib when the probe says it pays and it really is smaller.
+    static func pack(_ bytes: [UInt8]) -> (FileVersion.Encoding, [UInt8]) {
+        if Zlib.worthCompressing(bytes) {
+            let z = Zlib.compress(bytes, level: 6)
+            if z.count < bytes.count { return (.zlib, z) }
+        }
+        return (.raw, bytes)
+    }
+}
+
+/// A small cache of file contents by version id, bounded in bytes.
+actor RecentContents {
+    private var items: [ObjectID: [UInt8]] = [:]
+    private var order: [ObjectID] = []
+    private var bytes = 0
+    let limit = 64 << 20
+
+    func get(_ id: ObjectID) -> [UInt8]? { items[id] }
+
+    func remember(_ id: ObjectID, _ content: [UInt8]) {
+        guard content.count <= limit / 4, items[id] == nil else { return }
+        items[id] = content
+        order.append(id)
+        bytes += content.count
+        while bytes > limit, !order.isEmpty {
+            let old = order.removeFirst()
+            bytes -= items.removeValue(forKey: old)?.count ?? 0
+        }
+    }
+}

@@ -1,0 +1,99 @@
+import CairnFormats
+import CairnGrid
+import CairnPrimitives
+
+public enum StoreError: Error, CustomStringConvertible {
+    case missingObject(ObjectID)
+    case damaged(String)
+
+    public var description: String {
+        switch self {
+        case .missingObject(let id): return "object \(id.short) is not in the repository"
+        case .damaged(let m): return m
+        }
+    }
+}
+
+/// Reads and writes a repository's objects on the grid. New objects collect in a pack that is
+/// uploaded when it reaches the target size or at `flush()`; payloads too big to inline get caps of
+/// their own. All caps are convergent under the repository's own secret, so re-running an interrupted
+/// commit re-finds what it uploaded.
+public actor ObjectStore {
+    public static let inlineLimit = 512 << 10
+
+    let grid: Grid
+    public private(set) var index: RepoIndex
+    private var pending = PackBuilder()
+    private var pendingObjects: [ObjectID: [UInt8]] = [:]
+    private var packCache: [Int: PackReader] = [:]
+
+    /// `grid` must carry the repository's convergence secret.
+    public init(grid: Grid, index: RepoIndex) {
+        self.grid = grid
+        self.index = index
+    }
+
+    public func contains(_ id: ObjectID) -> Bool { index.location[id] != nil || pendingObjects[id] != nil }
+
+    @discardableResult
+    public func put(_ bytes: [UInt8]) async throws -> ObjectID {
+        let id = ObjectCoding.id(of: bytes)
+        if contains(id) { return id }
+        pending.add(id, bytes)
+        pendingObjects[id] = bytes
+        if pending.byteCount >= PackBuilder.targetSize { try await flushPack() }
+        return id
+    }
+
+    public func get(_ id: ObjectID) async throws -> [UInt8] {
+        if let b = pendingObjects[id] { return b }
+        guard let n = index.location[id] else { throw StoreError.missingObject(id) }
+        if packCache[n] == nil {
+            let cap = try Cap(parsing: index.packs[n])
+            let bytes = try await Downloader(grid: grid).bytes(cap)
+            packCache[n] = try PackReader(bytes)
+        }
+        guard let b = try packCache[n]!.object(id) else {
+            throw StoreError.damaged("pack \(n) does not hold object \(id.short) although the index says so")
+        }
+        return b
+    }
+
+    public func snapshot(_ id: ObjectID) async throws -> Snapshot { try Snapshot(decoding: try await get(id)) }
+    public func tree(_ id: ObjectID) async throws -> Tree { try Tree(decoding: try await get(id)) }
+    public func fileVersion(_ id: ObjectID) async throws -> FileVersion { try FileVersion(decoding: try await get(id)) }
+
+    public func recordContent(_ hash: [UInt8], version: ObjectID) { index.recordContent(hash, version: version) }
+    public func version(forContent hash: [UInt8]) -> ObjectID? { index.dedup[hash] }
+
+    /// Uploads a payload as a cap of its own (for large files and deltas).
+    public func putLarge(_ bytes: [UInt8]) async throws -> String {
+        try await Uploader(grid: grid).put(MemorySource(bytes)).string
+    }
+
+    public func getLarge(_ cap: String) async throws -> [UInt8] {
+        try await Downloader(grid: grid).bytes(try Cap(parsing: cap))
+    }
+
+    /// Uploads the pending pack, if any.
+    public func flushPack() async throws {
+        guard !pending.isEmpty else { return }
+        let bytes = pending.build()
+        let ids = pending.ids
+        let cap = try await Uploader(grid: grid).put(MemorySource(bytes))
+        index.addPack(cap: cap.string, ids: ids)
+        packCache[index.packs.count - 1] = try PackReader(bytes)
+        pending = PackBuilder()
+        pendingObjects = [:]
+    }
+
+    /// Flushes the pending pack and uploads the index; returns the index's cap.
+    public func saveIndex() async throws -> String {
+        try await flushPack()
+        return try await Uploader(grid: grid).put(MemorySource(index.encoded)).string
+    }
+
+    public static func loadIndex(grid: Grid, cap: String) async throws -> RepoIndex {
+        try RepoIndex(decoding: try await Downloader(grid: grid).bytes(try Cap(parsing: cap)))
+    }
+}

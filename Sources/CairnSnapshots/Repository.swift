@@ -1,0 +1,125 @@
+import CairnFormats
+import CairnGrid
+import CairnPrimitives
+
+/// Creates and opens ref stores; the grid implementation is a mutable slot (SlotRefStore).
+public protocol RefStoreProvider: Sendable {
+    /// Makes a new store holding `refs`; returns it with its write cap.
+    func create(grid: Grid, refs: Refs) async throws -> (store: any RefStore, writeCap: String)
+    func open(grid: Grid, cap: String) throws -> any RefStore
+    /// The read cap for a write cap (for `cairn cap` and read-only clones).
+    func readCap(for cap: String) throws -> String
+}
+
+/// A worktree, its local state, its grid and its refs.
+public struct Repository: Sendable {
+    public let state: LocalState
+    public let workTree: FSPath
+    public let config: RepoConfig
+    public let baseGrid: Grid
+    public let refStore: any RefStore
+    public let provider: any RefStoreProvider
+
+    /// Finds the state folder: `.cairn` in `start` or the nearest parent that has one.
+    public static func find(from start: FSPath) throws -> LocalState {
+        var dir = start
+        while true {
+            let candidate = dir.appending(Array(LocalState.folderName.utf8))
+            if LocalFS.exists(candidate.appending(Array("config".utf8))) { return LocalState(dir: candidate) }
+            let parent = dir.parent
+            if parent == dir || dir.bytes == [0x2F] { throw RepositoryError.notARepository(start.description) }
+            dir = parent
+        }
+    }
+
+    public static func open(state: LocalState, provider: any RefStoreProvider) throws -> Repository {
+        let configPath = state.path("config").description
+        guard let text = try? state.readText("config") else { throw RepositoryError.notARepository(state.dir.parent.description) }
+        let config = try RepoConfig(parsing: text, path: configPath)
+        let grid = try LocalGrid.open(at: config.grid)
+        let store = try provider.open(grid: grid, cap: config.slotCap)
+        let workTree = config.workTree.map { FSPath($0) } ?? state.dir.parent
+        return Repository(state: state, workTree: workTree, config: config, baseGrid: grid, refStore: store, provider: provider)
+    }
+
+    /// Makes a new repository: a fresh convergence secret and an empty refs slot on the grid, then the
+    /// local state. Returns the repository and its write cap (printed once by `cairn init`).
+    public static func initialize(state: LocalState, workTree: FSPath?, gridPath: String, grid: Grid,
+                                  provider: any RefStoreProvider, branch: String = "main") async throws -> (Repository, String) {
+        if LocalFS.exists(state.path("config")) { throw RepositoryError.alreadyARepository(state.dir.parent.description) }
+        let refs = Refs(secret: SecureRandom.bytes(32))
+        let (store, writeCap) = try await provider.create(grid: grid, refs: refs)
+        try LocalFS.makeDirectories(state.dir)
+        try LocalFS.chmod(state.dir, 0o700)
+        let config = RepoConfig(grid: gridPath, slotCap: writeCap, workTree: workTree?.description)
+        try state.write("HEAD", Array(Head.branch(branch).text.utf8))
+        try state.write("seen", Array("1\n".utf8))
+        try state.write("config", Array(config.text.utf8))
+        let repo = Repository(state: state, workTree: workTree ?? state.dir.parent, config: config, baseGrid: grid,
+                              refStore: store, provider: provider)
+        return (repo, writeCap)
+    }
+
+    /// Clones: local state pointing at an existing slot (a read cap gives a read-only clone).
+    public static func clone(cap: String, state: LocalState, gridPath: String, grid: Grid,
+                             provider: any RefStoreProvider) async throws -> Repository {
+        if LocalFS.exists(state.path("config")) { throw RepositoryError.alreadyARepository(state.dir.parent.description) }
+        let store = try provider.open(grid: grid, cap: cap)
+        let (refs, version) = try await store.load()
+        try LocalFS.makeDirectories(state.dir)
+        try LocalFS.chmod(state.dir, 0o700)
+        let branch = refs.branches["main"] != nil || refs.branches.isEmpty ? "main" : refs.branches.keys.sorted()[0]
+        try state.write("HEAD", Array(Head.branch(branch).text.utf8))
+        try state.write("seen", Array("\(version)\n".utf8))
+        let config = RepoConfig(grid: gridPath, slotCap: cap, workTree: nil)
+        try state.write("config", Array(config.text.utf8))
+        return Repository(state: state, workTree: state.dir.parent, config: config, baseGrid: grid, refStore: store, provider: provider)
+    }
+
+    // MARK: refs and objects
+
+    /// Loads refs, refusing a version older than one this client has seen.
+    public func loadRefs() async throws -> (refs: Refs, version: UInt64) {
+        let (refs, version) = try await refStore.load()
+        let seen = UInt64((try state.readText("seen") ?? "0").trimmingCharacters(in: "\n ")) ?? 0
+        if version < seen { throw RepositoryError.rollback(seen: seen, got: version) }
+        if version > seen { try state.write("seen", Array("\(version)\n".utf8)) }
+        return (refs, version)
+    }
+
+    /// The grid with the repository's own convergence secret: its caps never match another grid user's.
+    public func repositoryGrid(_ refs: Refs) -> Grid {
+        Grid(parameters: baseGrid.parameters, convergenceSecret: refs.secret, servers: baseGrid.servers)
+    }
+
+    public func objectStore(_ refs: Refs) async throws -> ObjectStore {
+        let grid = repositoryGrid(refs)
+        guard let cap = refs.indexCap else { return ObjectStore(grid: grid, index: RepoIndex()) }
+        if let cached = try? state.read("index-cache"), let nl = cached.firstIndex(of: 0x0A),
+           String(decoding: cached[..<nl], as: UTF8.self) == cap,
+           let index = try? RepoIndex(decoding: Array(cached[(nl + 1)...])) {
+            return ObjectStore(grid: grid, index: index)
+        }
+        let index = try await ObjectStore.loadIndex(grid: grid, cap: cap)
+        try? state.write("index-cache", Array((cap + "\n").utf8) + index.encoded)
+        return ObjectStore(grid: grid, index: index)
+    }
+
+    public func head() throws -> Head {
+        guard let text = try state.readText("HEAD") else { throw RepositoryError.corruptState(state.path("HEAD").description, "missing") }
+        return try Head(parsing: text, path: state.path("HEAD").description)
+    }
+
+    public func setHead(_ head: Head) throws { try state.write("HEAD", Array(head.text.utf8)) }
+
+    public func headSnapshot(_ refs: Refs) throws -> ObjectID? {
+        switch try head() {
+        case .branch(let b): return refs.branches[b]
+        case .detached(let id): return id
+        }
+    }
+
+    public func statCache() -> StatCache {
+        (try? state.read("statcache")).flatMap { $0.flatMap { try? StatCache(decoding: $0) } } ?? StatCache()
+    }
+}

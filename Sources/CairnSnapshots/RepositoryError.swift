@@ -1,0 +1,37 @@
+public enum RepositoryError: Error, CustomStringConvertible, Equatable {
+    case notARepository(String)
+    case alreadyARepository(String)
+    case locked
+    case corruptState(String, String)
+    case nonFastForward(branch: String)
+    case rollback(seen: UInt64, got: UInt64)
+    case unknownRevision(String)
+    case noSuchPath(String, revision: String)
+    case badName(String)
+    case exists(String)
+    case uncommittedChanges([String])
+    case outsideWorktree(String)
+    case readOnly
+
+    public var description: String {
+        switch self {
+        case .notARepository(let p): return "not a Cairn repository (or any parent up to /): \(p); run 'cairn init' first"
+        case .alreadyARepository(let p): return "\(p) is already a Cairn repository"
+        case .locked: return "another cairn command is running in this worktree (the lock in .cairn/lock is held)"
+        case .corruptState(let p, let why): return "\(p) is damaged: \(why)"
+        case .nonFastForward(let b):
+            return "branch '\(b)' moved on the grid since this commit started (non-fast-forward); nothing was changed — check out the new '\(b)' and commit again"
+        case .rollback(let seen, let got):
+            return "the grid returned refs version \(got), older than version \(seen) already seen here: refusing a rollback"
+        case .unknownRevision(let r): return "unknown revision '\(r)'"
+        case .noSuchPath(let p, let r): return "path '\(p)' does not exist in \(r)"
+        case .badName(let n): return "'\(n)' is not a valid branch or tag name"
+        case .exists(let n): return "'\(n)' already exists"
+        case .uncommittedChanges(let paths):
+            let list = paths.prefix(5).joined(separator: ", ") + (paths.count > 5 ? ", …" : "")
+            return "uncommitted changes would be overwritten (\(list)); commit them or use --force"
+        case .outsideWorktree(let p): return "\(p) is outside the worktree"
+        case .readOnly: return "this is a read-only clone (made from a read cap): it cannot commit or move refs"
+        }
+    }
+}
