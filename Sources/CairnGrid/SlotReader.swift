@@ -16,7 +16,26 @@ public struct SlotReadReport: Sendable {
 struct SlotReader: Sendable {
     let grid: Grid
 
+    /// A publish landing between the header read and the block read makes the blocks disagree with the
+    /// headers; the read then starts over, this many times at most.
+    static let attempts = 4
+
     func read(_ readCap: SlotReadCap, writeCap: SlotWriteCap?) async throws -> (SlotVersion, SlotReadReport) {
+        var attempt = 1
+        while true {
+            do {
+                return try await readOnce(readCap, writeCap: writeCap)
+            } catch Moved.during where attempt < Self.attempts {
+                attempt += 1
+            } catch Moved.during(let error) {
+                throw error
+            }
+        }
+    }
+
+    private enum Moved: Error { case during(SlotError) }
+
+    private func readOnce(_ readCap: SlotReadCap, writeCap: SlotWriteCap?) async throws -> (SlotVersion, SlotReadReport) {
         let index = StorageIndex(readCap.storageIndex)!
         let map = await SlotServerMap.read(grid: grid, index: index, fingerprint: readCap.fingerprint,
                                            range: 0..<UInt64(SlotHeader.size))
@@ -26,9 +45,11 @@ struct SlotReader: Sendable {
             if map.reachable.isEmpty { throw SlotError.unrecoverable(needed: grid.parameters.k, problems: report.problems) }
             throw SlotError.notFound(storageIndex: index.hex, problems: map.allProblems)
         }
+        var moved = false
         for version in map.versions where version.distinctShares >= version.header.k {
-            let (blocks, bad, problems) = await fetchBlocks(version, index: index)
+            let (blocks, bad, changed, problems) = await fetchBlocks(version, index: index)
             report.problems += problems
+            moved = moved || changed
             guard blocks.count >= version.header.k else { continue }
             let decoded: (payload: [UInt8], shares: [[UInt8]])
             do {
@@ -51,22 +72,25 @@ struct SlotReader: Sendable {
             }
             return (result, report)
         }
-        throw SlotError.unrecoverable(needed: map.versions.first?.header.k ?? grid.parameters.k, problems: report.problems)
+        let error = SlotError.unrecoverable(needed: map.versions.first?.header.k ?? grid.parameters.k, problems: report.problems)
+        if moved { throw Moved.during(error) }
+        throw error
     }
 
-    /// Reads the rest of every share of `version` (one request per server) and keeps the blocks that
-    /// lead to the signed root. Returns them, the entries that failed, and why.
+    /// Reads the rest of every share of `version` (one request per server, with the checkstring again to
+    /// notice a share replaced since its header was read) and keeps the blocks that lead to the signed
+    /// root. Returns them, the entries that failed, whether any share had changed, and why.
     private func fetchBlocks(_ version: SlotServerMap.Version, index: StorageIndex) async
-        -> ([ShareNumber: [UInt8]], [SlotServerMap.Entry], [String]) {
+        -> ([ShareNumber: [UInt8]], [SlotServerMap.Entry], Bool, [String]) {
         let h = version.header
-        let range = UInt64(SlotHeader.size)..<UInt64(h.shareSize)
+        let ranges = [0..<UInt64(SlotHeader.checkstringSize), UInt64(SlotHeader.size)..<UInt64(h.shareSize)]
         var byServer: [ServerID: [SlotServerMap.Entry]] = [:]
         for e in version.entries { byServer[e.server.id, default: []].append(e) }
         let answers = await withTaskGroup(of: ([SlotServerMap.Entry], Result<[ShareNumber: [[UInt8]]], Error>).self) { group in
             for (_, entries) in byServer {
                 group.addTask {
                     do {
-                        return (entries, .success(try await entries[0].server.readMutable(index, shares: Set(entries.map(\.share)), ranges: [range])))
+                        return (entries, .success(try await entries[0].server.readMutable(index, shares: Set(entries.map(\.share)), ranges: ranges)))
                     } catch { return (entries, .failure(error)) }
                 }
             }
@@ -77,10 +101,16 @@ struct SlotReader: Sendable {
         var blocks: [ShareNumber: [UInt8]] = [:]
         var bad: [SlotServerMap.Entry] = []
         var problems: [String] = []
+        var changed = false
         for (entries, answer) in answers {
             for e in entries {
                 do {
-                    let body = try answer.get()[e.share]?.first ?? []
+                    let parts = try answer.get()[e.share] ?? [[], []]
+                    if parts[0] != version.checkstring {
+                        changed = true
+                        continue
+                    }
+                    let body = parts[1]
                     var header = h
                     header.shareNumber = e.share
                     blocks[e.share] = try SlotShareBody.verifiedBlock(body, header: header)
@@ -90,7 +120,7 @@ struct SlotReader: Sendable {
                 }
             }
         }
-        return (blocks, bad, problems)
+        return (blocks, bad, changed, problems)
     }
 
     /// Writes the version read over older or damaged shares, each by test-and-set on the bytes seen, so a

@@ -13,6 +13,8 @@ final class MemoryServer: StorageServer {
         var down = false
         var slots: [String: [ShareNumber: [UInt8]]] = [:]
         var enablers: [String: [UInt8]] = [:]
+        /// Shares another writer "lands" just before the next test-and-write of that slot.
+        var interference: [String: [ShareNumber: [UInt8]]] = [:]
     }
     private let state = Mutex(State())
 
@@ -91,6 +93,9 @@ final class MemoryServer: StorageServer {
             if let stored = st.enablers[index.hex], stored != writeEnabler {
                 throw StorageError.badWriteEnabler(server: name, index: index)
             }
+            if let landed = st.interference.removeValue(forKey: index.hex) {
+                for (share, bytes) in landed { st.slots[index.hex, default: [:]][share] = bytes }
+            }
             let current = st.slots[index.hex] ?? [:]
             let (result, updates) = try MutableBytes.evaluate(vectors, current: current, limit: 1 << 30)
             guard result.success, !updates.isEmpty else { return result }
@@ -102,5 +107,6 @@ final class MemoryServer: StorageServer {
 
     /// A slot share's bytes, for tests that damage or inspect them.
     func slotShare(_ i: StorageIndex, _ s: ShareNumber) -> [UInt8]? { state.withLock { $0.slots[i.hex]?[s] } }
+    func interfereBeforeNextWrite(_ i: StorageIndex, _ shares: [ShareNumber: [UInt8]]) { state.withLock { $0.interference[i.hex] = shares } }
     func setSlotShare(_ i: StorageIndex, _ s: ShareNumber, _ bytes: [UInt8]?) { state.withLock { $0.slots[i.hex, default: [:]][s] = bytes } }
 }
