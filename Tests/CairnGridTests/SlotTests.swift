@@ -180,6 +180,44 @@ extension TestGrid {
     }
 }
 
+extension SlotConflicts {
+    /// Writers that all start from the same version publish at once, on servers shared through separate
+    /// instances: at most one wins, and the slot then reads the winner (or, if they split the servers and
+    /// all rolled back, the version they started from), never a mix.
+    @Test func simultaneousPublishesFromOneVersion() async throws {
+        let tg = try TestGrid()
+        let cap = try await SlotClient(grid: try tg.open()).create(payload: Array("round 0".utf8))
+        var winners = 0
+        for round in 1...5 {
+            let base = try await SlotClient(grid: try tg.open()).read(cap)
+            let grids = try (0..<4).map { _ in try tg.open() }
+            let results = await withTaskGroup(of: Result<SlotVersion, Error>.self) { group in
+                for (w, grid) in grids.enumerated() {
+                    group.addTask {
+                        do {
+                            return .success(try await SlotClient(grid: grid).publish(cap, payload: Array("round \(round) writer \(w)".utf8), replacing: base))
+                        } catch { return .failure(error) }
+                    }
+                }
+                var out: [Result<SlotVersion, Error>] = []
+                for await r in group { out.append(r) }
+                return out
+            }
+            let won = results.compactMap { try? $0.get() }
+            for case .failure(let e) in results {
+                guard case SlotError.stale(let current, let replacing)? = e as? SlotError else { Issue.record("\(e)"); continue }
+                #expect(current == base.seqnum + 1 && replacing == base.seqnum)
+            }
+            #expect(won.count <= 1, "round \(round): \(won.count) winners")
+            let now = try await SlotClient(grid: try tg.open()).read(cap)
+            #expect(now == (won.first ?? base), "round \(round)")
+            winners += won.count
+        }
+        let final = try await SlotClient(grid: try tg.open()).read(cap)
+        #expect(final.seqnum == 1 + UInt64(winners))
+    }
+}
+
 @Suite struct SlotDamage {
     @Test func readsWithNMinusKServersGone() async throws {
         let tg = try TestGrid()
