@@ -52,6 +52,10 @@ public enum Cap: Sendable, Hashable, CustomStringConvertible {
     case literal([UInt8])
     case read(ReadCap)
     case verify(VerifyCap)
+    /// A mutable slot's write cap (holds the signing seed).
+    case slotWrite(SlotWriteCap)
+    case slotRead(SlotReadCap)
+    case slotVerify(SlotVerifyCap)
 
     /// Files of at most this many bytes get literal caps (the same limit as Tahoe-LAFS's LIT caps):
     /// a CHK cap is about 125 characters, so a literal one is never longer than the cap it replaces.
@@ -62,16 +66,30 @@ public enum Cap: Sendable, Hashable, CustomStringConvertible {
         case .literal(let data): return "cairn:lit:" + Base32.encode(data)
         case .read(let cap): return cap.string
         case .verify(let cap): return cap.string
+        case .slotWrite(let cap): return cap.string
+        case .slotRead(let cap): return cap.string
+        case .slotVerify(let cap): return cap.string
         }
     }
 
     public var description: String { string }
 
+    /// An immutable file's size. A slot's size changes with every version, so its caps say 0: read the
+    /// slot to learn its current size.
     public var size: UInt64 {
         switch self {
         case .literal(let d): return UInt64(d.count)
         case .read(let c): return c.size
         case .verify(let c): return c.size
+        case .slotWrite, .slotRead, .slotVerify: return 0
+        }
+    }
+
+    /// True for the three slot caps (mutable data, read with `SlotClient`).
+    public var isSlot: Bool {
+        switch self {
+        case .slotWrite, .slotRead, .slotVerify: return true
+        case .literal, .read, .verify: return false
         }
     }
 
@@ -127,17 +145,50 @@ public enum Cap: Sendable, Hashable, CustomStringConvertible {
             let ueb = try bytes(fields[3], TaggedHash.digestSize, "UEB hash")
             let (k, n, size) = try params(fields[4], fields[5], fields[6])
             self = .verify(VerifyCap(storageIndex: si, uebHash: ueb, k: k, n: n, size: size))
+        case "slot":
+            guard fields.count == 3 else { throw fail("a slot write cap is 'cairn:slot:<seed>'") }
+            self = .slotWrite(SlotWriteCap(seed: try bytes(fields[2], SlotKeys.seedSize, "seed")))
+        case "slot-ro":
+            guard fields.count == 4 else { throw fail("a slot read cap is 'cairn:slot-ro:<read-key>:<fingerprint>'") }
+            let key = try bytes(fields[2], SlotKeys.readKeySize, "read key")
+            let fingerprint = try bytes(fields[3], SlotKeys.fingerprintSize, "fingerprint")
+            self = .slotRead(SlotReadCap(readKey: key, fingerprint: fingerprint))
+        case "slot-v":
+            guard fields.count == 4 else { throw fail("a slot verify cap is 'cairn:slot-v:<storage-index>:<fingerprint>'") }
+            let si = try bytes(fields[2], SlotKeys.storageIndexSize, "storage index")
+            let fingerprint = try bytes(fields[3], SlotKeys.fingerprintSize, "fingerprint")
+            self = .slotVerify(SlotVerifyCap(storageIndex: si, fingerprint: fingerprint))
         default:
             if kind.lowercased() != kind { throw fail("the kind '\(kind)' must be lowercase") }
-            throw fail("unknown kind '\(kind)' (expected lit, chk or chk-v)")
+            throw fail("unknown kind '\(kind)' (expected lit, chk, chk-v, slot, slot-ro or slot-v)")
         }
     }
 
+    /// The immutable verify cap; nil for literal and slot caps.
     public var verifyCap: VerifyCap? {
         switch self {
-        case .literal: return nil
+        case .literal, .slotWrite, .slotRead, .slotVerify: return nil
         case .read(let c): return c.verifyCap
         case .verify(let c): return c
+        }
+    }
+
+    /// Attenuation of any slot cap to its verify cap; nil for immutable caps.
+    public var slotVerifyCap: SlotVerifyCap? {
+        switch self {
+        case .slotWrite(let c): return c.verifyCap
+        case .slotRead(let c): return c.verifyCap
+        case .slotVerify(let c): return c
+        case .literal, .read, .verify: return nil
+        }
+    }
+
+    /// Attenuation of a slot write or read cap to its read cap; nil otherwise.
+    public var slotReadCap: SlotReadCap? {
+        switch self {
+        case .slotWrite(let c): return c.readCap
+        case .slotRead(let c): return c
+        case .slotVerify, .literal, .read, .verify: return nil
         }
     }
 }

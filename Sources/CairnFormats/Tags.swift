@@ -1,6 +1,6 @@
 import CairnPrimitives
 
-/// Every BLAKE2b personalization tag of the immutable-file format, in one place so none is reused.
+/// Every BLAKE2b personalization tag of Cairn's formats, in one place so none is reused.
 /// The list is mirrored in Documentation/Formats.md.
 public enum Tags {
     public static let chunk = HashTag("cairn:chk:chunk")
@@ -12,4 +12,12 @@ public enum Tags {
     public static let treePad = HashTag("cairn:tree:pad")
     public static let ueb = HashTag("cairn:chk:ueb")
     public static let permute = HashTag("cairn:permute")
+
+    // Mutable slots (Formats.md, "Mutable slots").
+    public static let slotReadKey = HashTag("cairn:slot:rkey")
+    public static let slotStorageIndex = HashTag("cairn:slot:si")
+    public static let slotFingerprint = HashTag("cairn:slot:fpr")
+    public static let slotWriteSecret = HashTag("cairn:slot:wsec")
+    public static let slotWriteEnabler = HashTag("cairn:slot:we")
+    public static let slotBlock = HashTag("cairn:slot:block")
 }

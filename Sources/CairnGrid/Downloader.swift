@@ -24,6 +24,8 @@ public struct Downloader: Sendable {
             return
         case .verify:
             throw GridError.usage("a verify cap cannot read data; use the read cap")
+        case .slotWrite, .slotRead, .slotVerify:
+            throw GridError.usage("\(cap.string.prefix(14))… is a slot cap: read it with SlotClient ('cairn slot read')")
         case .read(let readCap):
             if wanted.isEmpty { return }
             try await fetch(readCap, wanted, sink)

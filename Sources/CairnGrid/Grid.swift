@@ -84,4 +84,7 @@ final class UnreachableServer: StorageServer {
     func shareSize(_ index: StorageIndex, share: ShareNumber) async throws -> UInt64 { throw error }
     func read(_ index: StorageIndex, share: ShareNumber, ranges: [Range<UInt64>]) async throws -> [[UInt8]] { throw error }
     func reportCorrupt(_ index: StorageIndex, share: ShareNumber, reason: String) async throws { throw error }
+    func readMutable(_ index: StorageIndex, shares: Set<ShareNumber>?, ranges: [Range<UInt64>]) async throws -> [ShareNumber: [[UInt8]]] { throw error }
+    func testAndWriteMutable(_ index: StorageIndex, writeEnabler: [UInt8],
+                             vectors: [ShareNumber: MutableWrite]) async throws -> MutableWriteResult { throw error }
 }

@@ -197,7 +197,7 @@ public final class LocalDirectoryServer: StorageServer {
         e.isNoSpace ? .full(server: name, reason: e.description) : .io(server: name, path: e.path, reason: e.reason)
     }
 
-    private func mapped<T>(_ body: () throws -> T) throws(StorageError) -> T {
+    func mapped<T>(_ body: () throws -> T) throws(StorageError) -> T {
         do { return try body() }
         catch let e as StorageError { throw e }
         catch let e as FileSystemError { throw storageError(e) }

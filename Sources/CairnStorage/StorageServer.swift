@@ -56,6 +56,8 @@ public enum StorageError: Error, CustomStringConvertible, Equatable {
     case full(server: String, reason: String)
     case io(server: String, path: String, reason: String)
     case corruptStore(server: String, path: String, reason: String)
+    /// A slot write carried another write enabler than the one stored with the slot at its first write.
+    case badWriteEnabler(server: String, index: StorageIndex)
 
     public var description: String {
         switch self {
@@ -66,6 +68,8 @@ public enum StorageError: Error, CustomStringConvertible, Equatable {
         case .full(let s, let r): return "server \(s) is full: \(r)"
         case .io(let s, let p, let r): return "server \(s): \(p): \(r)"
         case .corruptStore(let s, let p, let r): return "server \(s): damaged store \(p): \(r)"
+        case .badWriteEnabler(let s, let si):
+            return "server \(s) refused a write to slot \(si): wrong write enabler (the slot was created with another write cap)"
         }
     }
 }
@@ -105,6 +109,19 @@ public protocol StorageServer: AnyObject, Sendable {
     /// Tells the server a share failed verification. A write-once server keeps the bad copy; the local
     /// grid drops it so that repair can write a good one.
     func reportCorrupt(_ index: StorageIndex, share: ShareNumber, reason: String) async throws
+
+    // Mutable shares ("slots"), modelled on Tahoe's read-test-write (MutableShares.swift).
+
+    /// Reads `ranges` of each held mutable share of `index` in `shares` (nil: every held share). Ranges
+    /// past a share's end are cut short; shares the server lacks are absent from the answer, and a slot
+    /// the server has never seen gives an empty answer, not an error.
+    func readMutable(_ index: StorageIndex, shares: Set<ShareNumber>?, ranges: [Range<UInt64>]) async throws -> [ShareNumber: [[UInt8]]]
+    /// Runs every test of every share; only if all pass, applies every write, atomically and durably
+    /// (nothing is written otherwise). The first write stores `writeEnabler` with the slot; a later call
+    /// with another one throws `StorageError.badWriteEnabler`. The result carries, per share, the bytes
+    /// each test range held before the call, so a losing writer learns what is there now.
+    func testAndWriteMutable(_ index: StorageIndex, writeEnabler: [UInt8],
+                             vectors: [ShareNumber: MutableWrite]) async throws -> MutableWriteResult
 }
 
 extension String {

@@ -13,6 +13,7 @@ struct Check: AsyncParsableCommand {
 
     func run() async throws {
         let parsed = try parseCap(cap)
+        try rejectSlotCap(parsed, "check")
         guard let verifyCap = parsed.verifyCap else {
             Terminal.writeOut("literal cap: the data is inside the cap; nothing is stored on servers\n")
             return
@@ -60,6 +61,7 @@ struct Repair: AsyncParsableCommand {
 
     func run() async throws {
         let parsed = try parseCap(cap)
+        try rejectSlotCap(parsed, "repair")
         guard let verifyCap = parsed.verifyCap else {
             Terminal.writeOut("literal cap: nothing to repair\n")
             return

@@ -8,6 +8,8 @@ enum Code {
     static let unhealthy: Int32 = 1
     static let unavailable: Int32 = 2
     static let integrity: Int32 = 3
+    /// A slot is not at the version the writer built on (someone published first).
+    static let conflict: Int32 = 4
     static let usage: Int32 = 64
     static let noInput: Int32 = 66
     static let ioError: Int32 = 74
@@ -39,14 +41,26 @@ struct Failure: Error {
         }
     }
 
+    init(_ error: SlotError) {
+        message = error.description
+        switch error {
+        case .stale, .noSuchVersion: code = Code.conflict
+        case .notEnoughServers, .notFound, .unrecoverable: code = Code.unavailable
+        case .unsafeGrid: code = Code.config
+        case .wrongSlot, .tooLarge, .usage: code = Code.usage
+        }
+    }
+
     /// Errors Cairn reports itself; the rest (usage errors, ExitCode) are argument-parser's.
     static func isOurs(_ error: Error) -> Bool {
         error is Failure || error is GridError || error is CapError || error is FormatError || error is StorageError
+            || error is SlotError
     }
 
     static func from(_ error: Error) -> Failure {
         if let f = error as? Failure { return f }
         if let g = error as? GridError { return Failure(g) }
+        if let s = error as? SlotError { return Failure(s) }
         if let c = error as? CapError { return Failure(c.description, code: Code.usage) }
         if let f = error as? FormatError { return Failure(f.description, code: Code.usage) }
         if let s = error as? StorageError { return Failure(s.description, code: Code.ioError) }

@@ -17,6 +17,7 @@ struct Get: AsyncParsableCommand {
 
     func run() async throws {
         let cap = try parseCap(cap)
+        try rejectSlotCap(cap, "get")
         let wanted = try range.map { try Self.parseRange($0, size: cap.size) }
         let grid: Grid
         if case .literal = cap {

@@ -11,6 +11,10 @@ final class MemoryServer: StorageServer {
         var open: [String: [UInt8]] = [:]
         var done: [String: [UInt8]] = [:]
         var down = false
+        var slots: [String: [ShareNumber: [UInt8]]] = [:]
+        var enablers: [String: [UInt8]] = [:]
+        /// Shares another writer "lands" just before the next test-and-write of that slot.
+        var interference: [String: [ShareNumber: [UInt8]]] = [:]
     }
     private let state = Mutex(State())
 
@@ -71,4 +75,38 @@ final class MemoryServer: StorageServer {
         return ranges.map { r in Array(b[min(Int(r.lowerBound), b.count)..<min(Int(r.upperBound), b.count)]) }
     }
     func reportCorrupt(_ index: StorageIndex, share: ShareNumber, reason: String) async throws { delete(index, share) }
+
+    func readMutable(_ index: StorageIndex, shares: Set<ShareNumber>?, ranges: [Range<UInt64>]) async throws -> [ShareNumber: [[UInt8]]] {
+        try check()
+        let held = state.withLock { $0.slots[index.hex] ?? [:] }
+        var out: [ShareNumber: [[UInt8]]] = [:]
+        for (share, bytes) in held where shares?.contains(share) ?? true {
+            out[share] = ranges.map { MutableBytes.read(bytes, $0) }
+        }
+        return out
+    }
+
+    func testAndWriteMutable(_ index: StorageIndex, writeEnabler: [UInt8],
+                             vectors: [ShareNumber: MutableWrite]) async throws -> MutableWriteResult {
+        try check()
+        return try state.withLock { st in
+            if let stored = st.enablers[index.hex], stored != writeEnabler {
+                throw StorageError.badWriteEnabler(server: name, index: index)
+            }
+            if let landed = st.interference.removeValue(forKey: index.hex) {
+                for (share, bytes) in landed { st.slots[index.hex, default: [:]][share] = bytes }
+            }
+            let current = st.slots[index.hex] ?? [:]
+            let (result, updates) = try MutableBytes.evaluate(vectors, current: current, limit: 1 << 30)
+            guard result.success, !updates.isEmpty else { return result }
+            st.enablers[index.hex] = st.enablers[index.hex] ?? writeEnabler
+            for (share, bytes) in updates { st.slots[index.hex, default: [:]][share] = bytes }
+            return result
+        }
+    }
+
+    /// A slot share's bytes, for tests that damage or inspect them.
+    func slotShare(_ i: StorageIndex, _ s: ShareNumber) -> [UInt8]? { state.withLock { $0.slots[i.hex]?[s] } }
+    func interfereBeforeNextWrite(_ i: StorageIndex, _ shares: [ShareNumber: [UInt8]]) { state.withLock { $0.interference[i.hex] = shares } }
+    func setSlotShare(_ i: StorageIndex, _ s: ShareNumber, _ bytes: [UInt8]?) { state.withLock { $0.slots[i.hex, default: [:]][s] = bytes } }
 }
