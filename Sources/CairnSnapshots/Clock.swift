@@ -20,3 +20,9 @@ func processEnvironment() -> [String: String] {
     }
     return out
 }
+
+func currentDirectory() -> String {
+    var buf = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+    guard getcwd(&buf, buf.count) != nil else { return "." }
+    return String(cString: buf)
+}

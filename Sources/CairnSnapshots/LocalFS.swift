@@ -17,6 +17,9 @@ public struct FSPath: Hashable, Sendable, CustomStringConvertible {
         z.append(0)
         return try z.withUnsafeBytes { try body($0.baseAddress!.assumingMemoryBound(to: CChar.self)) }
     }
+    /// Creates this folder and any missing parents.
+    public func makeDirectories() throws { try LocalFS.makeDirectories(self) }
+
     public var parent: FSPath {
         guard let i = bytes.lastIndex(of: 0x2F) else { return FSPath(".") }
         return i == 0 ? FSPath("/") : FSPath(Array(bytes[..<i]))

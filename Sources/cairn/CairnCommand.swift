@@ -10,7 +10,10 @@ struct Cairn: AsyncParsableCommand {
         commandName: "cairn",
         abstract: "An encrypted, erasure-coded, version-controlled snapshot store.",
         discussion: "Exit codes are listed in Documentation/CLI.md.",
-        subcommands: [GridCommand.self, Put.self, Get.self, Check.self, Repair.self, Slot.self, FEC.self])
+        subcommands: [
+            Init.self, Commit.self, Status.self, Log.self, Show.self, Cat.self, Ls.self, CheckoutCommand.self, Restore.self,
+            Branch.self, Tag.self, CapCommand.self, Clone.self,
+            GridCommand.self, Put.self, Get.self, Check.self, Repair.self, Slot.self, FEC.self])
 
     /// Runs the command; our own failures print one line, `cairn: <message>`, and exit with the code
     /// Documentation/CLI.md gives. Argument errors keep argument-parser's usage message and exit 64.

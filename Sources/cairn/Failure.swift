@@ -1,6 +1,7 @@
 import ArgumentParser
 import CairnFormats
 import CairnGrid
+import CairnSnapshots
 import CairnStorage
 
 /// Exit codes (Documentation/CLI.md). 64 and up follow BSD sysexits, as argument-parser does.
@@ -10,7 +11,11 @@ enum Code {
     static let integrity: Int32 = 3
     /// A slot is not at the version the writer built on (someone published first).
     static let conflict: Int32 = 4
+    /// `commit`: the snapshot was made, but some files could not be read (as restic's exit 3).
+    static let partialCommit: Int32 = 3
     static let usage: Int32 = 64
+    /// Another cairn command holds this worktree's lock.
+    static let locked: Int32 = 75
     static let noInput: Int32 = 66
     static let ioError: Int32 = 74
     static let config: Int32 = 78
@@ -54,13 +59,32 @@ struct Failure: Error {
     /// Errors Cairn reports itself; the rest (usage errors, ExitCode) are argument-parser's.
     static func isOurs(_ error: Error) -> Bool {
         error is Failure || error is GridError || error is CapError || error is FormatError || error is StorageError
-            || error is SlotError
+            || error is SlotError || error is RepositoryError || error is RefStoreError || error is DateParser.Error
+            || error is ObjectError || error is StoreError || error is LocalFSError
+    }
+
+    init(_ error: RepositoryError) {
+        message = error.description
+        switch error {
+        case .notARepository, .corruptState, .alreadyARepository: code = Code.config
+        case .locked: code = Code.locked
+        case .nonFastForward: code = Code.conflict
+        case .rollback: code = Code.integrity
+        case .unknownRevision, .noSuchPath, .badName, .outsideWorktree: code = Code.usage
+        case .exists, .uncommittedChanges, .readOnly: code = Code.unhealthy
+        }
     }
 
     static func from(_ error: Error) -> Failure {
         if let f = error as? Failure { return f }
         if let g = error as? GridError { return Failure(g) }
         if let s = error as? SlotError { return Failure(s) }
+        if let r = error as? RepositoryError { return Failure(r) }
+        if let r = error as? RefStoreError { return Failure(r.description, code: r == .readOnly ? Code.unhealthy : Code.conflict) }
+        if let d = error as? DateParser.Error { return Failure(d.description, code: Code.usage) }
+        if let o = error as? ObjectError { return Failure(o.description, code: Code.integrity) }
+        if let s = error as? StoreError { return Failure(s.description, code: Code.integrity) }
+        if let l = error as? LocalFSError { return Failure(l.description, code: Code.ioError) }
         if let c = error as? CapError { return Failure(c.description, code: Code.usage) }
         if let f = error as? FormatError { return Failure(f.description, code: Code.usage) }
         if let s = error as? StorageError { return Failure(s.description, code: Code.ioError) }

@@ -1,0 +1,91 @@
+/// A flat view of a tree or a worktree: path → what is there (for status, diff and checkout checks).
+public struct FlatEntry: Sendable, Equatable {
+    public var kind: TreeEntry.Kind
+    public var mode: UInt32
+    /// Content hash (files, symlinks) or commit id (gitlinks); empty for directories.
+    public var hash: [UInt8]
+    public var version: ObjectID?
+    public var size: UInt64
+}
+
+public enum ChangeKind: String, Sendable { case added = "A", modified = "M", deleted = "D" }
+
+public struct Change: Sendable, Equatable {
+    public let path: [UInt8]
+    public let kind: ChangeKind
+    public var pathString: String { String(decoding: path, as: UTF8.self) }
+}
+
+extension Repository {
+    /// Every path under `tree`, directories included (their hash left empty).
+    public static func flatten(_ tree: ObjectID, objects: ObjectStore, prefix: [UInt8] = []) async throws -> [[UInt8]: FlatEntry] {
+        var out: [[UInt8]: FlatEntry] = [:]
+        for e in try await objects.tree(tree).entries {
+            let path = prefix.isEmpty ? e.name : prefix + [0x2F] + e.name
+            if e.kind == .directory, let id = ObjectID(e.hash) {
+                out[path] = FlatEntry(kind: .directory, mode: e.mode, hash: [], version: nil, size: 0)
+                for (p, f) in try await flatten(id, objects: objects, prefix: path) { out[p] = f }
+            } else {
+                out[path] = FlatEntry(kind: e.kind, mode: e.mode, hash: e.hash, version: e.version, size: e.size)
+            }
+        }
+        return out
+    }
+
+    /// The worktree, hashed (the stat cache answers for unchanged files); nothing is stored.
+    public func scanWorktree(excludes: [String] = []) throws -> [[UInt8]: FlatEntry] {
+        var rules = IgnoreRules()
+        for p in excludes { rules.add(pattern: p) }
+        let cache = statCache()
+        var out: [[UInt8]: FlatEntry] = [:]
+        func walk(_ dir: FSPath, _ rel: [UInt8], _ rules: IgnoreRules) throws {
+            var rules = rules
+            let names = try LocalFS.list(dir)
+            if names.contains(Array(".cairnignore".utf8)), let text = try? LocalFS.readFile(dir.appending(Array(".cairnignore".utf8))) {
+                rules.add(fileContents: text, base: rel)
+            }
+            for name in names {
+                if rel.isEmpty && name == Array(LocalState.folderName.utf8) { continue }
+                let path = dir.appending(name)
+                let r = rel.isEmpty ? name : rel + [0x2F] + name
+                guard let st = try? LocalFS.lstat(path) else { continue }
+                if rules.isIgnored(r, isDirectory: st.kind == .directory) { continue }
+                switch st.kind {
+                case .file:
+                    let hash: [UInt8]
+                    if let c = cache.lookup(r, st) { hash = c.contentHash } else {
+                        guard let bytes = try? LocalFS.readFile(path) else { continue }
+                        hash = ContentHash.of(bytes)
+                    }
+                    out[r] = FlatEntry(kind: .file, mode: st.mode, hash: hash, version: nil, size: st.size)
+                case .symlink:
+                    guard let target = try? LocalFS.readLink(path) else { continue }
+                    out[r] = FlatEntry(kind: .symlink, mode: st.mode, hash: ContentHash.of(target), version: nil, size: UInt64(target.count))
+                case .directory:
+                    out[r] = FlatEntry(kind: .directory, mode: st.mode, hash: [], version: nil, size: 0)
+                    try walk(path, r, rules)
+                case .other:
+                    continue
+                }
+            }
+        }
+        try walk(workTree, [], rules)
+        return out
+    }
+
+    /// Differences between two flat views (directories count only when added or removed).
+    public static func changes(from old: [[UInt8]: FlatEntry], to new: [[UInt8]: FlatEntry]) -> [Change] {
+        var out: [Change] = []
+        for (path, n) in new {
+            if let o = old[path] {
+                if o.kind != n.kind || o.hash != n.hash || (n.kind != .directory && o.mode != n.mode) {
+                    out.append(Change(path: path, kind: .modified))
+                }
+            } else {
+                out.append(Change(path: path, kind: .added))
+            }
+        }
+        for path in old.keys where new[path] == nil { out.append(Change(path: path, kind: .deleted)) }
+        return out.sorted { $0.path.lexicographicallyPrecedes($1.path) }
+    }
+}

@@ -1,0 +1,299 @@
+import ArgumentParser
+import CairnFormats
+import CairnGrid
+import CairnSnapshots
+#if canImport(Glibc)
+import Glibc
+#endif
+
+struct Init: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Create a repository: a refs slot on the grid and local state in .cairn/.",
+        discussion: "Prints the repository's write cap once: keep it safe. With it and the grid, any machine can clone, restore and commit.")
+
+    @OptionGroup var gridOptions: GridOptions
+    @Argument(help: "The folder to make a repository of (default: the current one).") var directory: String?
+    @Option(help: ArgumentHelp("Erasure coding for a grid created now, K-of-N.", valueName: "K-of-N")) var encoding = "3-of-10"
+    @Option(help: ArgumentHelp("Back up this folder but keep the state in DIRECTORY/.cairn (for trees you cannot write into).", valueName: "DIR"))
+    var workTree: String?
+
+    func run() async throws {
+        let dir = absolutePath(directory ?? ".")
+        let (gridPath, _) = gridOptions.resolved
+        let grid: Grid
+        do { grid = try LocalGrid.open(at: gridPath) } catch GridError.noGrid {
+            let (k, n) = try EncodingParameters.parseEncoding(encoding)
+            let happy = max(k, (n * 7 + 9) / 10)  // 7 of 10; always a strict majority, as slots need
+            try LocalGrid.create(at: gridPath, servers: n, parameters: try EncodingParameters(k: k, n: n, happy: happy))
+            Terminal.warning("created a new local grid at \(gridPath) (\(n) servers, \(k)-of-\(n), happy \(happy))")
+            grid = try LocalGrid.open(at: gridPath)
+        }
+        let state = LocalState(dir: FSPath(dir).appending(Array(LocalState.folderName.utf8)))
+        let (_, writeCap) = try await Repository.initialize(state: state, workTree: workTree.map { FSPath(absolutePath($0)) },
+                                                           gridPath: absolutePath(gridPath), grid: grid, provider: SlotRefStoreProvider())
+        Terminal.writeOut(writeCap + "\n")
+        Terminal.writeErr("cairn: initialized a repository in \(dir)/.cairn; the line above is its write cap: keep it safe and private (it is also in .cairn/config; 'cairn cap' shows it again)\n")
+    }
+}
+
+struct Commit: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Snapshot the worktree and move the current branch to it.")
+
+    @Option(name: .shortAndLong, help: "The snapshot message.") var message: String
+    @Option(help: ArgumentHelp("Author as 'Name <email>'.", valueName: "AUTHOR")) var author: String?
+    @Option(help: ArgumentHelp("Author and commit time (ISO date or time, '3 days ago', …).", valueName: "DATE")) var date: String?
+    @Flag(help: "Make a snapshot even when nothing changed.") var allowEmpty = false
+    @Option(help: ArgumentHelp("Leave out paths matching a gitignore-style pattern (repeatable).", valueName: "PATTERN"))
+    var exclude: [String] = []
+
+    func run() async throws {
+        let repo = try openRepository()
+        let now = LocalFSNow()
+        let when = try date.map { try DateParser.parse($0, now: now) }
+        let sig = try author.map { try parseAuthor($0, time: when?.time ?? now, zone: when?.zone ?? localZoneOffsetMinutes(at: now)) }
+        let outcome = try await repo.commit(CommitRequest(message: message, author: sig, date: when, allowEmpty: allowEmpty, excludes: exclude))
+        for p in outcome.skipped { Terminal.warning("\(p.path): \(p.message)") }
+        for p in outcome.unreadable { Terminal.error("\(p.path): cannot read: \(p.message)") }
+        guard let id = outcome.snapshot else {
+            Terminal.writeOut("nothing to commit\n")
+            return
+        }
+        Terminal.writeOut("[\(outcome.branch ?? "detached") \(id.short)] \(message.split(separator: "\n").first ?? "")\n")
+        if !outcome.unreadable.isEmpty { throw ExitCode(Code.partialCommit) }
+    }
+}
+
+func LocalFSNow() -> Int64 {
+    var ts = timespec()
+    clock_gettime(CLOCK_REALTIME, &ts)
+    return Int64(ts.tv_sec)
+}
+
+struct Status: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Show uncommitted changes (A added, M modified, D deleted).")
+    func run() async throws {
+        let repo = try openRepository()
+        let session = try await repo.session()
+        let head = try repo.head()
+        if case .branch(let b) = head { Terminal.writeOut("On branch \(b)\n") } else if case .detached(let id) = head { Terminal.writeOut("HEAD detached at \(id.short)\n") }
+        let changes = try await repo.status(session)
+        if changes.isEmpty { Terminal.writeOut("nothing to commit, worktree clean\n") }
+        for c in changes { Terminal.writeOut("\(c.kind.rawValue) \(c.pathString)\n") }
+    }
+}
+
+struct Log: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Show snapshot history, newest first (only those touching PATH with -- PATH).")
+    @Flag(help: "One line per snapshot: short id and first line of the message.") var oneline = false
+    @Flag(help: "A JSON array of snapshots (Documentation/CLI.md).") var json = false
+    @Option(name: .short, help: "At most this many snapshots.") var n: Int?
+    @Argument(help: "Where to start (default HEAD).") var revision: String?
+    @Argument(parsing: .postTerminator, help: "Only snapshots that changed this path.") var paths: [String] = []
+
+    func run() async throws {
+        let repo = try openRepository()
+        let session = try await repo.session()
+        guard try repo.headSnapshot(session.refs) != nil || revision != nil else {
+            if json { Terminal.writeOut("[]\n") }
+            return
+        }
+        let tip = try await session.resolve(revision ?? "HEAD")
+        let path = try paths.first.map { try repo.relativePath($0) }
+        let entries = try await session.log(from: tip, path: path, limit: n)
+        if json {
+            Terminal.writeOut("[" + entries.map { jsonSnapshot($0.0, $0.1) }.joined(separator: ",\n") + "]\n")
+        } else if oneline {
+            for (id, s) in entries { Terminal.writeOut("\(id.short) \(firstLine(s.message))\n") }
+        } else {
+            Terminal.writeOut(entries.map { formatSnapshot($0.0, $0.1) }.joined(separator: "\n"))
+        }
+    }
+}
+
+struct Cat: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Print a file as it is in a snapshot: REV:PATH.")
+    @Argument(help: "REV:PATH") var target: String
+    func run() async throws {
+        let repo = try openRepository()
+        let session = try await repo.session()
+        let (rev, path) = RevisionResolver.splitPath(target)
+        guard let path else { throw Failure("name a file as REV:PATH", code: Code.usage) }
+        let id = try await session.resolve(rev.isEmpty ? "HEAD" : rev)
+        let entry = try await session.entry(path, in: id, revision: rev)
+        guard entry.kind == .file || entry.kind == .symlink, let v = entry.version else {
+            throw Failure("'\(path)' in \(rev) is a \(entry.kind), not a file", code: Code.usage)
+        }
+        try writeBytes(try await session.content.content(of: v))
+    }
+}
+
+struct Ls: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "List a directory of a snapshot: REV[:PATH].")
+    @Argument(help: "REV[:PATH] (default HEAD)") var target: String = "HEAD"
+    func run() async throws {
+        let repo = try openRepository()
+        let session = try await repo.session()
+        let (rev, path) = RevisionResolver.splitPath(target)
+        let id = try await session.resolve(rev.isEmpty ? "HEAD" : rev)
+        let entry = try await session.entry(path ?? "", in: id, revision: rev)
+        let entries: [TreeEntry]
+        if entry.kind == .directory, let tid = ObjectID(entry.hash) { entries = try await session.objects.tree(tid).entries } else { entries = [entry] }
+        for e in entries {
+            let suffix = e.kind == .directory ? "/" : ""
+            Terminal.writeOut("\(modeString(e.mode)) \(e.kind) \(e.size)\t\(e.nameString)\(suffix)\n")
+        }
+    }
+}
+
+struct Show: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Show a snapshot and what it changed, or a file or directory: REV[:PATH].")
+    @Argument(help: "REV[:PATH] (default HEAD)") var target: String = "HEAD"
+    func run() async throws {
+        let repo = try openRepository()
+        let session = try await repo.session()
+        let (rev, path) = RevisionResolver.splitPath(target)
+        let id = try await session.resolve(rev.isEmpty ? "HEAD" : rev)
+        if let path {
+            let entry = try await session.entry(path, in: id, revision: rev)
+            if entry.kind == .directory, let tid = ObjectID(entry.hash) {
+                for e in try await session.objects.tree(tid).entries { Terminal.writeOut(e.nameString + (e.kind == .directory ? "/" : "") + "\n") }
+            } else if let v = entry.version {
+                try writeBytes(try await session.content.content(of: v))
+            }
+            return
+        }
+        let s = try await session.objects.snapshot(id)
+        Terminal.writeOut(formatSnapshot(id, s) + "\n")
+        var before: [[UInt8]: FlatEntry] = [:]
+        if let p = s.parents.first { before = try await Repository.flatten(try await session.objects.snapshot(p).tree, objects: session.objects) }
+        let after = try await Repository.flatten(s.tree, objects: session.objects)
+        for c in Repository.changes(from: before, to: after) where (after[c.path] ?? before[c.path])?.kind != .directory {
+            Terminal.writeOut("\(c.kind.rawValue) \(c.pathString)\n")
+        }
+    }
+}
+
+struct CheckoutCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "checkout", abstract: "Check out a snapshot (or only some paths of it) into the worktree.")
+    @Argument(help: "A revision: branch, tag, id, HEAD~2, main@{2026-03-03}, …") var revision: String
+    @Argument(parsing: .postTerminator, help: "Only these paths; HEAD does not move.") var paths: [String] = []
+    @Flag(help: "Overwrite uncommitted changes.") var force = false
+    func run() async throws {
+        let repo = try openRepository()
+        try await repo.checkout(revision, paths: paths, force: force)
+    }
+}
+
+struct Restore: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Restore a file as it was at a date (on the current branch's first-parent line).")
+    @Argument(help: "The path in the worktree.") var path: String
+    @Option(help: ArgumentHelp("ISO date or time, '3 days ago', yesterday…", valueName: "DATE")) var at: String
+    @Option(name: .shortAndLong, help: ArgumentHelp("Write here ('-' for stdout) instead of the worktree.", valueName: "OUT")) var output: String?
+    @Flag(help: "Overwrite an uncommitted change to PATH.") var force = false
+
+    func run() async throws {
+        let repo = try openRepository()
+        let session = try await repo.session()
+        let rel = try repo.relativePath(path)
+        let now = LocalFSNow()
+        let (date, _) = try DateParser.parse(at, now: now)
+        let tip = try await session.resolve("HEAD")
+        let id = try await session.resolver.asOf(date, from: tip, "HEAD@{\(at)}")
+        let entry = try await session.entry(rel, in: id, revision: "HEAD@{\(at)}")
+        if let output {
+            guard let v = entry.version else { throw Failure("'\(rel)' is a directory; restore it into the worktree or use checkout", code: Code.usage) }
+            let bytes = try await session.content.content(of: v)
+            if output == "-" { try writeBytes(bytes) } else {
+                let f = try PlainFile(path: output, mode: .createTruncate)
+                try f.write(bytes)
+            }
+            return
+        }
+        try await repo.checkout(id.hex, paths: [rel.isEmpty ? "." : rel], force: force)
+    }
+}
+
+struct Branch: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "List branches, or create (NAME [REV]) or delete (-d NAME) one.")
+    @Flag(name: .short, help: "Delete the branch.") var delete = false
+    @Argument var name: String?
+    @Argument var revision: String?
+    func run() async throws {
+        let repo = try openRepository()
+        try await moveRef(repo, tags: false, name: name, revision: revision, delete: delete)
+    }
+}
+
+struct Tag: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "List tags, or create (NAME [REV]) or delete (-d NAME) one.")
+    @Flag(name: .short, help: "Delete the tag.") var delete = false
+    @Argument var name: String?
+    @Argument var revision: String?
+    func run() async throws {
+        let repo = try openRepository()
+        try await moveRef(repo, tags: true, name: name, revision: revision, delete: delete)
+    }
+}
+
+/// Lists, creates or deletes a branch or tag by test-and-set on the refs slot.
+func moveRef(_ repo: Repository, tags: Bool, name: String?, revision: String?, delete: Bool) async throws {
+    while true {
+        let session = try await repo.session()
+        let table = tags ? session.refs.tags : session.refs.branches
+        guard let name else {
+            let current: String? = if case .branch(let b) = try repo.head() { b } else { nil }
+            for (n, id) in table.sorted(by: { $0.key < $1.key }) {
+                Terminal.writeOut((n == current && !tags ? "* " : "  ") + "\(n) \(id.short)\n")
+            }
+            return
+        }
+        guard Refs.isValidName(name) else { throw RepositoryError.badName(name) }
+        guard repo.refStore.isWritable else { throw RepositoryError.readOnly }
+        var refs = session.refs
+        if delete {
+            guard table[name] != nil else { throw RepositoryError.unknownRevision(name) }
+            if tags { refs.tags[name] = nil } else { refs.branches[name] = nil }
+        } else {
+            guard table[name] == nil else { throw RepositoryError.exists(name) }
+            let id = try await session.resolve(revision ?? "HEAD")
+            if tags { refs.tags[name] = id } else { refs.branches[name] = id }
+        }
+        do {
+            _ = try await repo.refStore.publish(refs, replacing: session.version)
+            return
+        } catch RefStoreError.moved {
+            continue  // someone else moved refs: read again and redo
+        }
+    }
+}
+
+struct CapCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "cap", abstract: "Print the repository's write cap (if this clone has it) and read cap.")
+    func run() async throws {
+        let repo = try openRepository()
+        if repo.refStore.isWritable { Terminal.writeOut("write: \(repo.config.slotCap)\n") }
+        Terminal.writeOut("read:  \(try repo.provider.readCap(for: repo.config.slotCap))\n")
+    }
+}
+
+struct Clone: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Clone a repository from its cap and the grid, and check out its main branch.",
+        discussion: "A read cap (cairn:slot-ro:…) gives a read-only clone: log, show, diff and restore work; commit does not.")
+    @OptionGroup var gridOptions: GridOptions
+    @Argument(help: "The repository's write or read cap.") var cap: String
+    @Argument(help: "A new or empty folder.") var directory: String
+
+    func run() async throws {
+        let (gridPath, _) = gridOptions.resolved
+        let grid = try LocalGrid.open(at: gridPath)
+        let dir = absolutePath(directory)
+        try FSPath(dir).makeDirectories()
+        let state = LocalState(dir: FSPath(dir).appending(Array(LocalState.folderName.utf8)))
+        let repo = try await Repository.clone(cap: cap, state: state, gridPath: absolutePath(gridPath), grid: grid, provider: SlotRefStoreProvider())
+        let session = try await repo.session()
+        if let head = try repo.headSnapshot(session.refs) {
+            try await repo.checkout(head.hex, paths: ["."], force: true)
+        }
+        Terminal.writeErr("cairn: cloned into \(dir)\(repo.refStore.isWritable ? "" : " (read-only)")\n")
+    }
+}

@@ -1,0 +1,93 @@
+import ArgumentParser
+import CairnGrid
+import CairnSnapshots
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Opens the repository around the current directory.
+func openRepository() throws -> Repository {
+    let cwd = FSPath(currentWorkingDirectory())
+    let state = try Repository.find(from: cwd)
+    return try Repository.open(state: state, provider: SlotRefStoreProvider())
+}
+
+func currentWorkingDirectory() -> String {
+    var buf = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+    guard getcwd(&buf, buf.count) != nil else { return "." }
+    return String(cString: buf)
+}
+
+func absolutePath(_ p: String) -> String {
+    if p.hasPrefix("/") { return p }
+    if p == "." || p.isEmpty { return currentWorkingDirectory() }
+    return currentWorkingDirectory() + "/" + (p.hasPrefix("./") ? String(p.dropFirst(2)) : p)
+}
+
+/// "Name <email>".
+func parseAuthor(_ text: String, time: Int64, zone: Int16) throws -> Signature {
+    guard let lt = text.firstIndex(of: "<"), let gt = text.lastIndex(of: ">"), lt < gt else {
+        throw Failure("author '\(text)' is not of the form 'Name <email>'", code: Code.usage)
+    }
+    let name = text[..<lt].trimmingCharacters(in: " ")
+    let email = String(text[text.index(after: lt)..<gt])
+    return Signature(name: name, email: email, time: time, zoneOffset: zone)
+}
+
+extension StringProtocol {
+    func trimmingCharacters(in set: String) -> String {
+        var s = Substring(self)
+        while let f = s.first, set.contains(f) { s.removeFirst() }
+        while let l = s.last, set.contains(l) { s.removeLast() }
+        return String(s)
+    }
+}
+
+func writeBytes(_ bytes: [UInt8]) throws {
+    try PlainFile.standardOutput.write(bytes)
+}
+
+func firstLine(_ message: [UInt8]) -> String {
+    String(decoding: message.split(separator: 0x0A, omittingEmptySubsequences: false).first ?? [], as: UTF8.self)
+}
+
+func formatSnapshot(_ id: ObjectID, _ s: Snapshot) -> String {
+    var out = "snapshot \(id.hex)\n"
+    if s.parents.count > 1 { out += "Merge: " + s.parents.map(\.short).joined(separator: " ") + "\n" }
+    out += "Author: \(s.author.name) <\(s.author.email)>\n"
+    out += "Date:   \(DateParser.format(s.committer.time, zone: s.committer.zoneOffset))\n\n"
+    for line in String(decoding: s.message, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false) {
+        out += "    \(line)\n"
+    }
+    return out
+}
+
+func jsonString(_ s: String) -> String {
+    var out = "\""
+    for u in s.unicodeScalars {
+        switch u {
+        case "\"": out += "\\\""
+        case "\\": out += "\\\\"
+        case "\n": out += "\\n"
+        case "\r": out += "\\r"
+        case "\t": out += "\\t"
+        default:
+            if u.value < 0x20 { out += "\\u" + String(repeating: "0", count: 4 - String(u.value, radix: 16).count) + String(u.value, radix: 16) }
+            else { out.unicodeScalars.append(u) }
+        }
+    }
+    return out + "\""
+}
+
+func jsonSnapshot(_ id: ObjectID, _ s: Snapshot) -> String {
+    func sig(_ g: Signature) -> String {
+        "{\"name\":\(jsonString(g.name)),\"email\":\(jsonString(g.email)),\"time\":\(g.time),\"zone\":\(g.zoneOffset),\"date\":\(jsonString(DateParser.format(g.time, zone: g.zoneOffset)))}"
+    }
+    return "{\"id\":\"\(id.hex)\",\"tree\":\"\(s.tree.hex)\",\"parents\":[" + s.parents.map { "\"\($0.hex)\"" }.joined(separator: ",")
+        + "],\"author\":\(sig(s.author)),\"committer\":\(sig(s.committer)),\"message\":\(jsonString(String(decoding: s.message, as: UTF8.self)))}"
+}
+
+func modeString(_ mode: UInt32) -> String {
+    let s = String(mode, radix: 8)
+    return String(repeating: "0", count: max(0, 6 - s.count)) + s
+}
