@@ -2,7 +2,7 @@ extension Repository {
     /// Uncommitted changes: the worktree against HEAD's tree (everything is "added" before a first commit).
     public func status(_ session: Session) async throws -> [Change] {
         var head: [[UInt8]: FlatEntry] = [:]
-        if let id = try headSnapshot(session.refs) {
+        if let id = try base() ?? headSnapshot(session.refs) {
             head = try await Self.flatten(try await session.objects.snapshot(id).tree, objects: session.objects)
         }
         return Self.changes(from: head, to: try scanWorktree())
@@ -44,7 +44,7 @@ extension Repository {
         if !force && !dirty.isEmpty { throw RepositoryError.uncommittedChanges(dirty.map(\.pathString)) }
         let newTree = try await Self.flatten(try await session.objects.snapshot(target).tree, objects: session.objects)
         // Remove what HEAD tracked and the target lacks (untracked files stay, as in git).
-        if let head = try headSnapshot(session.refs) {
+        if let head = try base() ?? headSnapshot(session.refs) {
             let old = try await Self.flatten(try await session.objects.snapshot(head).tree, objects: session.objects)
             for path in old.keys.sorted(by: { $0.count > $1.count }) where newTree[path] == nil {
                 let p = workTree.appending(path)
@@ -64,6 +64,7 @@ extension Repository {
         } else {
             try setHead(.detached(target))
         }
+        try setBase(target)
         try? state.write("statcache", StatCache().encoded)
     }
 

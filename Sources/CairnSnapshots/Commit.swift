@@ -33,6 +33,10 @@ extension Repository {
         var (refs, version) = try await loadRefs()
         let head = try head()
         let parent = try headSnapshot(refs)
+        // A worktree checked out before its branch moved on the grid would undo the other commits.
+        if case .branch(let b) = head, try base() != parent, parent != nil {
+            throw RepositoryError.nonFastForward(branch: b)
+        }
         let objects = try await objectStore(refs)
         let content = ContentStore(objects: objects)
         var previousTree: Tree?
@@ -87,6 +91,7 @@ extension Repository {
             }
         }
         if case .detached = head { try setHead(.detached(snapshotID)) }
+        try setBase(snapshotID)
         try? state.write("statcache", builder.newCache.encoded)
         let branch: String? = if case .branch(let b) = head { b } else { nil }
         return CommitOutcome(snapshot: snapshotID, branch: branch, filesRead: builder.filesRead,

@@ -71,6 +71,7 @@ public struct Repository: Sendable {
         let branch = refs.branches["main"] != nil || refs.branches.isEmpty ? "main" : refs.branches.keys.sorted()[0]
         try state.write("HEAD", Array(Head.branch(branch).text.utf8))
         try state.write("seen", Array("\(version)\n".utf8))
+        try state.write("base", Array(((refs.branches[branch]?.hex ?? "") + "\n").utf8))
         let config = RepoConfig(grid: gridPath, slotCap: cap, workTree: nil)
         try state.write("config", Array(config.text.utf8))
         return Repository(state: state, workTree: state.dir.parent, config: config, baseGrid: grid, refStore: store, provider: provider)
@@ -118,6 +119,18 @@ public struct Repository: Sendable {
         case .detached(let id): return id
         }
     }
+
+    /// The snapshot the worktree was last committed or checked out at (nil before the first).
+    /// Status compares against it, and a commit refuses when the branch has moved past it.
+    public func base() throws -> ObjectID? {
+        guard let text = try state.readText("base") else { return nil }
+        let t = text.trimmingCharacters(in: "\n ")
+        if t.isEmpty { return nil }
+        guard let id = ObjectID(hex: t) else { throw RepositoryError.corruptState(state.path("base").description, "not a snapshot id") }
+        return id
+    }
+
+    public func setBase(_ id: ObjectID?) throws { try state.write("base", Array(((id?.hex ?? "") + "\n").utf8)) }
 
     public func statCache() -> StatCache {
         (try? state.read("statcache")).flatMap { $0.flatMap { try? StatCache(decoding: $0) } } ?? StatCache()

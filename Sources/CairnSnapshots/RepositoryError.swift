@@ -20,7 +20,7 @@ public enum RepositoryError: Error, CustomStringConvertible, Equatable {
         case .locked: return "another cairn command is running in this worktree (the lock in .cairn/lock is held)"
         case .corruptState(let p, let why): return "\(p) is damaged: \(why)"
         case .nonFastForward(let b):
-            return "branch '\(b)' moved on the grid since this commit started (non-fast-forward); nothing was changed — check out the new '\(b)' and commit again"
+            return "branch '\(b)' has moved on the grid past this worktree's snapshot (non-fast-forward); nothing was changed — run 'cairn checkout \(b)' to bring the worktree up to date (keep your changes aside first), then commit again"
         case .rollback(let seen, let got):
             return "the grid returned refs version \(got), older than version \(seen) already seen here: refusing a rollback"
         case .unknownRevision(let r): return "unknown revision '\(r)'"
