@@ -39,6 +39,10 @@ final class TestGrid {
 
     @Test func convergenceSecretsAndRandomKeys() async throws {
         let a = try TestGrid(), b = try TestGrid()
+        // The secret is private: the file 0600, its folder 0700.
+        let secret = try FileManager.default.attributesOfItem(atPath: a.path + "/private/convergence")
+        #expect((secret[.posixPermissions] as? Int) == 0o600)
+        #expect((try FileManager.default.attributesOfItem(atPath: a.path + "/private")[.posixPermissions] as? Int) == 0o700)
         let data = testBytes(100_000)
         let capA = try await Uploader(grid: try a.open()).put(MemorySource(data))
         let capB = try await Uploader(grid: try b.open()).put(MemorySource(data))
