@@ -14,6 +14,7 @@ extension Repository {
         let lock = try state.lock()
         defer { withExtendedLifetime(lock) {} }
         let session = try await session()
+        try reconcilePending(session.refs, holdingLock: true)
         let target = try await session.resolve(revision)
         let checkout = Checkout(content: session.content)
         let dirty = try await status(session)

@@ -31,6 +31,7 @@ extension Repository {
         let lock = try state.lock()
         defer { withExtendedLifetime(lock) {} }
         var (refs, version) = try await loadRefs()
+        try reconcilePending(refs, holdingLock: true)
         let head = try head()
         let parent = try headSnapshot(refs)
         // A worktree checked out before its branch moved on the grid would undo the other commits.
@@ -64,6 +65,7 @@ extension Repository {
         var indexCap = try await objects.saveIndex()
 
         // Move the ref by test-and-set; on a race, merge indexes and retry unless our branch moved.
+        try state.write("pending", Array((snapshotID.hex + "\n").utf8))
         while true {
             var next = refs
             next.indexCap = indexCap
@@ -92,6 +94,7 @@ extension Repository {
         }
         if case .detached = head { try setHead(.detached(snapshotID)) }
         try setBase(snapshotID)
+        try? LocalFS.remove(state.path("pending"))
         try? state.write("statcache", builder.newCache.encoded)
         let branch: String? = if case .branch(let b) = head { b } else { nil }
         return CommitOutcome(snapshot: snapshotID, branch: branch, filesRead: builder.filesRead,

@@ -17,6 +17,9 @@ public struct FSPath: Hashable, Sendable, CustomStringConvertible {
         z.append(0)
         return try z.withUnsafeBytes { try body($0.baseAddress!.assumingMemoryBound(to: CChar.self)) }
     }
+    public func readContents() throws -> [UInt8] { try LocalFS.readFile(self) }
+    public func readLinkTarget() throws -> [UInt8] { try LocalFS.readLink(self) }
+
     /// Creates this folder and any missing parents.
     public func makeDirectories() throws { try LocalFS.makeDirectories(self) }
 

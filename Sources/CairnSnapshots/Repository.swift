@@ -85,6 +85,7 @@ public struct Repository: Sendable {
         let seen = UInt64((try state.readText("seen") ?? "0").trimmingCharacters(in: "\n ")) ?? 0
         if version < seen { throw RepositoryError.rollback(seen: seen, got: version) }
         if version > seen { try state.write("seen", Array("\(version)\n".utf8)) }
+        try reconcilePending(refs, holdingLock: false)
         return (refs, version)
     }
 
@@ -131,6 +132,25 @@ public struct Repository: Sendable {
     }
 
     public func setBase(_ id: ObjectID?) throws { try state.write("base", Array(((id?.hex ?? "") + "\n").utf8)) }
+
+    /// A commit writes `pending` (the snapshot it is about to publish) before moving the ref and
+    /// removes it after updating `base`. If it was killed in between, the next command finds out from
+    /// the refs whether the publish happened and sets `base` accordingly.
+    /// Callers that do not hold the worktree lock pass `holdingLock: false`: then it is done only if the
+    /// lock is free, never under a running commit.
+    public func reconcilePending(_ refs: Refs, holdingLock: Bool) throws {
+        guard let text = try state.readText("pending") else { return }
+        var lock: StateLock?
+        if !holdingLock {
+            lock = try? state.lock()
+            if lock == nil { return }
+        }
+        defer { withExtendedLifetime(lock) {} }
+        if let id = ObjectID(hex: text.trimmingCharacters(in: "\n ")), case .branch(let b) = try head(), refs.branches[b] == id {
+            try setBase(id)
+        }
+        try LocalFS.remove(state.path("pending"))
+    }
 
     public func statCache() -> StatCache {
         (try? state.read("statcache")).flatMap { $0.flatMap { try? StatCache(decoding: $0) } } ?? StatCache()

@@ -12,7 +12,7 @@ struct Cairn: AsyncParsableCommand {
         discussion: "Exit codes are listed in Documentation/CLI.md.",
         subcommands: [
             Init.self, Commit.self, Status.self, Log.self, Show.self, Cat.self, Ls.self, CheckoutCommand.self, Restore.self,
-            Branch.self, Tag.self, CapCommand.self, Clone.self,
+            Diff.self, Branch.self, Tag.self, CapCommand.self, Clone.self,
             GridCommand.self, Put.self, Get.self, Check.self, Repair.self, Slot.self, FEC.self])
 
     /// Runs the command; our own failures print one line, `cairn: <message>`, and exit with the code

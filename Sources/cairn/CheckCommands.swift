@@ -2,29 +2,6 @@ import ArgumentParser
 import CairnFormats
 import CairnGrid
 
-struct Check: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(
-        abstract: "Report the shares of a file on each server; exit 0 when healthy, 1 otherwise.",
-        discussion: "Healthy means N distinct good shares on at least 'happy' servers. --verify reads and checks every block.")
-
-    @OptionGroup var gridOptions: GridOptions
-    @Argument(help: "A read or verify cap.") var cap: String
-    @Flag(help: "Download and verify every block of every share.") var verify = false
-
-    func run() async throws {
-        let parsed = try parseCap(cap)
-        try rejectSlotCap(parsed, "check")
-        guard let verifyCap = parsed.verifyCap else {
-            Terminal.writeOut("literal cap: the data is inside the cap; nothing is stored on servers\n")
-            return
-        }
-        let grid = try gridOptions.open()
-        let report = try await Checker(grid: grid).check(verifyCap, verify: verify)
-        printReport(report, verified: verify)
-        if !report.isHealthy { throw ExitCode(Code.unhealthy) }
-    }
-}
-
 func printReport(_ report: CheckReport, verified: Bool) {
     var byServer: [String: [CheckReport.ShareReport]] = [:]
     for s in report.shares { byServer[s.server, default: []].append(s) }

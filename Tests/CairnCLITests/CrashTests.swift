@@ -27,9 +27,16 @@ import Testing
             p.standardOutput = out
             p.standardError = FileHandle.nullDevice
             try p.run()
-            usleep(UInt32.random(in: 20_000...400_000, using: &rng))
+            // Let the first batch be reported (however slow the machine), then kill at a random moment.
+            var early = Data()
+            while !early.contains(0x0A) {
+                let chunk = out.fileHandleForReading.availableData
+                if chunk.isEmpty { break }
+                early += chunk
+            }
+            usleep(UInt32.random(in: 0...300_000, using: &rng))
             kill(p.processIdentifier, SIGKILL)
-            let printed = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            let printed = String(decoding: early + out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
             p.waitUntilExit()
             // Only whole lines count: a cap is reported once its newline is out.
             let lines = printed.split(separator: "\n", omittingEmptySubsequences: false).dropLast().map(String.init)

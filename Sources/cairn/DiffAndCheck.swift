@@ -1,0 +1,95 @@
+import ArgumentParser
+import CairnFormats
+import CairnGrid
+import CairnSnapshots
+
+struct Diff: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Show changes: worktree vs HEAD, worktree vs REV, or REV vs REV (unified diff for text, a line for binary).")
+    @Argument(help: "Compare from this revision (default: the worktree's snapshot).") var from: String?
+    @Argument(help: "Compare to this revision (default: the worktree).") var to: String?
+    @Argument(parsing: .postTerminator, help: "Only paths under these.") var paths: [String] = []
+
+    func run() async throws {
+        let revisions = [from, to].compactMap { $0 }
+        let repo = try openRepository()
+        let session = try await repo.session()
+        let prefixes = try paths.map { try repo.relativePath($0) }
+        func wanted(_ p: String) -> Bool { prefixes.isEmpty || prefixes.contains { $0.isEmpty || p == $0 || p.hasPrefix($0 + "/") } }
+
+        let oldID: ObjectID? = revisions.isEmpty ? try repo.base() ?? repo.headSnapshot(session.refs) : try await session.resolve(revisions[0])
+        var old: [[UInt8]: FlatEntry] = [:]
+        if let oldID { old = try await Repository.flatten(try await session.objects.snapshot(oldID).tree, objects: session.objects) }
+        var new: [[UInt8]: FlatEntry]
+        let fromWorktree = revisions.count < 2
+        if fromWorktree { new = try repo.scanWorktree() } else {
+            new = try await Repository.flatten(try await session.objects.snapshot(try await session.resolve(revisions[1])).tree, objects: session.objects)
+        }
+        for change in Repository.changes(from: old, to: new) where wanted(change.pathString) {
+            let o = old[change.path], n = new[change.path]
+            if o?.kind == .directory || n?.kind == .directory { continue }
+            let path = change.pathString
+            func bytes(_ e: FlatEntry?, worktree: Bool) async throws -> [UInt8] {
+                guard let e else { return [] }
+                if worktree {
+                    let full = repo.workTree.appending(change.path)
+                    return e.kind == .symlink ? try readLinkBytes(full) : try readFileBytes(full)
+                }
+                guard let v = e.version else { return [] }
+                return try await session.content.content(of: v)
+            }
+            let a = try await bytes(o, worktree: false)
+            let b = try await bytes(n, worktree: fromWorktree)
+            var header = "diff --cairn a/\(path) b/\(path)\n"
+            if o == nil { header += "new file mode \(modeString(n!.mode))\n" }
+            if n == nil { header += "deleted file mode \(modeString(o!.mode))\n" }
+            if let o, let n, o.mode != n.mode { header += "old mode \(modeString(o.mode))\nnew mode \(modeString(n.mode))\n" }
+            Terminal.writeOut(header)
+            if a != b {
+                if TextDiff.isBinary(a) || TextDiff.isBinary(b) {
+                    Terminal.writeOut("Binary files \(o == nil ? "/dev/null" : "a/" + path) and \(n == nil ? "/dev/null" : "b/" + path) differ\n")
+                } else {
+                    Terminal.writeOut(TextDiff.unified(a, b, oldName: o == nil ? "/dev/null" : "a/" + path, newName: n == nil ? "/dev/null" : "b/" + path))
+                }
+            }
+        }
+    }
+}
+
+func readFileBytes(_ path: FSPath) throws -> [UInt8] { try path.readContents() }
+func readLinkBytes(_ path: FSPath) throws -> [UInt8] { try path.readLinkTarget() }
+
+/// Repository-wide check (no CAP) or one cap's shares (CAP given).
+struct Check: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Check a repository (no CAP) or one file's shares (CAP); exit 0 when healthy, 1 otherwise.",
+        discussion: "With a CAP: healthy means N distinct good shares on at least 'happy' servers; --verify reads and checks every block. Without: every snapshot, tree and file version reachable from a branch or tag must be present and every cap healthy; --read-data also reads and verifies all data.")
+
+    @OptionGroup var gridOptions: GridOptions
+    @Argument(help: "A read or verify cap; omit it inside a repository.") var cap: String?
+    @Flag(help: "Download and verify every block of every share.") var verify = false
+    @Flag(help: "Repository check: also read every share and rebuild every file version.") var readData = false
+
+    func run() async throws {
+        guard let cap else {
+            let repo = try openRepository()
+            let session = try await repo.session()
+            let report = await RepositoryCheck(session: session).run(readData: readData || verify) { Terminal.progress($0) }
+            Terminal.endProgress()
+            for p in report.problems { Terminal.writeOut("problem: \(p)\n") }
+            Terminal.writeOut("checked \(report.snapshots) snapshots, \(report.trees) trees, \(report.versions) file versions, \(report.caps) caps\(readData || verify ? " (data read and verified)" : ""): \(report.problems.isEmpty ? "no problems" : "\(report.problems.count) problems")\n")
+            if !report.problems.isEmpty { throw ExitCode(Code.unhealthy) }
+            return
+        }
+        let parsed = try parseCap(cap)
+        try rejectSlotCap(parsed, "check")
+        guard let verifyCap = parsed.verifyCap else {
+            Terminal.writeOut("literal cap: the data is inside the cap; nothing is stored on servers\n")
+            return
+        }
+        let grid = try gridOptions.open()
+        let report = try await Checker(grid: grid).check(verifyCap, verify: verify)
+        printReport(report, verified: verify)
+        if !report.isHealthy { throw ExitCode(Code.unhealthy) }
+    }
+}
