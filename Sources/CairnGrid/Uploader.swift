@@ -43,6 +43,12 @@ public struct Uploader: Sendable {
         return results.map { $0! }
     }
 
+    /// Writes one file's shares without syncing: the caller must `grid.syncAll()` (and check it) before
+    /// anything refers to the cap durably. For callers that batch many puts, as a commit does.
+    public func putUnsynced(_ source: any ByteSource, keyMode: KeyMode = .convergent) async throws -> Cap {
+        try await upload(source, keyMode: keyMode)
+    }
+
     /// Encodes and writes one file's shares (finished, not yet synced).
     func upload(_ source: any ByteSource, keyMode: KeyMode) async throws -> Cap {
         let size = source.size

@@ -25,6 +25,8 @@ public actor ObjectStore {
     public private(set) var index: RepoIndex
     private var pending = PackBuilder()
     private var pendingObjects: [ObjectID: [UInt8]] = [:]
+    /// Objects of packs being uploaded right now (readable, not yet in the index).
+    private var uploading: [ObjectID: [UInt8]] = [:]
     private var packCache: [Int: PackReader] = [:]
 
     /// `grid` must carry the repository's convergence secret.
@@ -33,7 +35,9 @@ public actor ObjectStore {
         self.index = index
     }
 
-    public func contains(_ id: ObjectID) -> Bool { index.location[id] != nil || pendingObjects[id] != nil }
+    public func contains(_ id: ObjectID) -> Bool {
+        index.location[id] != nil || pendingObjects[id] != nil || uploading[id] != nil
+    }
 
     @discardableResult
     public func put(_ bytes: [UInt8]) async throws -> ObjectID {
@@ -46,7 +50,7 @@ public actor ObjectStore {
     }
 
     public func get(_ id: ObjectID) async throws -> [UInt8] {
-        if let b = pendingObjects[id] { return b }
+        if let b = pendingObjects[id] ?? uploading[id] { return b }
         guard let n = index.location[id] else { throw StoreError.missingObject(id) }
         if packCache[n] == nil {
             let cap = try Cap(parsing: index.packs[n])
@@ -66,30 +70,41 @@ public actor ObjectStore {
     public func recordContent(_ hash: [UInt8], version: ObjectID) { index.recordContent(hash, version: version) }
     public func version(forContent hash: [UInt8]) -> ObjectID? { index.dedup[hash] }
 
-    /// Uploads a payload as a cap of its own (for large files and deltas).
-    public func putLarge(_ bytes: [UInt8]) async throws -> String {
-        try await Uploader(grid: grid).put(MemorySource(bytes)).string
+    /// Uploads a payload as a cap of its own (for large files and deltas). Not synced: `saveIndex`
+    /// syncs every server once before the index (and so the commit) can refer to it.
+    public nonisolated func putLarge(_ bytes: [UInt8]) async throws -> String {
+        try await Uploader(grid: grid).putUnsynced(MemorySource(bytes)).string
     }
 
     public func getLarge(_ cap: String) async throws -> [UInt8] {
         try await Downloader(grid: grid).bytes(try Cap(parsing: cap))
     }
 
-    /// Uploads the pending pack, if any.
+    /// Uploads the pending pack, if any. The pack is taken out of `pending` before the upload awaits,
+    /// so objects put meanwhile (the actor is reentrant) start the next pack instead of being lost.
     public func flushPack() async throws {
         guard !pending.isEmpty else { return }
-        let bytes = pending.build()
-        let ids = pending.ids
-        let cap = try await Uploader(grid: grid).put(MemorySource(bytes))
-        index.addPack(cap: cap.string, ids: ids)
-        packCache[index.packs.count - 1] = try PackReader(bytes)
+        let builder = pending
+        let objects = pendingObjects
         pending = PackBuilder()
         pendingObjects = [:]
+        for (id, bytes) in objects { uploading[id] = bytes }
+        defer { for id in objects.keys { uploading[id] = nil } }
+        let bytes = builder.build()
+        let cap = try await Uploader(grid: grid).putUnsynced(MemorySource(bytes))
+        index.addPack(cap: cap.string, ids: builder.ids)
+        packCache[index.packs.count - 1] = try PackReader(bytes)
     }
 
     /// Flushes the pending pack and uploads the index; returns the index's cap.
     public func saveIndex() async throws -> String {
         try await flushPack()
+        while !uploading.isEmpty { await Task.yield() }  // packs still being uploaded by other calls
+        // Everything the index names must be durable before the index is.
+        let failures = await grid.syncAll()
+        if !failures.isEmpty {
+            throw GridError.io(path: "grid", reason: "could not make the commit's data durable: " + failures.values.sorted().joined(separator: "; "))
+        }
         return try await Uploader(grid: grid).put(MemorySource(index.encoded)).string
     }
 

@@ -1,7 +1,11 @@
 import CairnPrimitives
 
 /// Turns a worktree into trees and file versions (the archiver half; `Checkout` is the restorer).
-public final class TreeBuilder {
+/// Three passes: scan (lstat, ignore rules, previous trees), store every file concurrently (so both
+/// cores hash, compress, delta and encode), then build the trees bottom-up.
+public final class TreeBuilder: @unchecked Sendable {
+    // Mutable state is touched only from `build`'s own task, never concurrently (the concurrent pass
+    // returns values instead).
     public struct Problem: Sendable { public let path: String; public let message: String }
 
     let root: FSPath
@@ -15,6 +19,8 @@ public final class TreeBuilder {
     public private(set) var unreadable: [Problem] = []
     /// Files read and hashed (not answered by the stat cache).
     public private(set) var filesRead = 0
+    /// Files stored at once.
+    public var concurrency = 4
 
     public init(root: FSPath, content: ContentStore, rules: IgnoreRules, cache: StatCache) {
         self.root = root
@@ -24,21 +30,53 @@ public final class TreeBuilder {
         newCache.scanStart = LocalFS.now()
     }
 
+    final class Directory: @unchecked Sendable {
+        // Built and read by one task at a time (scan, then tree building).
+        var items: [Item] = []
+    }
+
+    struct Item: @unchecked Sendable {
+        let name: [UInt8]
+        let relative: [UInt8]
+        let path: FSPath
+        let stat: FileStat
+        let kind: TreeEntry.Kind
+        let previousVersion: ObjectID?
+        let directory: Directory?
+    }
+
+    struct Stored: Sendable {
+        let hash: [UInt8]
+        let version: ObjectID
+        let size: UInt64
+        let cacheEntry: StatCache.Entry?
+        let wasRead: Bool
+    }
+
     /// Builds and stores the tree of the whole worktree; `previous` is the parent snapshot's root tree
     /// (delta bases are the same path's versions there).
     public func build(previous: Tree?) async throws -> ObjectID {
-        try await buildDirectory(root, relative: [], previous: previous, rules: rules)
+        let top = try await scan(root, relative: [], previous: previous, rules: rules)
+        var jobs: [Item] = []
+        func collect(_ d: Directory) {
+            for item in d.items {
+                if let sub = item.directory { collect(sub) } else { jobs.append(item) }
+            }
+        }
+        collect(top)
+        let stored = try await storeAll(jobs)
+        return try await makeTree(top, stored)
     }
 
-    private func buildDirectory(_ dir: FSPath, relative: [UInt8], previous: Tree?, rules: IgnoreRules) async throws -> ObjectID {
+    private func scan(_ dir: FSPath, relative: [UInt8], previous: Tree?, rules: IgnoreRules) async throws -> Directory {
         var rules = rules
         let names = try LocalFS.list(dir).sorted { $0.lexicographicallyPrecedes($1) }
         if names.contains(Array(".cairnignore".utf8)), let text = try? LocalFS.readFile(dir.appending(Array(".cairnignore".utf8))) {
             rules.add(fileContents: text, base: relative)
         }
-        var entries: [TreeEntry] = []
+        let out = Directory()
         for name in names {
-            if relative.isEmpty && name == Array(".cairn".utf8) { continue }
+            if relative.isEmpty && name == Array(LocalState.folderName.utf8) { continue }
             let path = dir.appending(name)
             let rel = relative.isEmpty ? name : relative + [0x2F] + name
             let relString = String(decoding: rel, as: UTF8.self)
@@ -49,51 +87,91 @@ public final class TreeBuilder {
             }
             if rules.isIgnored(rel, isDirectory: st.kind == .directory) { continue }
             let prior = previous?.entry(named: name)
-            do {
-                switch st.kind {
-                case .file:
-                    let (hash, version) = try await storeFile(path, rel, st, previous: prior?.kind == .file ? prior?.version : nil)
-                    entries.append(entry(name, .file, st, hash: hash, version: version))
-                case .symlink:
-                    let target = try LocalFS.readLink(path)
-                    let hash = ContentHash.of(target)
-                    let version = try await content.store(target, hash: hash, previous: nil)
-                    entries.append(entry(name, .symlink, st, size: UInt64(target.count), hash: hash, version: version))
-                case .directory:
-                    var sub: Tree?
-                    if let prior, prior.kind == .directory, let id = ObjectID(prior.hash) { sub = try? await content.objects.tree(id) }
-                    let id = try await buildDirectory(path, relative: rel, previous: sub, rules: rules)
-                    entries.append(entry(name, .directory, st, size: 0, hash: id.bytes, version: nil))
-                case .other:
-                    skipped.append(Problem(path: relString, message: "not a regular file, directory or symlink; skipped"))
+            switch st.kind {
+            case .file:
+                out.items.append(Item(name: name, relative: rel, path: path, stat: st, kind: .file,
+                                      previousVersion: prior?.kind == .file ? prior?.version : nil, directory: nil))
+            case .symlink:
+                out.items.append(Item(name: name, relative: rel, path: path, stat: st, kind: .symlink, previousVersion: nil, directory: nil))
+            case .directory:
+                var sub: Tree?
+                if let prior, prior.kind == .directory, let id = ObjectID(prior.hash) { sub = try? await content.objects.tree(id) }
+                do {
+                    let d = try await scan(path, relative: rel, previous: sub, rules: rules)
+                    out.items.append(Item(name: name, relative: rel, path: path, stat: st, kind: .directory, previousVersion: nil, directory: d))
+                } catch let e as LocalFSError {
+                    unreadable.append(Problem(path: relString, message: e.description))
                 }
-            } catch let e as LocalFSError {
-                unreadable.append(Problem(path: relString, message: e.description))
+            case .other:
+                skipped.append(Problem(path: relString, message: "not a regular file, directory or symlink; skipped"))
             }
         }
-        let tree = try Tree(entries: entries)
-        return try await content.objects.put(tree.encoded)
+        return out
     }
 
-    private func storeFile(_ path: FSPath, _ rel: [UInt8], _ st: FileStat, previous: ObjectID?) async throws -> ([UInt8], ObjectID) {
-        if let cached = oldCache.lookup(rel, st), await content.objects.contains(cached.version) {
-            newCache.entries[rel] = cached
-            return (cached.contentHash, cached.version)
+    /// Stores files `concurrency` at a time; a file that cannot be read becomes a problem, not a failure.
+    private func storeAll(_ jobs: [Item]) async throws -> [[UInt8]: Stored] {
+        let content = self.content, cache = oldCache
+        var stored: [[UInt8]: Stored] = [:]
+        try await withThrowingTaskGroup(of: (Item, Result<Stored, LocalFSError>).self) { group in
+            var next = 0
+            func launch() {
+                let item = jobs[next]
+                next += 1
+                group.addTask {
+                    do { return (item, .success(try await Self.store(item, content: content, cache: cache))) } catch let e as LocalFSError {
+                        return (item, .failure(e))
+                    }
+                }
+            }
+            while next < min(concurrency, jobs.count) { launch() }
+            while let (item, result) = try await group.next() {
+                switch result {
+                case .success(let s):
+                    stored[item.relative] = s
+                    if s.wasRead { filesRead += 1 }
+                    if let e = s.cacheEntry { newCache.entries[item.relative] = e }
+                case .failure(let e):
+                    unreadable.append(Problem(path: String(decoding: item.relative, as: UTF8.self), message: e.description))
+                }
+                if next < jobs.count { launch() }
+            }
         }
-        let bytes = try LocalFS.readFile(path)
-        filesRead += 1
+        return stored
+    }
+
+    private static func store(_ item: Item, content: ContentStore, cache: StatCache) async throws -> Stored {
+        if item.kind == .symlink {
+            let target = try LocalFS.readLink(item.path)
+            let hash = ContentHash.of(target)
+            let version = try await content.store(target, hash: hash, previous: nil)
+            return Stored(hash: hash, version: version, size: UInt64(target.count), cacheEntry: nil, wasRead: false)
+        }
+        if let cached = cache.lookup(item.relative, item.stat), await content.objects.contains(cached.version) {
+            return Stored(hash: cached.contentHash, version: cached.version, size: item.stat.size, cacheEntry: cached, wasRead: false)
+        }
+        let bytes = try LocalFS.readFile(item.path)
         let hash = ContentHash.of(bytes)
-        let version = try await content.store(bytes, hash: hash, previous: previous)
-        // The size read may differ from the stat if the file changed meanwhile: cache what was read.
-        if UInt64(bytes.count) == st.size {
-            newCache.entries[rel] = StatCache.Entry(stat: st, contentHash: hash, version: version)
-        }
-        return (hash, version)
+        let version = try await content.store(bytes, hash: hash, previous: item.previousVersion)
+        // If the file changed between stat and read, record what was read but do not cache it.
+        let entry = UInt64(bytes.count) == item.stat.size ? StatCache.Entry(stat: item.stat, contentHash: hash, version: version) : nil
+        return Stored(hash: hash, version: version, size: UInt64(bytes.count), cacheEntry: entry, wasRead: true)
     }
 
-    private func entry(_ name: [UInt8], _ kind: TreeEntry.Kind, _ st: FileStat, size: UInt64? = nil, hash: [UInt8],
-                       version: ObjectID?) -> TreeEntry {
-        TreeEntry(name: name, kind: kind, mode: st.mode, size: size ?? st.size, mtimeSeconds: st.mtimeSeconds,
-                  mtimeNanoseconds: st.mtimeNanoseconds, hash: hash, version: version)
+    private func makeTree(_ dir: Directory, _ stored: [[UInt8]: Stored]) async throws -> ObjectID {
+        var entries: [TreeEntry] = []
+        for item in dir.items {
+            let st = item.stat
+            func entry(_ size: UInt64, _ hash: [UInt8], _ version: ObjectID?) -> TreeEntry {
+                TreeEntry(name: item.name, kind: item.kind, mode: st.mode, size: size, mtimeSeconds: st.mtimeSeconds,
+                          mtimeNanoseconds: st.mtimeNanoseconds, hash: hash, version: version)
+            }
+            if let sub = item.directory {
+                entries.append(entry(0, try await makeTree(sub, stored).bytes, nil))
+            } else if let s = stored[item.relative] {
+                entries.append(entry(s.size, s.hash, s.version))
+            }
+        }
+        return try await content.objects.put(try Tree(entries: entries).encoded)
     }
 }
