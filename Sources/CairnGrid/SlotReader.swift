@@ -89,9 +89,8 @@ struct SlotReader: Sendable {
         let answers = await withTaskGroup(of: ([SlotServerMap.Entry], Result<[ShareNumber: [[UInt8]]], Error>).self) { group in
             for (_, entries) in byServer {
                 group.addTask {
-                    do {
-                        return (entries, .success(try await entries[0].server.readMutable(index, shares: Set(entries.map(\.share)), ranges: ranges)))
-                    } catch { return (entries, .failure(error)) }
+                    let r = await outcome { try await entries[0].server.readMutable(index, shares: Set(entries.map(\.share)), ranges: ranges) }
+                    return (entries, r)
                 }
             }
             var out: [([SlotServerMap.Entry], Result<[ShareNumber: [[UInt8]]], Error>)] = []

@@ -37,7 +37,8 @@ struct SlotServerMap: Sendable {
         let answers = await withTaskGroup(of: (Int, Result<[ShareNumber: [[UInt8]]], Error>).self) { group in
             for (i, server) in ring.enumerated() {
                 group.addTask {
-                    do { return (i, .success(try await server.readMutable(index, shares: nil, ranges: [range]))) } catch { return (i, .failure(error)) }
+                    let r = await outcome { try await server.readMutable(index, shares: nil, ranges: [range]) }
+                    return (i, r)
                 }
             }
             var out: [(Int, Result<[ShareNumber: [[UInt8]]], Error>)] = []

@@ -113,15 +113,15 @@ public final class TreeBuilder: @unchecked Sendable {
     private func storeAll(_ jobs: [Item]) async throws -> [[UInt8]: Stored] {
         let content = self.content, cache = oldCache
         var stored: [[UInt8]: Stored] = [:]
-        try await withThrowingTaskGroup(of: (Item, Result<Stored, LocalFSError>).self) { group in
+        try await withThrowingTaskGroup(of: (Item, Result<Stored, Error>).self) { group in
             var next = 0
             func launch() {
                 let item = jobs[next]
                 next += 1
                 group.addTask {
-                    do { return (item, .success(try await Self.store(item, content: content, cache: cache))) } catch let e as LocalFSError {
-                        return (item, .failure(e))
-                    }
+                    // The Result is built in a function of its own: see `capture` (a Swift 6.3.1 -O miscompile).
+                    let r = await capture { try await Self.store(item, content: content, cache: cache) }
+                    return (item, r)
                 }
             }
             while next < min(concurrency, jobs.count) { launch() }
@@ -131,8 +131,10 @@ public final class TreeBuilder: @unchecked Sendable {
                     stored[item.relative] = s
                     if s.wasRead { filesRead += 1 }
                     if let e = s.cacheEntry { newCache.entries[item.relative] = e }
-                case .failure(let e):
+                case .failure(let e as LocalFSError):
                     unreadable.append(Problem(path: String(decoding: item.relative, as: UTF8.self), message: e.description))
+                case .failure(let e):
+                    throw e
                 }
                 if next < jobs.count { launch() }
             }
@@ -174,4 +176,11 @@ public final class TreeBuilder: @unchecked Sendable {
         }
         return try await content.objects.put(try Tree(entries: entries).encoded)
     }
+}
+
+/// Runs `body` and captures its result. Task-group children must not write
+/// `do { return (x, .success(try await …)) } catch { return (x, .failure(error)) }`: Swift 6.3.1 at -O
+/// hands the parent a garbage tuple for non-trivial payloads (Benchmarks/Repro).
+func capture<T>(_ body: () async throws -> T) async -> Result<T, Error> {
+    do { return .success(try await body()) } catch { return .failure(error) }
 }
