@@ -7,6 +7,8 @@ public struct CommitRequest: Sendable {
     public var date: (Int64, Int16)?
     public var allowEmpty = false
     public var excludes: [String] = []
+    /// Called with a short status line while files are stored (the CLI draws it only on a terminal).
+    public var progress: (@Sendable (String) -> Void)?
 
     public init(message: String, author: Signature? = nil, date: (Int64, Int16)? = nil, allowEmpty: Bool = false, excludes: [String] = []) {
         self.message = message; self.author = author; self.date = date; self.allowEmpty = allowEmpty; self.excludes = excludes
@@ -46,6 +48,7 @@ extension Repository {
         var rules = IgnoreRules()
         for pattern in request.excludes { rules.add(pattern: pattern) }
         let builder = TreeBuilder(root: workTree, content: content, rules: rules, cache: statCache())
+        builder.progress = request.progress
         let treeID = try await builder.build(previous: previousTree)
         if let previousTree, previousTree.id == treeID, !request.allowEmpty {
             try? state.write("statcache", builder.newCache.encoded)
@@ -62,6 +65,7 @@ extension Repository {
         let snapshot = Snapshot(tree: treeID, parents: parent.map { [$0] } ?? [], author: author, committer: committer,
                                 message: Array(request.message.utf8))
         let snapshotID = try await objects.put(snapshot.encoded)
+        request.progress?("uploading the index")
         var indexCap = try await objects.saveIndex()
 
         // Move the ref by test-and-set; on a race, merge indexes and retry unless our branch moved.

@@ -23,7 +23,10 @@ public actor ObjectStore {
 
     let grid: Grid
     public private(set) var index: RepoIndex
+    /// Snapshots and trees go to metadata packs, file versions to data packs, so that walking history
+    /// (log, restore of one file, the trees of a commit) downloads only small metadata packs.
     private var pending = PackBuilder()
+    private var pendingData = PackBuilder()
     private var pendingObjects: [ObjectID: [UInt8]] = [:]
     /// Objects of packs being uploaded right now (readable, not yet in the index).
     private var uploading: [ObjectID: [UInt8]] = [:]
@@ -43,9 +46,15 @@ public actor ObjectStore {
     public func put(_ bytes: [UInt8]) async throws -> ObjectID {
         let id = ObjectCoding.id(of: bytes)
         if contains(id) { return id }
-        pending.add(id, bytes)
         pendingObjects[id] = bytes
-        if pending.byteCount >= PackBuilder.targetSize { try await flushPack() }
+        if ObjectCoding.kind(of: bytes) == .fileVersion {
+            // Payloads were already compressed (or found incompressible) by the content store.
+            pendingData.add(id, bytes, compress: false)
+            if pendingData.byteCount >= PackBuilder.targetSize { try await flush(data: true) }
+        } else {
+            pending.add(id, bytes)
+            if pending.byteCount >= PackBuilder.targetSize { try await flush(data: false) }
+        }
         return id
     }
 
@@ -83,11 +92,16 @@ public actor ObjectStore {
     /// Uploads the pending pack, if any. The pack is taken out of `pending` before the upload awaits,
     /// so objects put meanwhile (the actor is reentrant) start the next pack instead of being lost.
     public func flushPack() async throws {
-        guard !pending.isEmpty else { return }
-        let builder = pending
-        let objects = pendingObjects
-        pending = PackBuilder()
-        pendingObjects = [:]
+        try await flush(data: true)
+        try await flush(data: false)
+    }
+
+    private func flush(data: Bool) async throws {
+        let builder = data ? pendingData : pending
+        guard !builder.isEmpty else { return }
+        if data { pendingData = PackBuilder() } else { pending = PackBuilder() }
+        var objects: [ObjectID: [UInt8]] = [:]
+        for id in builder.ids { objects[id] = pendingObjects.removeValue(forKey: id) }
         for (id, bytes) in objects { uploading[id] = bytes }
         defer { for id in objects.keys { uploading[id] = nil } }
         let bytes = builder.build()

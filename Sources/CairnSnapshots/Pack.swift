@@ -23,9 +23,9 @@ public struct PackBuilder: Sendable {
     public var ids: [ObjectID] { records.map(\.id) }
     public func contains(_ id: ObjectID) -> Bool { seen.contains(id) }
 
-    public mutating func add(_ id: ObjectID, _ bytes: [UInt8]) {
+    public mutating func add(_ id: ObjectID, _ bytes: [UInt8], compress: Bool = true) {
         guard seen.insert(id).inserted else { return }
-        if Zlib.worthCompressing(bytes) {
+        if compress && Zlib.worthCompressing(bytes) {
             let z = Zlib.compress(bytes, level: 6)
             if z.count < bytes.count {
                 records.append((id, 1, bytes.count, z))

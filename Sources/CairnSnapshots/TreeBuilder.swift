@@ -21,6 +21,7 @@ public final class TreeBuilder: @unchecked Sendable {
     public private(set) var filesRead = 0
     /// Files stored at once.
     public var concurrency = 4
+    public var progress: (@Sendable (String) -> Void)?
 
     public init(root: FSPath, content: ContentStore, rules: IgnoreRules, cache: StatCache) {
         self.root = root
@@ -41,7 +42,6 @@ public final class TreeBuilder: @unchecked Sendable {
         let path: FSPath
         let stat: FileStat
         let kind: TreeEntry.Kind
-        let previousVersion: ObjectID?
         let directory: Directory?
     }
 
@@ -56,7 +56,8 @@ public final class TreeBuilder: @unchecked Sendable {
     /// Builds and stores the tree of the whole worktree; `previous` is the parent snapshot's root tree
     /// (delta bases are the same path's versions there).
     public func build(previous: Tree?) async throws -> ObjectID {
-        let top = try await scan(root, relative: [], previous: previous, rules: rules)
+        let top = try await scan(root, relative: [], rules: rules)
+        let lookup = PreviousVersions(root: previous, objects: content.objects)
         var jobs: [Item] = []
         func collect(_ d: Directory) {
             for item in d.items {
@@ -64,11 +65,11 @@ public final class TreeBuilder: @unchecked Sendable {
             }
         }
         collect(top)
-        let stored = try await storeAll(jobs)
+        let stored = try await storeAll(jobs, lookup)
         return try await makeTree(top, stored)
     }
 
-    private func scan(_ dir: FSPath, relative: [UInt8], previous: Tree?, rules: IgnoreRules) async throws -> Directory {
+    private func scan(_ dir: FSPath, relative: [UInt8], rules: IgnoreRules) async throws -> Directory {
         var rules = rules
         let names = try LocalFS.list(dir).sorted { $0.lexicographicallyPrecedes($1) }
         if names.contains(Array(".cairnignore".utf8)), let text = try? LocalFS.readFile(dir.appending(Array(".cairnignore".utf8))) {
@@ -86,19 +87,15 @@ public final class TreeBuilder: @unchecked Sendable {
                 continue
             }
             if rules.isIgnored(rel, isDirectory: st.kind == .directory) { continue }
-            let prior = previous?.entry(named: name)
             switch st.kind {
             case .file:
-                out.items.append(Item(name: name, relative: rel, path: path, stat: st, kind: .file,
-                                      previousVersion: prior?.kind == .file ? prior?.version : nil, directory: nil))
+                out.items.append(Item(name: name, relative: rel, path: path, stat: st, kind: .file, directory: nil))
             case .symlink:
-                out.items.append(Item(name: name, relative: rel, path: path, stat: st, kind: .symlink, previousVersion: nil, directory: nil))
+                out.items.append(Item(name: name, relative: rel, path: path, stat: st, kind: .symlink, directory: nil))
             case .directory:
-                var sub: Tree?
-                if let prior, prior.kind == .directory, let id = ObjectID(prior.hash) { sub = try? await content.objects.tree(id) }
                 do {
-                    let d = try await scan(path, relative: rel, previous: sub, rules: rules)
-                    out.items.append(Item(name: name, relative: rel, path: path, stat: st, kind: .directory, previousVersion: nil, directory: d))
+                    let d = try await scan(path, relative: rel, rules: rules)
+                    out.items.append(Item(name: name, relative: rel, path: path, stat: st, kind: .directory, directory: d))
                 } catch let e as LocalFSError {
                     unreadable.append(Problem(path: relString, message: e.description))
                 }
@@ -110,7 +107,7 @@ public final class TreeBuilder: @unchecked Sendable {
     }
 
     /// Stores files `concurrency` at a time; a file that cannot be read becomes a problem, not a failure.
-    private func storeAll(_ jobs: [Item]) async throws -> [[UInt8]: Stored] {
+    private func storeAll(_ jobs: [Item], _ lookup: PreviousVersions) async throws -> [[UInt8]: Stored] {
         let content = self.content, cache = oldCache
         var stored: [[UInt8]: Stored] = [:]
         try await withThrowingTaskGroup(of: (Item, Result<Stored, Error>).self) { group in
@@ -120,7 +117,7 @@ public final class TreeBuilder: @unchecked Sendable {
                 next += 1
                 group.addTask {
                     // The Result is built in a function of its own: see `capture` (a Swift 6.3.1 -O miscompile).
-                    let r = await capture { try await Self.store(item, content: content, cache: cache) }
+                    let r = await capture { try await Self.store(item, content: content, cache: cache, previous: lookup) }
                     return (item, r)
                 }
             }
@@ -137,12 +134,14 @@ public final class TreeBuilder: @unchecked Sendable {
                     throw e
                 }
                 if next < jobs.count { launch() }
+                let done = stored.count
+                if done % 64 == 0 || done == jobs.count { progress?("stored \(done) of \(jobs.count) files") }
             }
         }
         return stored
     }
 
-    private static func store(_ item: Item, content: ContentStore, cache: StatCache) async throws -> Stored {
+    private static func store(_ item: Item, content: ContentStore, cache: StatCache, previous: PreviousVersions) async throws -> Stored {
         if item.kind == .symlink {
             let target = try LocalFS.readLink(item.path)
             let hash = ContentHash.of(target)
@@ -154,7 +153,10 @@ public final class TreeBuilder: @unchecked Sendable {
         }
         let bytes = try LocalFS.readFile(item.path)
         let hash = ContentHash.of(bytes)
-        let version = try await content.store(bytes, hash: hash, previous: item.previousVersion)
+        // The delta base: the same path's version in the parent snapshot (trees fetched only now, for
+        // files that changed, so an unchanged tree costs no downloads).
+        let base = await content.objects.version(forContent: hash) == nil ? await previous.version(at: item.relative) : nil
+        let version = try await content.store(bytes, hash: hash, previous: base)
         // If the file changed between stat and read, record what was read but do not cache it.
         let entry = UInt64(bytes.count) == item.stat.size ? StatCache.Entry(stat: item.stat, contentHash: hash, version: version) : nil
         return Stored(hash: hash, version: version, size: UInt64(bytes.count), cacheEntry: entry, wasRead: true)
@@ -183,4 +185,31 @@ public final class TreeBuilder: @unchecked Sendable {
 /// hands the parent a garbage tuple for non-trivial payloads (Benchmarks/Repro).
 func capture<T>(_ body: () async throws -> T) async -> Result<T, Error> {
     do { return .success(try await body()) } catch { return .failure(error) }
+}
+
+/// The parent snapshot's file versions by path, loading only the trees on the paths asked for.
+actor PreviousVersions {
+    let root: Tree?
+    let objects: ObjectStore
+    private var trees: [ObjectID: Tree] = [:]
+
+    init(root: Tree?, objects: ObjectStore) {
+        self.root = root
+        self.objects = objects
+    }
+
+    func version(at path: [UInt8]) async -> ObjectID? {
+        guard var tree = root else { return nil }
+        let parts = path.split(separator: 0x2F).map(Array.init)
+        for (i, name) in parts.enumerated() {
+            guard let e = tree.entry(named: name) else { return nil }
+            if i == parts.count - 1 { return e.kind == .file ? e.version : nil }
+            guard e.kind == .directory, let id = ObjectID(e.hash) else { return nil }
+            if let cached = trees[id] { tree = cached; continue }
+            guard let t = try? await objects.tree(id) else { return nil }
+            trees[id] = t
+            tree = t
+        }
+        return nil
+    }
 }

@@ -51,7 +51,10 @@ struct Commit: AsyncParsableCommand {
         let now = LocalFSNow()
         let when = try date.map { try DateParser.parse($0, now: now) }
         let sig = try author.map { try parseAuthor($0, time: when?.time ?? now, zone: when?.zone ?? localZoneOffsetMinutes(at: now)) }
-        let outcome = try await repo.commit(CommitRequest(message: message, author: sig, date: when, allowEmpty: allowEmpty, excludes: exclude))
+        var request = CommitRequest(message: message, author: sig, date: when, allowEmpty: allowEmpty, excludes: exclude)
+        request.progress = { Terminal.progress($0) }
+        let outcome = try await repo.commit(request)
+        Terminal.endProgress()
         for p in outcome.skipped { Terminal.warning("\(p.path): \(p.message)") }
         for p in outcome.unreadable { Terminal.error("\(p.path): cannot read: \(p.message)") }
         guard let id = outcome.snapshot else {
