@@ -1,19 +1,38 @@
 #!/usr/bin/env bash
-# The main job on the embedded local grid: create a grid, put a file, delete 7 of the 10 server folders,
-# get the file back and verify it byte for byte.
+# The main job on the embedded local grid:
+#  1. create a grid, put a file, delete 7 of the 10 server folders, get it back and verify it;
+#  2. back up a folder into a repository twice, restore a file as it was at the first backup, and clone
+#     the whole repository on "another machine" from its write cap and the grid alone.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 swift build -c release --product cairn
-cairn=.build/release/cairn
+cairn=$PWD/.build/release/cairn
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
+
+echo "== 1. a file on a 3-of-10 grid"
 $cairn grid create "$work/grid" --servers 10 --encoding 3-of-10 --happy 7
 head -c 5000000 /dev/urandom > "$work/original"
 cap=$($cairn put --grid "$work/grid" "$work/original")
 echo "read cap: $cap"
 $cairn check --grid "$work/grid" --verify "$cap"
-for s in 0 2 3 5 6 8 9; do rm -rf "$work/grid/servers/0$s"; done
-echo "deleted 7 of the 10 server folders"
-$cairn get --grid "$work/grid" "$cap" -o "$work/restored"
+cp -a "$work/grid" "$work/grid-copy"
+for s in 0 2 3 5 6 8 9; do rm -rf "$work/grid-copy/servers/0$s"; done
+echo "deleted 7 of the 10 server folders (in a copy of the grid)"
+$cairn get --grid "$work/grid-copy" "$cap" -o "$work/restored"
 cmp "$work/original" "$work/restored"
 echo "OK: the file came back intact from 3 of 10 servers"
+
+echo "== 2. versioned backups"
+export CAIRN_GRID=$work/grid
+mkdir -p "$work/docs/notes" && cd "$work/docs"
+echo "plan, version 1" > plan.txt; echo "a note" > notes/a.txt
+writecap=$($cairn init 2>/dev/null)
+$cairn commit -m "first backup" --date "2026-03-01 09:00"
+echo "plan, version 2" > plan.txt; rm notes/a.txt; echo "b" > notes/b.txt
+$cairn commit -m "second backup" --date "2026-03-04 09:00"
+$cairn log --oneline
+echo "plan.txt as of 2026-03-02: $($cairn restore plan.txt --at 2026-03-02 -o -)"
+$cairn clone "$writecap" "$work/new-machine" 2>/dev/null
+diff -r --exclude=.cairn "$work/docs" "$work/new-machine"
+echo "OK: a clone from the write cap and the grid equals the backed-up folder"
