@@ -89,7 +89,7 @@ extension Repository {
                 let ours = await objects.index
                 let known = Set(merged.packs)
                 for (cap, ids) in zip(ours.packs, ours.packIDs) where !known.contains(cap) { merged.addPack(cap: cap, ids: ids) }
-                for (hash, id) in ours.dedup { merged.recordContent(hash, version: id) }
+                for (hash, id) in ours.dedup { merged.recordContent(hash.bytes, version: id) }
                 let store = ObjectStore(grid: repositoryGrid(latest), index: merged)
                 indexCap = try await store.saveIndex()
                 refs = latest

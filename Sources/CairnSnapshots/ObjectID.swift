@@ -20,6 +20,20 @@ public struct ObjectID: Hashable, Comparable, Sendable, CustomStringConvertible 
     public var short: String { String(hex.prefix(12)) }
 
     public static func < (a: ObjectID, b: ObjectID) -> Bool { a.bytes.lexicographicallyPrecedes(b.bytes) }
+
+    /// Ids are uniform hashes: eight bytes are plenty, and much faster than hashing 32 one at a time.
+    public func hash(into hasher: inout Hasher) {
+        bytes.withUnsafeBytes { hasher.combine($0.loadUnaligned(as: UInt64.self)) }
+    }
+    public static func == (a: ObjectID, b: ObjectID) -> Bool { a.bytes == b.bytes }
+}
+
+/// A byte string as a dictionary key (paths, content hashes), hashed in one call rather than byte by byte.
+public struct ByteKey: Hashable, Sendable {
+    public let bytes: [UInt8]
+    public init(_ bytes: [UInt8]) { self.bytes = bytes }
+    public func hash(into hasher: inout Hasher) { bytes.withUnsafeBytes { hasher.combine(bytes: $0) } }
+    public static func == (a: ByteKey, b: ByteKey) -> Bool { a.bytes == b.bytes }
 }
 
 /// The content hash of a file's bytes (what tree entries carry and dedup keys on).

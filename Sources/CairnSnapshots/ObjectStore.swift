@@ -77,7 +77,7 @@ public actor ObjectStore {
     public func fileVersion(_ id: ObjectID) async throws -> FileVersion { try FileVersion(decoding: try await get(id)) }
 
     public func recordContent(_ hash: [UInt8], version: ObjectID) { index.recordContent(hash, version: version) }
-    public func version(forContent hash: [UInt8]) -> ObjectID? { index.dedup[hash] }
+    public func version(forContent hash: [UInt8]) -> ObjectID? { index.dedup[ByteKey(hash)] }
 
     /// Uploads a payload as a cap of its own (for large files and deltas). Not synced: `saveIndex`
     /// syncs every server once before the index (and so the commit) can refer to it.

@@ -14,7 +14,7 @@ public struct RepoIndex: Sendable, Equatable {
     public private(set) var packs: [String] = []
     public private(set) var packIDs: [[ObjectID]] = []
     public private(set) var location: [ObjectID: Int] = [:]
-    public private(set) var dedup: [[UInt8]: ObjectID] = [:]
+    public private(set) var dedup: [ByteKey: ObjectID] = [:]
 
     public init() {}
 
@@ -26,7 +26,7 @@ public struct RepoIndex: Sendable, Equatable {
     }
 
     public mutating func recordContent(_ hash: [UInt8], version: ObjectID) {
-        if dedup[hash] == nil { dedup[hash] = version }
+        if dedup[ByteKey(hash)] == nil { dedup[ByteKey(hash)] = version }
     }
 
     public var encoded: [UInt8] {
@@ -38,9 +38,9 @@ public struct RepoIndex: Sendable, Equatable {
             w.u32(UInt32(ids.count))
             for id in ids { w.raw(id.bytes) }
         }
-        let entries = dedup.sorted { $0.key.lexicographicallyPrecedes($1.key) }
+        let entries = dedup.sorted { $0.key.bytes.lexicographicallyPrecedes($1.key.bytes) }
         w.u32(UInt32(entries.count))
-        for (hash, id) in entries { w.raw(hash); w.raw(id.bytes) }
+        for (hash, id) in entries { w.raw(hash.bytes); w.raw(id.bytes) }
         return w.bytes
     }
 
@@ -57,7 +57,7 @@ public struct RepoIndex: Sendable, Equatable {
             }
             let d = Int(try r.u32())
             guard d <= r.remaining / 64 else { throw ObjectError.malformed("index dedup table too large") }
-            for _ in 0..<d { let h = try r.raw(32); dedup[h] = try r.id() }
+            for _ in 0..<d { let h = try r.raw(32); dedup[ByteKey(h)] = try r.id() }
             try r.expectEnd()
         } catch let e as ByteReaderError {
             throw ObjectError.malformed("repository index: \(e.description)")

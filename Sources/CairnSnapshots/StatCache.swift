@@ -20,13 +20,13 @@ public struct StatCache: Sendable {
 
     static let magic = Array("CRNSTAT1".utf8)
     public var scanStart: (Int64, UInt32) = (0, 0)
-    public var entries: [[UInt8]: Entry] = [:]
+    public var entries: [ByteKey: Entry] = [:]
 
     public init() {}
 
     /// The cached entry for `path` if the file looks untouched and the entry is not racy.
     public func lookup(_ path: [UInt8], _ st: FileStat) -> Entry? {
-        guard let e = entries[path] else { return nil }
+        guard let e = entries[ByteKey(path)] else { return nil }
         let s = e.stat
         guard s.size == st.size, s.mtimeSeconds == st.mtimeSeconds, s.mtimeNanoseconds == st.mtimeNanoseconds,
               s.ctimeSeconds == st.ctimeSeconds, s.ctimeNanoseconds == st.ctimeNanoseconds,
@@ -40,7 +40,8 @@ public struct StatCache: Sendable {
         w.raw(Self.magic)
         w.u64(UInt64(bitPattern: scanStart.0)); w.u32(scanStart.1)
         w.u32(UInt32(entries.count))
-        for (path, e) in entries.sorted(by: { $0.key.lexicographicallyPrecedes($1.key) }) {
+        for (key, e) in entries.sorted(by: { $0.key.bytes.lexicographicallyPrecedes($1.key.bytes) }) {
+            let path = key.bytes
             w.u16(UInt16(path.count)); w.raw(path)
             let s = e.stat
             w.u64(s.size)
@@ -68,7 +69,7 @@ public struct StatCache: Sendable {
                 let version = try r.id()
                 let st = FileStat(kind: .file, mode: mode, size: size, mtimeSeconds: ms, mtimeNanoseconds: mns,
                                   ctimeSeconds: cs, ctimeNanoseconds: cns, inode: inode, device: 0)
-                entries[path] = Entry(stat: st, contentHash: hash, version: version)
+                entries[ByteKey(path)] = Entry(stat: st, contentHash: hash, version: version)
             }
             try r.expectEnd()
         } catch let e as ByteReaderError {

@@ -69,47 +69,88 @@ public final class TreeBuilder: @unchecked Sendable {
         return try await makeTree(top, stored)
     }
 
+    struct Scanned: @unchecked Sendable {
+        // Built by one task, then handed over whole.
+        let directory: Directory
+        var skipped: [Problem] = []
+        var unreadable: [Problem] = []
+    }
+
     private func scan(_ dir: FSPath, relative: [UInt8], rules: IgnoreRules) async throws -> Directory {
+        let result = try await Self.scan(dir, relative: relative, rules: rules)
+        skipped += result.skipped
+        unreadable += result.unreadable
+        return result.directory
+    }
+
+    /// Lists and lstats one folder, scanning its subfolders concurrently: on a cold cache the scan is
+    /// bound by the latency of metadata reads, which several in flight hide.
+    private static func scan(_ dir: FSPath, relative: [UInt8], rules: IgnoreRules) async throws -> Scanned {
         var rules = rules
         let names = try LocalFS.list(dir).sorted { $0.lexicographicallyPrecedes($1) }
         if names.contains(Array(".cairnignore".utf8)), let text = try? LocalFS.readFile(dir.appending(Array(".cairnignore".utf8))) {
             rules.add(fileContents: text, base: relative)
         }
-        let out = Directory()
+        var out = Scanned(directory: Directory())
+        var subdirectories: [(Int, Item)] = []
         for name in names {
             if relative.isEmpty && name == Array(LocalState.folderName.utf8) { continue }
             let path = dir.appending(name)
             let rel = relative.isEmpty ? name : relative + [0x2F] + name
-            let relString = String(decoding: rel, as: UTF8.self)
             let st: FileStat
             do { st = try LocalFS.lstat(path) } catch {
-                unreadable.append(Problem(path: relString, message: "\(error)"))
+                out.unreadable.append(Problem(path: String(decoding: rel, as: UTF8.self), message: "\(error)"))
                 continue
             }
             if rules.isIgnored(rel, isDirectory: st.kind == .directory) { continue }
             switch st.kind {
-            case .file:
-                out.items.append(Item(name: name, relative: rel, path: path, stat: st, kind: .file, directory: nil))
-            case .symlink:
-                out.items.append(Item(name: name, relative: rel, path: path, stat: st, kind: .symlink, directory: nil))
+            case .file, .symlink:
+                out.directory.items.append(Item(name: name, relative: rel, path: path, stat: st,
+                                                kind: st.kind == .file ? .file : .symlink, directory: nil))
             case .directory:
-                do {
-                    let d = try await scan(path, relative: rel, rules: rules)
-                    out.items.append(Item(name: name, relative: rel, path: path, stat: st, kind: .directory, directory: d))
-                } catch let e as LocalFSError {
-                    unreadable.append(Problem(path: relString, message: e.description))
-                }
+                subdirectories.append((out.directory.items.count, Item(name: name, relative: rel, path: path, stat: st, kind: .directory, directory: nil)))
+                out.directory.items.append(Item(name: name, relative: rel, path: path, stat: st, kind: .directory, directory: nil))
             case .other:
-                skipped.append(Problem(path: relString, message: "not a regular file, directory or symlink; skipped"))
+                out.skipped.append(Problem(path: String(decoding: rel, as: UTF8.self), message: "not a regular file, directory or symlink; skipped"))
             }
+        }
+        let rulesForChildren = rules
+        let scanned = try await withThrowingTaskGroup(of: (Int, Item, Result<Scanned, Error>).self) { group in
+            for (position, item) in subdirectories {
+                group.addTask {
+                    let r = await capture { try await scan(item.path, relative: item.relative, rules: rulesForChildren) }
+                    return (position, item, r)
+                }
+            }
+            var all: [(Int, Item, Result<Scanned, Error>)] = []
+            for try await x in group { all.append(x) }
+            return all
+        }
+        var unreadableDirectories: Set<Int> = []
+        for (position, item, result) in scanned {
+            switch result {
+            case .success(let sub):
+                out.directory.items[position] = Item(name: item.name, relative: item.relative, path: item.path, stat: item.stat,
+                                                     kind: .directory, directory: sub.directory)
+                out.skipped += sub.skipped
+                out.unreadable += sub.unreadable
+            case .failure(let e as LocalFSError):
+                out.unreadable.append(Problem(path: String(decoding: item.relative, as: UTF8.self), message: e.description))
+                unreadableDirectories.insert(position)
+            case .failure(let e):
+                throw e
+            }
+        }
+        if !unreadableDirectories.isEmpty {
+            out.directory.items = out.directory.items.enumerated().filter { !unreadableDirectories.contains($0.offset) }.map(\.element)
         }
         return out
     }
 
     /// Stores files `concurrency` at a time; a file that cannot be read becomes a problem, not a failure.
-    private func storeAll(_ jobs: [Item], _ lookup: PreviousVersions) async throws -> [[UInt8]: Stored] {
+    private func storeAll(_ jobs: [Item], _ lookup: PreviousVersions) async throws -> [ByteKey: Stored] {
         let content = self.content, cache = oldCache
-        var stored: [[UInt8]: Stored] = [:]
+        var stored: [ByteKey: Stored] = [:]
         try await withThrowingTaskGroup(of: (Item, Result<Stored, Error>).self) { group in
             var next = 0
             func launch() {
@@ -125,9 +166,9 @@ public final class TreeBuilder: @unchecked Sendable {
             while let (item, result) = try await group.next() {
                 switch result {
                 case .success(let s):
-                    stored[item.relative] = s
+                    stored[ByteKey(item.relative)] = s
                     if s.wasRead { filesRead += 1 }
-                    if let e = s.cacheEntry { newCache.entries[item.relative] = e }
+                    if let e = s.cacheEntry { newCache.entries[ByteKey(item.relative)] = e }
                 case .failure(let e as LocalFSError):
                     unreadable.append(Problem(path: String(decoding: item.relative, as: UTF8.self), message: e.description))
                 case .failure(let e):
@@ -162,7 +203,7 @@ public final class TreeBuilder: @unchecked Sendable {
         return Stored(hash: hash, version: version, size: UInt64(bytes.count), cacheEntry: entry, wasRead: true)
     }
 
-    private func makeTree(_ dir: Directory, _ stored: [[UInt8]: Stored]) async throws -> ObjectID {
+    private func makeTree(_ dir: Directory, _ stored: [ByteKey: Stored]) async throws -> ObjectID {
         var entries: [TreeEntry] = []
         for item in dir.items {
             let st = item.stat
@@ -172,7 +213,7 @@ public final class TreeBuilder: @unchecked Sendable {
             }
             if let sub = item.directory {
                 entries.append(entry(0, try await makeTree(sub, stored).bytes, nil))
-            } else if let s = stored[item.relative] {
+            } else if let s = stored[ByteKey(item.relative)] {
                 entries.append(entry(s.size, s.hash, s.version))
             }
         }
