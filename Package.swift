@@ -43,7 +43,7 @@ let package = Package(
         .target(name: "CairnSnapshots", dependencies: ["CairnPrimitives", "CairnFormats", "CairnGrid", "CairnDelta"], exclude: ["README.md"]),
         // The command-line tool.
         .executableTarget(name: "cairn", dependencies: [
-            "CairnGrid", "CairnErasure", "CairnFormats", "CairnStorage", "CairnSnapshots",
+            "CairnPrimitives", "CairnGrid", "CairnErasure", "CairnFormats", "CairnStorage", "CairnSnapshots",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 

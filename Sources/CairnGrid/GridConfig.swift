@@ -94,14 +94,6 @@ func hexBytes(_ s: Substring) -> [UInt8]? {
     return out
 }
 
-extension StringProtocol {
-    func trimmingCharacters(in set: String) -> String {
-        var s = Substring(self)
-        while let f = s.first, set.contains(f) { s.removeFirst() }
-        while let l = s.last, set.contains(l) { s.removeLast() }
-        return String(s)
-    }
-}
 
 /// Finds, creates and opens local grids.
 public enum LocalGrid {

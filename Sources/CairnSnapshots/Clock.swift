@@ -1,3 +1,4 @@
+import CairnPrimitives
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -10,16 +11,7 @@ public func localZoneOffsetMinutes(at time: Int64) -> Int16 {
     return Int16(tm.tm_gmtoff / 60)
 }
 
-func processEnvironment() -> [String: String] {
-    var out: [String: String] = [:]
-    var p = environ
-    while let entry = p.pointee {
-        let s = String(cString: entry)
-        if let eq = s.firstIndex(of: "=") { out[String(s[..<eq])] = String(s[s.index(after: eq)...]) }
-        p += 1
-    }
-    return out
-}
+func processEnvironment() -> [String: String] { ProcessEnvironment.current }
 
 func currentDirectory() -> String {
     var buf = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)

@@ -51,7 +51,10 @@ extension Repository {
         builder.progress = request.progress
         let treeID = try await builder.build(previous: previousTree)
         if let previousTree, previousTree.id == treeID, !request.allowEmpty {
-            try? state.write("statcache", builder.newCache.encoded)
+            // Nothing read and nothing gone: the cache on disk is still exact, so spare the rewrite and fsync.
+            if builder.filesRead > 0 || builder.newCache.entries.count != builder.oldCache.entries.count {
+                try? state.write("statcache", builder.newCache.encoded)
+            }
             return CommitOutcome(snapshot: nil, branch: nil, filesRead: builder.filesRead, skipped: builder.skipped, unreadable: builder.unreadable)
         }
         let now = builder.newCache.scanStart.0

@@ -1,3 +1,4 @@
+import CairnPrimitives
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -92,14 +93,6 @@ public struct RepoConfig: Sendable, Equatable {
     }
 }
 
-extension StringProtocol {
-    func trimmingCharacters(in set: String) -> String {
-        var s = Substring(self)
-        while let f = s.first, set.contains(f) { s.removeFirst() }
-        while let l = s.last, set.contains(l) { s.removeLast() }
-        return String(s)
-    }
-}
 
 public enum Head: Sendable, Equatable {
     case branch(String)

@@ -1,3 +1,4 @@
+import CairnPrimitives
 import ArgumentParser
 import CairnGrid
 import CairnSnapshots
@@ -34,14 +35,6 @@ func parseAuthor(_ text: String, time: Int64, zone: Int16) throws -> Signature {
     return Signature(name: name, email: email, time: time, zoneOffset: zone)
 }
 
-extension StringProtocol {
-    func trimmingCharacters(in set: String) -> String {
-        var s = Substring(self)
-        while let f = s.first, set.contains(f) { s.removeFirst() }
-        while let l = s.last, set.contains(l) { s.removeLast() }
-        return String(s)
-    }
-}
 
 func writeBytes(_ bytes: [UInt8]) throws {
     try PlainFile.standardOutput.write(bytes)

@@ -1,3 +1,4 @@
+import CairnPrimitives
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -9,24 +10,15 @@ enum Terminal {
     static func error(_ message: String) { writeErr("cairn: \(message)\n") }
     static func warning(_ message: String) { writeErr("cairn: warning: \(message)\n") }
 
-    static func writeErr(_ text: String) {
-        var t = text
-        t.withUTF8 { buf in
-            var done = 0
-            while done < buf.count {
-                let n = write(2, buf.baseAddress! + done, buf.count - done)
-                if n <= 0 { return }
-                done += n
-            }
-        }
-    }
+    static func writeErr(_ text: String) { write(text, to: 2) }
+    static func writeOut(_ text: String) { write(text, to: 1) }
 
-    static func writeOut(_ text: String) {
+    private static func write(_ text: String, to fd: Int32) {
         var t = text
         t.withUTF8 { buf in
             var done = 0
             while done < buf.count {
-                let n = write(1, buf.baseAddress! + done, buf.count - done)
+                let n = Glibc.write(fd, buf.baseAddress! + done, buf.count - done)
                 if n <= 0 { return }
                 done += n
             }
@@ -53,13 +45,4 @@ func formatBytes(_ n: UInt64) -> String {
     return "\((v * 10).rounded() / 10) \(units[u])"
 }
 
-func environment() -> [String: String] {
-    var out: [String: String] = [:]
-    var p = environ
-    while let entry = p.pointee {
-        let s = String(cString: entry)
-        if let eq = s.firstIndex(of: "=") { out[String(s[..<eq])] = String(s[s.index(after: eq)...]) }
-        p += 1
-    }
-    return out
-}
+func environment() -> [String: String] { ProcessEnvironment.current }
