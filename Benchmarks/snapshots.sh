@@ -4,6 +4,7 @@
 #
 #   Benchmarks/snapshots.sh [WORKDIR] [SCRIPTS_DIR]
 #
+# Steps that change nothing (no-change commit, one file as of a date) run five times; the median counts.
 # SCRIPTS_DIR holds make-dataset.sh and mutate-day2.sh (default: ../shared/scripts next to the checkout).
 # Builds cairn in release mode, installs restic from Debian if missing, and drops the page cache before
 # each timed step when run as root. Prints a table with ratios; nothing here runs in `swift test`.
@@ -25,6 +26,9 @@ files=$(find "$work/data" -type f | wc -l); bytes=$(du -sb "$work/data" | cut -f
 drop() { sync; if [ "$(id -u)" = 0 ]; then echo 3 > /proc/sys/vm/drop_caches 2>/dev/null || true; fi; }
 # t NAME CMD…: drop caches, run, record seconds in $T_NAME.
 t() { local name=$1; shift; drop; local s=$(date +%s.%N); "$@" >/dev/null 2>"$work/$name.err" || { echo "$name failed:" >&2; cat "$work/$name.err" >&2; exit 1; }; local e=$(date +%s.%N); printf -v "T_$name" '%.3f' "$(echo "$e - $s" | bc -l)"; }
+# tm NAME CMD…: like t, five times (commands that change nothing), the median kept: short steps are noisy.
+tm() { local name=$1; shift; local runs=(); for i in 1 2 3 4 5; do t "$name" "$@"; local v="T_$name"; runs+=("${!v}"); done
+  printf -v "T_$name" '%s' "$(printf '%s\n' "${runs[@]}" | sort -n | sed -n 3p)"; }
 
 export CAIRN_GRID=$work/grid RESTIC_REPOSITORY=$work/restic RESTIC_PASSWORD=bench GIT_DIR=$work/git GIT_WORK_TREE=$work/data
 mkdir -p "$work/state"
@@ -43,8 +47,8 @@ t cairn_day2 cairn_in commit -m day2 --date "2026-03-02T12:00:00Z"
 t restic_day2 restic backup --host bench "$work/data"
 git add -A && git commit -q -m day2
 
-t cairn_nochange cairn_in commit -m day3 --date "2026-03-03T12:00:00Z"
-t git_nochange sh -c 'git add -A && git commit -q -m day3 || true'
+tm cairn_nochange cairn_in commit -m day3 --date "2026-03-03T12:00:00Z"
+tm git_nochange sh -c 'git add -A && git commit -q -m day3 || true'
 t restic_nochange restic backup --host bench "$work/data"
 
 mkdir -p "$work/out-cairn" "$work/out-restic"
@@ -53,8 +57,8 @@ t restic_checkout restic restore latest --target "$work/out-restic"
 
 file=big/server.log
 first=$(restic snapshots --json | python3 -c 'import json,sys; print(sorted(json.load(sys.stdin), key=lambda s: s["time"])[0]["short_id"])')
-t cairn_onefile cairn_in restore "$file" --at "2026-03-01T12:00:00Z" -o "$work/one-cairn"
-t restic_onefile restic restore "$first" --include "$work/data/$file" --target "$work/one-restic"
+tm cairn_onefile cairn_in restore "$file" --at "2026-03-01T12:00:00Z" -o "$work/one-cairn"
+tm restic_onefile restic restore "$first" --include "$work/data/$file" --target "$work/one-restic"
 cmp "$work/one-cairn" "$work/one-restic/$work/data/$file"
 
 grid_bytes=$(du -sb "$work/grid" | cut -f1); restic_bytes=$(du -sb "$work/restic" | cut -f1)

@@ -20,6 +20,8 @@ public enum StoreError: Error, CustomStringConvertible {
 /// commit re-finds what it uploaded.
 public actor ObjectStore {
     public static let inlineLimit = 512 << 10
+    /// File versions up to this size (a cap reference, or a tiny inline file) live in metadata packs.
+    public static let metadataObjectLimit = 1024
 
     let grid: Grid
     public private(set) var index: RepoIndex
@@ -47,7 +49,9 @@ public actor ObjectStore {
         let id = ObjectCoding.id(of: bytes)
         if contains(id) { return id }
         pendingObjects[id] = bytes
-        if ObjectCoding.kind(of: bytes) == .fileVersion {
+        // Large file versions (inline payloads) go to data packs; small objects, including versions whose
+        // payload is a cap of its own, to metadata packs, so restoring one big file fetches no data pack.
+        if ObjectCoding.kind(of: bytes) == .fileVersion && bytes.count > Self.metadataObjectLimit {
             // Payloads were already compressed (or found incompressible) by the content store.
             pendingData.add(id, bytes, compress: false)
             if pendingData.byteCount >= PackBuilder.targetSize { try await flush(data: true) }

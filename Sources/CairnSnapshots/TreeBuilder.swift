@@ -21,6 +21,8 @@ public final class TreeBuilder: @unchecked Sendable {
     public private(set) var filesRead = 0
     /// Files stored at once.
     public var concurrency = 4
+    /// Threads listing and lstat-ing folders.
+    static let scanThreads = 8
     public var progress: (@Sendable (String) -> Void)?
 
     public init(root: FSPath, content: ContentStore, rules: IgnoreRules, cache: StatCache) {
@@ -56,7 +58,10 @@ public final class TreeBuilder: @unchecked Sendable {
     /// Builds and stores the tree of the whole worktree; `previous` is the parent snapshot's root tree
     /// (delta bases are the same path's versions there).
     public func build(previous: Tree?) async throws -> ObjectID {
-        let top = try await scan(root, relative: [], rules: rules)
+        _ = try LocalFS.list(root)  // an unreadable worktree root fails the commit, not just one entry
+        let (top, scanSkipped, scanUnreadable) = Self.parallelScan(root: root, rules: rules, threads: Self.scanThreads)
+        skipped += scanSkipped
+        unreadable += scanUnreadable
         let lookup = PreviousVersions(root: previous, objects: content.objects)
         var jobs: [Item] = []
         func collect(_ d: Directory) {
@@ -67,84 +72,6 @@ public final class TreeBuilder: @unchecked Sendable {
         collect(top)
         let stored = try await storeAll(jobs, lookup)
         return try await makeTree(top, stored)
-    }
-
-    struct Scanned: @unchecked Sendable {
-        // Built by one task, then handed over whole.
-        let directory: Directory
-        var skipped: [Problem] = []
-        var unreadable: [Problem] = []
-    }
-
-    private func scan(_ dir: FSPath, relative: [UInt8], rules: IgnoreRules) async throws -> Directory {
-        let result = try await Self.scan(dir, relative: relative, rules: rules)
-        skipped += result.skipped
-        unreadable += result.unreadable
-        return result.directory
-    }
-
-    /// Lists and lstats one folder, scanning its subfolders concurrently: on a cold cache the scan is
-    /// bound by the latency of metadata reads, which several in flight hide.
-    private static func scan(_ dir: FSPath, relative: [UInt8], rules: IgnoreRules) async throws -> Scanned {
-        var rules = rules
-        let names = try LocalFS.list(dir).sorted { $0.lexicographicallyPrecedes($1) }
-        if names.contains(Array(".cairnignore".utf8)), let text = try? LocalFS.readFile(dir.appending(Array(".cairnignore".utf8))) {
-            rules.add(fileContents: text, base: relative)
-        }
-        var out = Scanned(directory: Directory())
-        var subdirectories: [(Int, Item)] = []
-        for name in names {
-            if relative.isEmpty && name == Array(LocalState.folderName.utf8) { continue }
-            let path = dir.appending(name)
-            let rel = relative.isEmpty ? name : relative + [0x2F] + name
-            let st: FileStat
-            do { st = try LocalFS.lstat(path) } catch {
-                out.unreadable.append(Problem(path: String(decoding: rel, as: UTF8.self), message: "\(error)"))
-                continue
-            }
-            if rules.isIgnored(rel, isDirectory: st.kind == .directory) { continue }
-            switch st.kind {
-            case .file, .symlink:
-                out.directory.items.append(Item(name: name, relative: rel, path: path, stat: st,
-                                                kind: st.kind == .file ? .file : .symlink, directory: nil))
-            case .directory:
-                subdirectories.append((out.directory.items.count, Item(name: name, relative: rel, path: path, stat: st, kind: .directory, directory: nil)))
-                out.directory.items.append(Item(name: name, relative: rel, path: path, stat: st, kind: .directory, directory: nil))
-            case .other:
-                out.skipped.append(Problem(path: String(decoding: rel, as: UTF8.self), message: "not a regular file, directory or symlink; skipped"))
-            }
-        }
-        let rulesForChildren = rules
-        let scanned = try await withThrowingTaskGroup(of: (Int, Item, Result<Scanned, Error>).self) { group in
-            for (position, item) in subdirectories {
-                group.addTask {
-                    let r = await capture { try await scan(item.path, relative: item.relative, rules: rulesForChildren) }
-                    return (position, item, r)
-                }
-            }
-            var all: [(Int, Item, Result<Scanned, Error>)] = []
-            for try await x in group { all.append(x) }
-            return all
-        }
-        var unreadableDirectories: Set<Int> = []
-        for (position, item, result) in scanned {
-            switch result {
-            case .success(let sub):
-                out.directory.items[position] = Item(name: item.name, relative: item.relative, path: item.path, stat: item.stat,
-                                                     kind: .directory, directory: sub.directory)
-                out.skipped += sub.skipped
-                out.unreadable += sub.unreadable
-            case .failure(let e as LocalFSError):
-                out.unreadable.append(Problem(path: String(decoding: item.relative, as: UTF8.self), message: e.description))
-                unreadableDirectories.insert(position)
-            case .failure(let e):
-                throw e
-            }
-        }
-        if !unreadableDirectories.isEmpty {
-            out.directory.items = out.directory.items.enumerated().filter { !unreadableDirectories.contains($0.offset) }.map(\.element)
-        }
-        return out
     }
 
     /// Stores files `concurrency` at a time; a file that cannot be read becomes a problem, not a failure.
