@@ -4,17 +4,30 @@ public struct Checkout: Sendable {
     public let content: ContentStore
     public init(content: ContentStore) { self.content = content }
 
-    /// Materializes `tree` into `dir` (which must exist).
-    public func write(tree id: ObjectID, into dir: FSPath) async throws {
+    /// Materializes `tree` into `dir` (which must exist). At the top, an entry named `.cairn` is never
+    /// written: it would overwrite this worktree's own state.
+    public func write(tree id: ObjectID, into dir: FSPath, isRoot: Bool = false) async throws {
         let tree = try await content.objects.tree(id)
         for e in tree.entries {
+            if isRoot && e.name == Array(LocalState.folderName.utf8) { continue }
             let path = dir.appending(e.name)
             try await write(entry: e, at: path)
         }
     }
 
+    /// Writes one entry. Whatever stands at `path` and is not what the entry needs is replaced first —
+    /// in particular a symlink where a directory goes, so nothing is ever written through a link and
+    /// out of the worktree.
     public func write(entry e: TreeEntry, at path: FSPath) async throws {
         let mtime = (e.mtimeSeconds, e.mtimeNanoseconds)
+        if let st = try? LocalFS.lstat(path) {
+            let fits = switch e.kind {
+            case .directory, .gitlink: st.kind == .directory
+            case .file: st.kind == .file
+            case .symlink: false
+            }
+            if !fits { try LocalFS.remove(path) }
+        }
         switch e.kind {
         case .file:
             guard let v = e.version else { throw StoreError.damaged("file \(path) has no stored version") }

@@ -11,55 +11,66 @@ extension Repository {
     /// Checks out `revision`: the whole tree (moving HEAD: to the branch if `revision` names one,
     /// else detached), or only `paths` (HEAD stays). Refuses to overwrite uncommitted changes unless `force`.
     public func checkout(_ revision: String, paths: [String], force: Bool) async throws {
+        try await checkout(revision, relativePaths: paths.isEmpty ? nil : paths.map { try relativePath($0) }, force: force)
+    }
+
+    /// As `checkout(_:paths:force:)` with paths already relative to the worktree root (nil = everything).
+    public func checkout(_ revision: String, relativePaths: [String]?, force: Bool) async throws {
         let lock = try state.lock()
         defer { withExtendedLifetime(lock) {} }
         let session = try await session()
         try reconcilePending(session.refs, holdingLock: true)
         let target = try await session.resolve(revision)
         let checkout = Checkout(content: session.content)
-        let dirty = try await status(session)
-        if !paths.isEmpty {
+        let targetTree = try await session.objects.snapshot(target).tree
+        let newTree = try await Self.flatten(targetTree, objects: session.objects)
+        var baseTree: [[UInt8]: FlatEntry] = [:]
+        if let id = try base() ?? headSnapshot(session.refs) {
+            baseTree = try await Self.flatten(try await session.objects.snapshot(id).tree, objects: session.objects)
+        }
+        let worktree = try scanWorktree()
+        // What would be lost: tracked files changed or deleted, and untracked files the target would
+        // overwrite. Other untracked files are left alone, as git does.
+        let dirty = Self.changes(from: baseTree, to: worktree).filter { c in
+            if c.kind != .added { return true }
+            guard let incoming = newTree[c.path], let here = worktree[c.path] else { return false }
+            return incoming.kind != here.kind || (here.kind != .directory && incoming.hash != here.hash)
+        }
+        if let relativePaths {
             var entries: [(String, TreeEntry)] = []
-            for p in paths {
-                let rel = try relativePath(p)
+            for rel in relativePaths {
                 entries.append((rel, try await session.entry(rel, in: target, revision: revision)))
             }
             if !force {
-                let touched = dirty.filter { c in entries.contains { c.pathString == $0.0 || c.pathString.hasPrefix($0.0 + "/") || $0.0.isEmpty } }
+                // Bringing back a deleted file loses nothing; anything else under the paths would.
+                let touched = dirty.filter { c in
+                    c.kind != .deleted && entries.contains { c.pathString == $0.0 || c.pathString.hasPrefix($0.0 + "/") || $0.0.isEmpty }
+                }
                 if !touched.isEmpty { throw RepositoryError.uncommittedChanges(touched.map(\.pathString)) }
             }
             for (rel, entry) in entries {
-                let path = rel.isEmpty ? workTree : workTree.appending(Array(rel.utf8))
                 if rel.isEmpty {
-                    try await checkout.write(tree: try await session.objects.snapshot(target).tree, into: workTree)
+                    try await checkout.write(tree: targetTree, into: workTree, isRoot: true)
                 } else {
-                    if LocalFS.exists(path), (try? LocalFS.lstat(path))?.kind != .directory || entry.kind != .directory {
-                        try LocalFS.remove(path)
-                    }
-                    try LocalFS.makeDirectories(path.parent)
-                    try await checkout.write(entry: entry, at: path)
+                    try makeRealDirectories(rel)
+                    try await checkout.write(entry: entry, at: workTree.appending(Array(rel.utf8)))
                 }
             }
             return
         }
         if !force && !dirty.isEmpty { throw RepositoryError.uncommittedChanges(dirty.map(\.pathString)) }
-        let newTree = try await Self.flatten(try await session.objects.snapshot(target).tree, objects: session.objects)
-        // Remove what HEAD tracked and the target lacks (untracked files stay, as in git).
-        if let head = try base() ?? headSnapshot(session.refs) {
-            let old = try await Self.flatten(try await session.objects.snapshot(head).tree, objects: session.objects)
-            for path in old.keys.sorted(by: { $0.count > $1.count }) where newTree[path] == nil {
-                let p = workTree.appending(path)
-                if LocalFS.exists(p) {
-                    if old[path]!.kind == .directory, (try? LocalFS.list(p))?.isEmpty == false { continue }
-                    try? LocalFS.remove(p)
-                }
+        // Remove what the worktree's snapshot tracked and the target lacks; never a directory that
+        // still holds untracked files.
+        for path in baseTree.keys.sorted(by: { $0.count > $1.count }) where newTree[path] == nil {
+            let p = workTree.appending(path)
+            guard let st = try? LocalFS.lstat(p) else { continue }
+            if st.kind == .directory {
+                if (try? LocalFS.list(p))?.isEmpty == true { try? LocalFS.remove(p) }
+            } else {
+                try? LocalFS.remove(p)
             }
         }
-        for (path, entry) in newTree where entry.kind != .directory {
-            let p = workTree.appending(path)
-            if let st = try? LocalFS.lstat(p), st.kind == .directory { try LocalFS.remove(p) }
-        }
-        try await checkout.write(tree: try await session.objects.snapshot(target).tree, into: workTree)
+        try await checkout.write(tree: targetTree, into: workTree, isRoot: true)
         if session.refs.branches[revision] != nil {
             try setHead(.branch(revision))
         } else {
@@ -67,6 +78,20 @@ extension Repository {
         }
         try setBase(target)
         try? state.write("statcache", StatCache().encoded)
+    }
+
+    /// Makes every folder on the way to `rel` a real directory (replacing a file or symlink there), so
+    /// that nothing is written through a link.
+    func makeRealDirectories(_ rel: String) throws {
+        var path = workTree
+        for component in rel.split(separator: "/").dropLast() {
+            path = path.appending(Array(component.utf8))
+            if let st = try? LocalFS.lstat(path) {
+                if st.kind == .directory { continue }
+                try LocalFS.remove(path)
+            }
+            try LocalFS.makeDirectory(path)
+        }
     }
 
     /// A path given on the command line, relative to the worktree root: relative paths count from the

@@ -37,7 +37,9 @@ extension Repository {
         let head = try head()
         let parent = try headSnapshot(refs)
         // A worktree checked out before its branch moved on the grid would undo the other commits.
-        if case .branch(let b) = head, try base() != parent, parent != nil {
+        if case .branch(let b) = head, try base() != parent {
+            // The branch moved past this worktree, or was deleted: never start an unrelated history.
+            if parent == nil { throw RepositoryError.branchGone(b) }
             throw RepositoryError.nonFastForward(branch: b)
         }
         let objects = try await objectStore(refs)
@@ -46,9 +48,10 @@ extension Repository {
         if let parent { previousTree = try await objects.tree(try await objects.snapshot(parent).tree) }
 
         var rules = IgnoreRules()
-        for pattern in request.excludes { rules.add(pattern: pattern) }
+        for pattern in request.excludes { rules.add(override: pattern) }
         let builder = TreeBuilder(root: workTree, content: content, rules: rules, cache: statCache())
         builder.progress = request.progress
+        builder.stateFolder = state.dir
         let treeID = try await builder.build(previous: previousTree)
         if let previousTree, previousTree.id == treeID, !request.allowEmpty {
             // Nothing read and nothing gone: the cache on disk is still exact, so spare the rewrite and fsync.

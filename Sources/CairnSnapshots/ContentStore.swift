@@ -28,13 +28,13 @@ public struct ContentStore: Sendable {
                                   encoding: fullEncoding, storedSize: UInt64(fullPayload.count),
                                   payloadSize: UInt64(content.count), storage: .inline([]))
         var payload = fullPayload
+        // A base that cannot be rebuilt (damaged history) just means a keyframe: never block the backup.
         if let previous, content.count >= 64, let prior = try? await objects.fileVersion(previous), prior.depth < Self.maxDepth,
-           prior.size > 0 {
-            let base = try await self.content(of: previous)
+           prior.size > 0, let base = try? await self.content(of: previous) {
             let delta = VCDIFF.encode(source: base, target: content)
             let (deltaEncoding, deltaPayload) = Self.pack(delta)
-            let chain = prior.chainBytes + UInt64(deltaPayload.count)
-            if Double(deltaPayload.count) <= Double(fullPayload.count) * Self.deltaRatio,
+            let (chain, overflow) = prior.chainBytes.addingReportingOverflow(UInt64(deltaPayload.count))
+            if !overflow, Double(deltaPayload.count) <= Double(fullPayload.count) * Self.deltaRatio,
                Double(chain) <= Double(fullPayload.count) * Self.chainFraction {
                 version.base = previous
                 version.depth = prior.depth + 1
@@ -54,8 +54,20 @@ public struct ContentStore: Sendable {
 
     /// Rebuilds a version's content, walking its delta chain, and checks it against the content hash.
     public func content(of id: ObjectID) async throws -> [UInt8] {
+        try await content(of: id, budget: Int(Self.maxDepth) + 1)
+    }
+
+    /// `budget` bounds the chain walked, whatever a damaged object claims about its depth.
+    private func content(of id: ObjectID, budget: Int) async throws -> [UInt8] {
         if let cached = await recent.get(id) { return cached }
+        guard budget > 0 else { throw StoreError.damaged("version \(id.short): delta chain longer than \(Self.maxDepth)") }
         let version = try await objects.fileVersion(id)
+        // zlib cannot expand more than about 1032:1; a larger claim is damage, not a reason to allocate.
+        guard version.encoding == .raw ? version.payloadSize == version.storedSize
+                : version.payloadSize <= version.storedSize &* 1100 &+ 1024,
+              version.size < 1 << 40, version.payloadSize < 1 << 40 else {
+            throw StoreError.damaged("version \(id.short) claims impossible sizes")
+        }
         let stored: [UInt8]
         switch version.storage {
         case .inline(let b): stored = b
@@ -65,7 +77,7 @@ public struct ContentStore: Sendable {
         let payload = version.encoding == .zlib ? try Zlib.decompress(stored, expectedSize: Int(version.payloadSize)) : stored
         let content: [UInt8]
         if let base = version.base {
-            content = try VCDIFF.apply(payload, to: try await self.content(of: base))
+            content = try VCDIFF.apply(payload, to: try await self.content(of: base, budget: budget - 1))
         } else {
             content = payload
         }

@@ -70,6 +70,7 @@ public enum DateParser {
         }
         var zone: Int?
         if hasTime {
+            if s.first == " ", let next = s.dropFirst().first, next == "+" || next == "-" { s.removeFirst() }  // as log prints
             if take("z") { zone = 0 } else if let sign = s.first, sign == "+" || sign == "-" {
                 s.removeFirst()
                 guard let zh = number(2) else { throw Error(text: original) }

@@ -49,7 +49,13 @@ public struct IgnorePattern: Sendable {
 
 public struct IgnoreRules: Sendable {
     var patterns: [IgnorePattern] = []
+    /// Command-line `--exclude` patterns: they win over every ignore file, as git's command line does.
+    var overrides: [IgnorePattern] = []
     public init() {}
+
+    public mutating func add(override pattern: String) {
+        if let p = IgnorePattern(line: Array(pattern.utf8)) { overrides.append(p) }
+    }
 
     public mutating func add(fileContents: [UInt8], base: [UInt8]) {
         for line in fileContents.split(separator: 0x0A, omittingEmptySubsequences: false) {
@@ -63,6 +69,7 @@ public struct IgnoreRules: Sendable {
 
     /// The last matching pattern decides; no match means not ignored.
     public func isIgnored(_ path: [UInt8], isDirectory: Bool) -> Bool {
+        for p in overrides.reversed() where p.matches(path, isDirectory: isDirectory) { return !p.negated }
         for p in patterns.reversed() where p.matches(path, isDirectory: isDirectory) { return !p.negated }
         return false
     }

@@ -18,6 +18,8 @@ public struct FSPath: Hashable, Sendable, CustomStringConvertible {
         return try z.withUnsafeBytes { try body($0.baseAddress!.assumingMemoryBound(to: CChar.self)) }
     }
     public func readContents() throws -> [UInt8] { try LocalFS.readFile(self) }
+    /// Names in this folder (raw bytes).
+    public func list() throws -> [[UInt8]] { try LocalFS.list(self) }
     public func readLinkTarget() throws -> [UInt8] { try LocalFS.readLink(self) }
 
     /// Creates this folder and any missing parents.

@@ -38,6 +38,12 @@ public struct LocalState: Sendable {
 
     /// Takes the worktree lock; fails at once (rather than waiting) if another command holds it.
     public func lock() throws -> StateLock { try StateLock(path: path("lock")) }
+
+    /// A folder that holds a Cairn repository's state (any `.cairn` with a `config`, e.g. a nested
+    /// repository's): never stored, since its config holds a write cap.
+    static func isStateFolder(name: [UInt8], path: FSPath) -> Bool {
+        name == Array(folderName.utf8) && LocalFS.exists(path.appending(Array("config".utf8)))
+    }
 }
 
 /// An exclusive flock held until deinit.

@@ -68,6 +68,8 @@ public actor ObjectStore {
         if packCache[n] == nil {
             let cap = try Cap(parsing: index.packs[n])
             let bytes = try await Downloader(grid: grid).bytes(cap)
+            // Keep memory bounded on long walks (check --read-data, big checkouts): at most 32 packs.
+            if packCache.count >= 32, let victim = packCache.keys.first { packCache[victim] = nil }
             packCache[n] = try PackReader(bytes)
         }
         guard let b = try packCache[n]!.object(id) else {

@@ -68,8 +68,12 @@ public struct PackReader: Sendable {
         do {
             for _ in 0..<count {
                 let id = try r.id()
-                let e = Entry(offset: Int(try r.u64()), stored: Int(try r.u32()), raw: Int(try r.u32()), encoding: try r.u8())
-                guard e.offset + e.stored <= bytes.count, e.encoding <= 1 else { throw ObjectError.malformed("pack entry out of range") }
+                let offset = try r.u64(), stored = Int(try r.u32()), raw = Int(try r.u32()), encoding = try r.u8()
+                guard offset <= UInt64(bytes.count), Int(offset) + stored <= bytes.count, encoding <= 1,
+                      encoding == 1 ? raw <= stored &* 1100 &+ 1024 : raw == stored else {
+                    throw ObjectError.malformed("pack entry out of range")
+                }
+                let e = Entry(offset: Int(offset), stored: stored, raw: raw, encoding: encoding)
                 table[id] = e
             }
         } catch let e as ByteReaderError {

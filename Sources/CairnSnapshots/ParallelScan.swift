@@ -44,6 +44,8 @@ final class ScanQueue: Sendable {
         let relative: [UInt8]
         let rules: IgnoreRules
         let directory: TreeBuilder.Directory
+        /// (device, inode) of this repository's state folder, wherever it sits.
+        let stateIdentity: (UInt64, UInt64)?
     }
     struct State {
         var pending: [Work] = []
@@ -80,10 +82,11 @@ final class ScanQueue: Sendable {
 extension TreeBuilder {
     /// Scans the worktree with `threads` OS threads (each takes a folder, lists and lstats it, and
     /// queues its subfolders). Items keep each folder's sorted order.
-    static func parallelScan(root: FSPath, rules: IgnoreRules, threads: Int) -> (Directory, [Problem], [Problem]) {
+    static func parallelScan(root: FSPath, rules: IgnoreRules, threads: Int, stateFolder: FSPath?) -> (Directory, [Problem], [Problem]) {
         let top = Directory()
         let queue = ScanQueue()
-        queue.state.withLock { $0.pending = [ScanQueue.Work(path: root, relative: [], rules: rules, directory: top)] }
+        let identity = stateFolder.flatMap { try? LocalFS.lstat($0) }.map { ($0.device, $0.inode) }
+        queue.state.withLock { $0.pending = [ScanQueue.Work(path: root, relative: [], rules: rules, directory: top, stateIdentity: identity)] }
         OSThreads.run(threads) { _ in
             while let work = queue.next() {
                 var skipped: [Problem] = [], unreadable: [Problem] = [], children: [ScanQueue.Work] = []
@@ -107,8 +110,8 @@ extension TreeBuilder {
             rules.add(fileContents: text, base: work.relative)
         }
         for name in names {
-            if work.relative.isEmpty && name == Array(LocalState.folderName.utf8) { continue }
             let path = work.path.appending(name)
+            if name == Array(LocalState.folderName.utf8) && (work.relative.isEmpty || LocalState.isStateFolder(name: name, path: path)) { continue }
             let rel = work.relative.isEmpty ? name : work.relative + [0x2F] + name
             let st: FileStat
             do { st = try LocalFS.lstat(path) } catch {
@@ -116,6 +119,7 @@ extension TreeBuilder {
                 continue
             }
             if rules.isIgnored(rel, isDirectory: st.kind == .directory) { continue }
+            if st.kind == .directory, let state = work.stateIdentity, state == (st.device, st.inode) { continue }
             switch st.kind {
             case .file, .symlink:
                 work.directory.items.append(Item(name: name, relative: rel, path: path, stat: st,
@@ -123,7 +127,7 @@ extension TreeBuilder {
             case .directory:
                 let sub = Directory()
                 work.directory.items.append(Item(name: name, relative: rel, path: path, stat: st, kind: .directory, directory: sub))
-                children.append(ScanQueue.Work(path: path, relative: rel, rules: rules, directory: sub))
+                children.append(ScanQueue.Work(path: path, relative: rel, rules: rules, directory: sub, stateIdentity: work.stateIdentity))
             case .other:
                 skipped.append(Problem(path: String(decoding: rel, as: UTF8.self), message: "not a regular file, directory or symlink; skipped"))
             }

@@ -4,6 +4,7 @@ public enum RepositoryError: Error, CustomStringConvertible, Equatable {
     case locked
     case corruptState(String, String)
     case nonFastForward(branch: String)
+    case branchGone(String)
     case rollback(seen: UInt64, got: UInt64)
     case unknownRevision(String)
     case noSuchPath(String, revision: String)
@@ -21,6 +22,8 @@ public enum RepositoryError: Error, CustomStringConvertible, Equatable {
         case .corruptState(let p, let why): return "\(p) is damaged: \(why)"
         case .nonFastForward(let b):
             return "branch '\(b)' has moved on the grid past this worktree's snapshot (non-fast-forward); nothing was changed — run 'cairn checkout \(b)' to bring the worktree up to date (keep your changes aside first), then commit again"
+        case .branchGone(let b):
+            return "branch '\(b)' no longer exists on the grid; nothing was committed — create it again ('cairn branch \(b) ID' with the id of its last snapshot, see 'cairn log') or check out another branch"
         case .rollback(let seen, let got):
             return "the grid returned refs version \(got), older than version \(seen) already seen here: refusing a rollback"
         case .unknownRevision(let r): return "unknown revision '\(r)'"

@@ -3,8 +3,9 @@ import CairnPrimitives
 /// The worktree's stat cache (like git's index or Tahoe's backupdb): path + (size, mtime, ctime,
 /// inode, mode) → content hash and file version, so unchanged files are never read.
 ///
-/// Racy-clean rule: an entry whose mtime is not older than the scan that recorded it may have changed
-/// within the same clock tick unseen, so it is never trusted; the file is hashed again.
+/// Racy-clean rule: an entry whose mtime or ctime is within two seconds of the scan that recorded it
+/// may have changed again within the same timestamp tick unseen, so it is never trusted; the file is
+/// hashed again (and trusted after the next scan).
 ///
 /// ```
 /// "CRNSTAT1" | scan start: s i64, ns u32 | count u32 | entries:
@@ -31,7 +32,9 @@ public struct StatCache: Sendable {
         guard s.size == st.size, s.mtimeSeconds == st.mtimeSeconds, s.mtimeNanoseconds == st.mtimeNanoseconds,
               s.ctimeSeconds == st.ctimeSeconds, s.ctimeNanoseconds == st.ctimeNanoseconds,
               s.inode == st.inode, s.mode == st.mode else { return nil }
-        let racy = (s.mtimeSeconds, s.mtimeNanoseconds) >= scanStart
+        // File systems stamp times from a coarse clock that can lag the scan's clock (and some keep
+        // whole seconds): anything within two seconds of the recording scan counts as racy.
+        let racy = s.mtimeSeconds >= scanStart.0 - 2 || s.ctimeSeconds >= scanStart.0 - 2
         return racy ? nil : e
     }
 

@@ -16,40 +16,49 @@ public enum TextDiff {
 
     enum Op: Equatable { case same(Int, Int), delete(Int), insert(Int) }
 
+    /// Beyond this many differing lines the script gives up finding common lines and replaces the
+    /// whole text: Myers' trace costs D² integers, which stays small below this.
+    static let maxEdits = 4000
+
     /// The edit script turning `a` into `b` (indices into each).
     static func script(_ a: [ArraySlice<UInt8>], _ b: [ArraySlice<UInt8>]) -> [Op] {
         let n = a.count, m = b.count
-        let max = n + m
-        if max == 0 { return [] }
-        var v = [Int](repeating: 0, count: 2 * max + 2)
+        if n + m == 0 { return [] }
+        let limit = min(n + m, maxEdits)
+        // v[k] for diagonals -d…d, offset by `limit`; trace[d] keeps only that round's slice.
+        var v = [Int](repeating: 0, count: 2 * limit + 3)
         var trace: [[Int]] = []
-        outer: for d in 0...max {
-            trace.append(v)
+        var found = false
+        round: for d in 0...limit {
+            trace.append(Array(v[(limit - d)...(limit + d + 2)]))
             var k = -d
             while k <= d {
-                var x: Int
-                if k == -d || (k != d && v[max + k - 1] < v[max + k + 1]) { x = v[max + k + 1] } else { x = v[max + k - 1] + 1 }
+                var x = (k == -d || (k != d && v[limit + k - 1] < v[limit + k + 1])) ? v[limit + k + 1] : v[limit + k - 1] + 1
                 var y = x - k
                 while x < n && y < m && a[x] == b[y] { x += 1; y += 1 }
-                v[max + k] = x
-                if x >= n && y >= m { trace.append(v); break outer }
+                v[limit + k] = x
+                if x >= n && y >= m { found = true; break round }
                 k += 2
             }
         }
-        // Walk back through the trace.
+        guard found else {
+            return (0..<n).map { Op.delete($0) } + (0..<m).map { Op.insert($0) }
+        }
         var ops: [Op] = []
         var x = n, y = m
-        for d in stride(from: trace.count - 2, through: 0, by: -1) {
-            let v = trace[d]
+        for d in stride(from: trace.count - 1, through: 0, by: -1) {
+            let slice = trace[d]  // v before round d; diagonal k is at index k + d
+            func at(_ k: Int) -> Int { slice[k + d] }
             let k = x - y
-            let prevK = (k == -d || (k != d && v[max + k - 1] < v[max + k + 1])) ? k + 1 : k - 1
-            let prevX = v[max + prevK]
+            let prevK = (k == -d || (k != d && at(k - 1) < at(k + 1))) ? k + 1 : k - 1
+            let prevX = d == 0 ? 0 : at(prevK)
             let prevY = prevX - prevK
             while x > prevX && y > prevY { x -= 1; y -= 1; ops.append(.same(x, y)) }
             if d > 0 {
                 if x == prevX { y -= 1; ops.append(.insert(y)) } else { x -= 1; ops.append(.delete(x)) }
             }
         }
+        while x > 0 && y > 0 { x -= 1; y -= 1; ops.append(.same(x, y)) }
         return ops.reversed()
     }
 

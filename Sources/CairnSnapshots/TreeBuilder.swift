@@ -24,6 +24,8 @@ public final class TreeBuilder: @unchecked Sendable {
     /// Threads listing and lstat-ing folders.
     static let scanThreads = 8
     public var progress: (@Sendable (String) -> Void)?
+    /// This repository's state folder, skipped wherever it sits in the worktree.
+    public var stateFolder: FSPath?
 
     public init(root: FSPath, content: ContentStore, rules: IgnoreRules, cache: StatCache) {
         self.root = root
@@ -59,7 +61,7 @@ public final class TreeBuilder: @unchecked Sendable {
     /// (delta bases are the same path's versions there).
     public func build(previous: Tree?) async throws -> ObjectID {
         _ = try LocalFS.list(root)  // an unreadable worktree root fails the commit, not just one entry
-        let (top, scanSkipped, scanUnreadable) = Self.parallelScan(root: root, rules: rules, threads: Self.scanThreads)
+        let (top, scanSkipped, scanUnreadable) = Self.parallelScan(root: root, rules: rules, threads: Self.scanThreads, stateFolder: stateFolder)
         skipped += scanSkipped
         unreadable += scanUnreadable
         let lookup = PreviousVersions(root: previous, objects: content.objects)

@@ -37,6 +37,7 @@ extension Repository {
         var rules = IgnoreRules()
         for p in excludes { rules.add(pattern: p) }
         let cache = statCache()
+        let stateIdentity = (try? LocalFS.lstat(state.dir)).map { ($0.device, $0.inode) }
         var out: [[UInt8]: FlatEntry] = [:]
         func walk(_ dir: FSPath, _ rel: [UInt8], _ rules: IgnoreRules) throws {
             var rules = rules
@@ -45,11 +46,12 @@ extension Repository {
                 rules.add(fileContents: text, base: rel)
             }
             for name in names {
-                if rel.isEmpty && name == Array(LocalState.folderName.utf8) { continue }
                 let path = dir.appending(name)
+                if name == Array(LocalState.folderName.utf8) && (rel.isEmpty || LocalState.isStateFolder(name: name, path: path)) { continue }
                 let r = rel.isEmpty ? name : rel + [0x2F] + name
                 guard let st = try? LocalFS.lstat(path) else { continue }
                 if rules.isIgnored(r, isDirectory: st.kind == .directory) { continue }
+                if st.kind == .directory, let s = stateIdentity, s == (st.device, st.inode) { continue }
                 switch st.kind {
                 case .file:
                     let hash: [UInt8]

@@ -68,7 +68,7 @@ struct Failure: Error {
         switch error {
         case .notARepository, .corruptState, .alreadyARepository: code = Code.config
         case .locked: code = Code.locked
-        case .nonFastForward: code = Code.conflict
+        case .nonFastForward, .branchGone: code = Code.conflict
         case .rollback: code = Code.integrity
         case .unknownRevision, .noSuchPath, .badName, .outsideWorktree: code = Code.usage
         case .exists, .uncommittedChanges, .readOnly: code = Code.unhealthy

@@ -212,7 +212,7 @@ struct Restore: AsyncParsableCommand {
             }
             return
         }
-        try await repo.checkout(id.hex, paths: [rel.isEmpty ? "." : rel], force: force)
+        try await repo.checkout(id.hex, relativePaths: [rel], force: force)
     }
 }
 
@@ -255,6 +255,9 @@ func moveRef(_ repo: Repository, tags: Bool, name: String?, revision: String?, d
         var refs = session.refs
         if delete {
             guard table[name] != nil else { throw RepositoryError.unknownRevision(name) }
+            if !tags, case .branch(name) = try repo.head() {
+                throw Failure("cannot delete branch '\(name)': it is checked out here (check out another branch first)", code: Code.unhealthy)
+            }
             if tags { refs.tags[name] = nil } else { refs.branches[name] = nil }
         } else {
             guard table[name] == nil else { throw RepositoryError.exists(name) }
@@ -290,12 +293,16 @@ struct Clone: AsyncParsableCommand {
         let (gridPath, _) = gridOptions.resolved
         let grid = try LocalGrid.open(at: gridPath)
         let dir = absolutePath(directory)
+        // Never over someone's files: a clone goes into a new or empty folder.
+        if let existing = try? FSPath(dir).list(), !existing.isEmpty {
+            throw Failure("\(dir) is not empty: clone into a new or empty folder", code: Code.usage)
+        }
         try FSPath(dir).makeDirectories()
         let state = LocalState(dir: FSPath(dir).appending(Array(LocalState.folderName.utf8)))
         let repo = try await Repository.clone(cap: cap, state: state, gridPath: absolutePath(gridPath), grid: grid, provider: SlotRefStoreProvider())
         let session = try await repo.session()
         if let head = try repo.headSnapshot(session.refs) {
-            try await repo.checkout(head.hex, paths: ["."], force: true)
+            try await repo.checkout(head.hex, relativePaths: [""], force: true)
         }
         Terminal.writeErr("cairn: cloned into \(dir)\(repo.refStore.isWritable ? "" : " (read-only)")\n")
     }

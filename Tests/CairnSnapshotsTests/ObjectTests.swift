@@ -97,3 +97,27 @@ import Testing
         #expect(rules("logs/**").isIgnored(Array("logs/a/b".utf8), isDirectory: false))
     }
 }
+
+@Suite struct TextDiffTests {
+    @Test func hunksAndLimits() {
+        let a = Array("a\nb\nc\nd\ne\nf\ng\nh\ni\nj\n".utf8), b = Array("a\nb\nC\nd\ne\nf\ng\nh\ni\nj\nk\n".utf8)
+        let d = TextDiff.unified(a, b, oldName: "a/x", newName: "b/x")
+        #expect(d == "--- a/x\n+++ b/x\n@@ -1,6 +1,6 @@\n a\n b\n-c\n+C\n d\n e\n f\n@@ -8,3 +8,4 @@\n h\n i\n j\n+k\n")
+        #expect(TextDiff.unified(a, a, oldName: "a", newName: "b").isEmpty)
+        // A complete rewrite of a large file stays bounded in time and memory.
+        let big1 = Array((0..<30_000).map { "line \($0)\n" }.joined().utf8)
+        let big2 = Array((0..<30_000).map { "other \($0)\n" }.joined().utf8)
+        let out = TextDiff.unified(big1, big2, oldName: "a", newName: "b")
+        #expect(out.hasPrefix("--- a\n+++ b\n@@ -1,30000 +1,30000 @@\n-line 0\n"))
+    }
+}
+
+@Suite struct DateParserTests {
+    @Test func formatsRoundTrip() throws {
+        let (t, z) = try DateParser.parse("2026-03-02 10:20:30 +0130", now: 0)
+        #expect(z == 90 && DateParser.format(t, zone: z) == "2026-03-02 10:20:30 +0130")
+        #expect(try DateParser.parse("2026-03-02T10:20:30Z", now: 0).time == t + 90 * 60)
+        #expect(throws: DateParser.Error.self) { try DateParser.parse("2026-02-30", now: 0) }
+        #expect(try DateParser.parse("3 days ago", now: 1_000_000).time == 1_000_000 - 3 * 86_400)
+    }
+}
