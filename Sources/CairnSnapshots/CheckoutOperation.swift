@@ -76,7 +76,7 @@ extension Repository {
         } else {
             try setHead(.detached(target))
         }
-        try setBase(target)
+        try setBase(target, tree: targetTree)
         try? state.write("statcache", StatCache().encoded)
     }
 

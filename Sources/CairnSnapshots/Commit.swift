@@ -44,16 +44,24 @@ extension Repository {
         }
         let objects = try await objectStore(refs)
         let content = ContentStore(objects: objects)
-        var previousTree: Tree?
-        if let parent { previousTree = try await objects.tree(try await objects.snapshot(parent).tree) }
+        // The parent's tree id: from the local base record when it names the parent (no download).
+        var previousTree: ObjectID?
+        if let parent {
+            if let record = try baseRecord(), record.snapshot == parent, let tree = record.tree {
+                previousTree = tree
+            } else {
+                previousTree = try await objects.snapshot(parent).tree
+            }
+        }
 
         var rules = IgnoreRules()
         for pattern in request.excludes { rules.add(override: pattern) }
         let builder = TreeBuilder(root: workTree, content: content, rules: rules, cache: statCache())
         builder.progress = request.progress
         builder.stateFolder = state.dir
-        let treeID = try await builder.build(previous: previousTree)
-        if let previousTree, previousTree.id == treeID, !request.allowEmpty {
+        let treeID = try await builder.build(previousTreeID: previousTree)
+        if let previousTree, previousTree == treeID, !request.allowEmpty {
+            if let parent, try baseRecord()?.tree == nil { try? setBase(parent, tree: treeID) }
             // Nothing read and nothing gone: the cache on disk is still exact, so spare the rewrite and fsync.
             if builder.filesRead > 0 || builder.newCache.entries.count != builder.oldCache.entries.count {
                 try? state.write("statcache", builder.newCache.encoded)
@@ -103,7 +111,7 @@ extension Repository {
             }
         }
         if case .detached = head { try setHead(.detached(snapshotID)) }
-        try setBase(snapshotID)
+        try setBase(snapshotID, tree: treeID)
         try? LocalFS.remove(state.path("pending"))
         try? state.write("statcache", builder.newCache.encoded)
         let branch: String? = if case .branch(let b) = head { b } else { nil }

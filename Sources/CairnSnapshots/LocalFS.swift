@@ -138,6 +138,11 @@ enum LocalFS {
         if let mtime { setTimes(fd: fd, mtime) }
         close(fd)
         guard tmp.withCString({ t in path.withCString { rename(t, $0) } }) == 0 else { let e = fail(path, "rename"); _ = tmp.withCString { unlink($0) }; throw e }
+        if sync {
+            // The rename itself must survive a power loss too.
+            let fd = path.parent.withCString { open($0, O_RDONLY | O_DIRECTORY | O_CLOEXEC) }
+            if fd >= 0 { fsync(fd); close(fd) }
+        }
     }
 
     static func setTimes(fd: Int32, _ mtime: (Int64, UInt32)) {

@@ -123,15 +123,26 @@ public struct Repository: Sendable {
 
     /// The snapshot the worktree was last committed or checked out at (nil before the first).
     /// Status compares against it, and a commit refuses when the branch has moved past it.
-    public func base() throws -> ObjectID? {
+    public func base() throws -> ObjectID? { try baseRecord()?.snapshot }
+
+    /// `base` holds the snapshot id and, when known, its tree id ("SNAPSHOT [TREE]"): with the tree id at
+    /// hand a commit that changes nothing fetches no pack at all.
+    public func baseRecord() throws -> (snapshot: ObjectID, tree: ObjectID?)? {
         guard let text = try state.readText("base") else { return nil }
-        let t = text.trimmingCharacters(in: "\n ")
-        if t.isEmpty { return nil }
-        guard let id = ObjectID(hex: t) else { throw RepositoryError.corruptState(state.path("base").description, "not a snapshot id") }
-        return id
+        let parts = text.trimmingCharacters(in: "\n ").split(separator: " ")
+        if parts.isEmpty { return nil }
+        guard let id = ObjectID(hex: String(parts[0])), parts.count <= 2 else {
+            throw RepositoryError.corruptState(state.path("base").description, "not a snapshot id")
+        }
+        let tree = parts.count == 2 ? ObjectID(hex: String(parts[1])) : nil
+        if parts.count == 2 && tree == nil { throw RepositoryError.corruptState(state.path("base").description, "not a tree id") }
+        return (id, tree)
     }
 
-    public func setBase(_ id: ObjectID?) throws { try state.write("base", Array(((id?.hex ?? "") + "\n").utf8)) }
+    public func setBase(_ id: ObjectID?, tree: ObjectID? = nil) throws {
+        let line = [id?.hex, tree?.hex].compactMap { $0 }.joined(separator: " ")
+        try state.write("base", Array((line + "\n").utf8))
+    }
 
     /// A commit writes `pending` (the snapshot it is about to publish) before moving the ref and
     /// removes it after updating `base`. If it was killed in between, the next command finds out from

@@ -60,6 +60,16 @@ public final class TreeBuilder: @unchecked Sendable {
     /// Builds and stores the tree of the whole worktree; `previous` is the parent snapshot's root tree
     /// (delta bases are the same path's versions there).
     public func build(previous: Tree?) async throws -> ObjectID {
+        try await build(previousTree: previous.map { .loaded($0) })
+    }
+
+    /// As `build(previous:)` with the parent's root tree given by id and fetched only if a changed
+    /// file needs a delta base.
+    public func build(previousTreeID: ObjectID?) async throws -> ObjectID {
+        try await build(previousTree: previousTreeID.map { .id($0) })
+    }
+
+    private func build(previousTree previous: PreviousVersions.Root?) async throws -> ObjectID {
         _ = try LocalFS.list(root)  // an unreadable worktree root fails the commit, not just one entry
         let (top, scanSkipped, scanUnreadable) = Self.parallelScan(root: root, rules: rules, threads: Self.scanThreads, stateFolder: stateFolder)
         skipped += scanSkipped
@@ -159,17 +169,27 @@ func capture<T>(_ body: () async throws -> T) async -> Result<T, Error> {
 
 /// The parent snapshot's file versions by path, loading only the trees on the paths asked for.
 actor PreviousVersions {
-    let root: Tree?
+    enum Root: Sendable { case loaded(Tree), id(ObjectID) }
+    private var root: Root?
     let objects: ObjectStore
     private var trees: [ObjectID: Tree] = [:]
 
-    init(root: Tree?, objects: ObjectStore) {
+    init(root: Root?, objects: ObjectStore) {
         self.root = root
         self.objects = objects
     }
 
     func version(at path: [UInt8]) async -> ObjectID? {
-        guard var tree = root else { return nil }
+        var rootTree: Tree
+        switch root {
+        case nil: return nil
+        case .loaded(let t): rootTree = t
+        case .id(let id):
+            guard let t = try? await objects.tree(id) else { return nil }
+            root = .loaded(t)
+            rootTree = t
+        }
+        var tree = rootTree
         let parts = path.split(separator: 0x2F).map(Array.init)
         for (i, name) in parts.enumerated() {
             guard let e = tree.entry(named: name) else { return nil }
