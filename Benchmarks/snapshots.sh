@@ -65,7 +65,7 @@ grid_bytes=$(du -sb "$work/grid" | cut -f1); restic_bytes=$(du -sb "$work/restic
 drop; s=$(date +%s.%N); "$cairn" --help >/dev/null; e=$(date +%s.%N); cold=$(echo "$e - $s" | bc -l)
 s=$(date +%s.%N); "$cairn" --help >/dev/null; e=$(date +%s.%N); warm=$(echo "$e - $s" | bc -l)
 
-r() { echo "scale=2; $1 / $2" | bc -l; }
+r() { printf '%.2f' "$(echo "scale=4; $1 / $2" | bc -l)"; }
 echo "Cairn snapshot benchmark — $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, dataset $files files, $((bytes / 1048576)) MiB"
 printf '%-34s %10s %10s %8s  %s\n' step cairn anchor ratio goal
 printf '%-34s %9ss %9ss %8s  %s\n' "initial commit vs restic backup" "$T_cairn_initial" "$T_restic_initial" "$(r $T_cairn_initial $T_restic_initial)" "≤ 1.0"
