@@ -25,7 +25,7 @@ let package = Package(
         systemLibrary("CGit2", pkgConfig: "libgit2", apt: "libgit2-dev"),
 
         // Primitives: hashing, stream cipher, signatures, random, base32, zlib, crc.
-        .target(name: "CairnPrimitives", dependencies: ["CSodium", "CZlib"], exclude: ["README.md"]),
+        .target(name: "CairnPrimitives", dependencies: ["CSodium", "CZlib", "CISAL"], exclude: ["README.md"]),
         // Erasure code: zfec-identical Reed–Solomon with ISA-L kernels; zfec's .fec file format.
         .target(name: "CairnErasure", dependencies: ["CISAL"], exclude: ["README.md"]),
         // Forward deltas: VCDIFF (RFC 3284) encoder and decoder, xdelta3-compatible.

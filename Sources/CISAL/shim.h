@@ -1,2 +1,3 @@
 #include <isa-l/erasure_code.h>
 #include <isa-l/crc.h>
+#include <isa-l/igzip_lib.h>

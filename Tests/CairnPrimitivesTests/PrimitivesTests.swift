@@ -84,3 +84,24 @@ import Testing
         #expect(CRC32.checksum(Array("123456789".utf8)) == 0xCBF4_3926)
     }
 }
+
+@Suite struct IgzipInteropTests {
+    /// ISA-L's igzip and zlib write and read the same zlib format.
+    @Test func igzipAndZlibReadEachOther() throws {
+        let text = Array(String(repeating: "segment share tree snapshot cairn ", count: 20_000).utf8)
+        for input in [text, SecureRandom.bytes(300_000), [], [7]] {
+            let fast = try #require(Igzip.compressZlib(input))
+            #expect(try Zlib.zlibInflate(fast, expectedSize: input.count) == input)
+            let slow = Zlib.zlibCompress(input, level: 6)
+            #expect(Igzip.inflateZlib(slow, expectedSize: input.count) == input)
+            #expect(try Zlib.decompress(Zlib.compress(input, level: 1), expectedSize: input.count) == input)
+        }
+        let z = Zlib.compress(text, level: 1)
+        #expect(z.count < text.count / 20)
+        #expect(Igzip.inflateZlib(z, expectedSize: text.count - 1) == nil)  // wrong size
+        var damaged = z
+        damaged[damaged.count / 2] ^= 0x55
+        #expect(Igzip.inflateZlib(damaged, expectedSize: text.count) == nil)
+        #expect(throws: CompressionError.self) { try Zlib.decompress(damaged, expectedSize: text.count) }
+    }
+}
