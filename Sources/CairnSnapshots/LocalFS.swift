@@ -65,6 +65,30 @@ enum LocalFS {
     static func lstat(_ path: FSPath) throws -> FileStat {
         var st = stat()
         guard path.withCString({ Glibc.lstat($0, &st) }) == 0 else { throw fail(path, "lstat") }
+        return fileStat(st)
+    }
+
+    /// A folder's entries with their lstat, read relative to the open folder (`fstatat`): the kernel
+    /// resolves one name per entry instead of the whole path. Entries that vanish or fail carry their errno.
+    static func listWithStats(_ dir: FSPath) throws -> [(name: [UInt8], stat: Result<FileStat, LocalFSError>)] {
+        let fd = dir.withCString { open($0, O_RDONLY | O_DIRECTORY | O_CLOEXEC) }
+        guard fd >= 0 else { throw fail(dir, "opendir") }
+        guard let stream = fdopendir(fd) else { close(fd); throw fail(dir, "opendir") }
+        defer { closedir(stream) }
+        var out: [(name: [UInt8], stat: Result<FileStat, LocalFSError>)] = []
+        while let entry = readdir(stream) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw -> [UInt8] in Array(raw.prefix { $0 != 0 }) }
+            if name == [0x2E] || name == [0x2E, 0x2E] { continue }
+            var st = stat()
+            let rc = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+                fstatat(fd, raw.baseAddress!.assumingMemoryBound(to: CChar.self), &st, AT_SYMLINK_NOFOLLOW)
+            }
+            out.append((name, rc == 0 ? .success(fileStat(st)) : .failure(fail(dir.appending(name), "lstat"))))
+        }
+        return out
+    }
+
+    private static func fileStat(_ st: stat) -> FileStat {
         let type = st.st_mode & S_IFMT
         let kind: FileStat.Kind = type == S_IFREG ? .file : type == S_IFDIR ? .directory : type == S_IFLNK ? .symlink : .other
         return FileStat(kind: kind, mode: UInt32(st.st_mode), size: UInt64(st.st_size),

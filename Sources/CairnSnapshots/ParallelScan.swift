@@ -101,21 +101,24 @@ extension TreeBuilder {
     private static func scanOne(_ work: ScanQueue.Work, into children: inout [ScanQueue.Work],
                                 skipped: inout [Problem], unreadable: inout [Problem]) {
         var rules = work.rules
-        let names: [[UInt8]]
-        do { names = try LocalFS.list(work.path).sorted { $0.lexicographicallyPrecedes($1) } } catch {
+        let listing: [(name: [UInt8], stat: Result<FileStat, LocalFSError>)]
+        do { listing = try LocalFS.listWithStats(work.path).sorted { $0.name.lexicographicallyPrecedes($1.name) } } catch {
             unreadable.append(Problem(path: work.relative.isEmpty ? "." : String(decoding: work.relative, as: UTF8.self), message: "\(error)"))
             return
         }
-        if names.contains(Array(".cairnignore".utf8)), let text = try? LocalFS.readFile(work.path.appending(Array(".cairnignore".utf8))) {
+        if listing.contains(where: { $0.name == Array(".cairnignore".utf8) }),
+           let text = try? LocalFS.readFile(work.path.appending(Array(".cairnignore".utf8))) {
             rules.add(fileContents: text, base: work.relative)
         }
-        for name in names {
+        for (name, result) in listing {
             let path = work.path.appending(name)
             if name == Array(LocalState.folderName.utf8) && (work.relative.isEmpty || LocalState.isStateFolder(name: name, path: path)) { continue }
             let rel = work.relative.isEmpty ? name : work.relative + [0x2F] + name
             let st: FileStat
-            do { st = try LocalFS.lstat(path) } catch {
-                unreadable.append(Problem(path: String(decoding: rel, as: UTF8.self), message: "\(error)"))
+            switch result {
+            case .success(let s): st = s
+            case .failure(let e):
+                unreadable.append(Problem(path: String(decoding: rel, as: UTF8.self), message: e.description))
                 continue
             }
             if rules.isIgnored(rel, isDirectory: st.kind == .directory) { continue }
