@@ -40,6 +40,8 @@ public actor ObjectStore {
         self.index = index
     }
 
+    public func containsAll(_ ids: [ObjectID]) -> [Bool] { ids.map { contains($0) } }
+
     public func contains(_ id: ObjectID) -> Bool {
         index.location[id] != nil || pendingObjects[id] != nil || uploading[id] != nil
     }

@@ -36,8 +36,17 @@ public final class TreeBuilder: @unchecked Sendable {
     }
 
     final class Directory: @unchecked Sendable {
-        // Built and read by one task at a time (scan, then tree building).
+        // Built and read by one task at a time (scan, then storing, then tree building).
         var items: [Item] = []
+        /// What each file item was stored as, by position in `items` (nil for folders and failures).
+        var stored: [Stored?] = []
+    }
+
+    /// A file to settle: its folder and position there.
+    struct Job: @unchecked Sendable {
+        let directory: Directory
+        let position: Int
+        var item: Item { directory.items[position] }
     }
 
     struct Item: @unchecked Sendable {
@@ -75,50 +84,71 @@ public final class TreeBuilder: @unchecked Sendable {
         skipped += scanSkipped
         unreadable += scanUnreadable
         let lookup = PreviousVersions(root: previous, objects: content.objects)
-        var jobs: [Item] = []
+        var jobs: [Job] = []
         func collect(_ d: Directory) {
-            for item in d.items {
-                if let sub = item.directory { collect(sub) } else { jobs.append(item) }
+            d.stored = [Stored?](repeating: nil, count: d.items.count)
+            for (position, item) in d.items.enumerated() {
+                if let sub = item.directory { collect(sub) } else { jobs.append(Job(directory: d, position: position)) }
             }
         }
         collect(top)
-        let stored = try await storeAll(jobs, lookup)
-        return try await makeTree(top, stored)
+        newCache.entries.reserveCapacity(jobs.count)
+        // Files the stat cache vouches for are settled here in one pass (one actor call for all their
+        // versions); only the rest become storing tasks.
+        var candidates: [(Job, StatCache.Entry)] = []
+        var misses: [Job] = []
+        for job in jobs {
+            let item = job.item
+            if item.kind == .file, let cached = oldCache.lookup(item.relative, item.stat) {
+                candidates.append((job, cached))
+            } else {
+                misses.append(job)
+            }
+        }
+        let present = await content.objects.containsAll(candidates.map(\.1.version))
+        for ((job, cached), ok) in zip(candidates, present) {
+            guard ok else { misses.append(job); continue }
+            let item = job.item
+            job.directory.stored[job.position] = Stored(hash: cached.contentHash, version: cached.version, size: item.stat.size,
+                                                        cacheEntry: cached, wasRead: false)
+            newCache.entries[ByteKey(item.relative)] = cached
+        }
+        try await storeAll(misses, lookup)
+        return try await makeTree(top)
     }
 
     /// Stores files `concurrency` at a time; a file that cannot be read becomes a problem, not a failure.
-    private func storeAll(_ jobs: [Item], _ lookup: PreviousVersions) async throws -> [ByteKey: Stored] {
+    private func storeAll(_ jobs: [Job], _ lookup: PreviousVersions) async throws {
         let content = self.content, cache = oldCache
-        var stored: [ByteKey: Stored] = [:]
-        try await withThrowingTaskGroup(of: (Item, Result<Stored, Error>).self) { group in
+        var done = 0
+        try await withThrowingTaskGroup(of: (Job, Result<Stored, Error>).self) { group in
             var next = 0
             func launch() {
-                let item = jobs[next]
+                let job = jobs[next]
                 next += 1
                 group.addTask {
                     // The Result is built in a function of its own: see `capture` (a Swift 6.3.1 -O miscompile).
-                    let r = await capture { try await Self.store(item, content: content, cache: cache, previous: lookup) }
-                    return (item, r)
+                    let r = await capture { try await Self.store(job.item, content: content, cache: cache, previous: lookup) }
+                    return (job, r)
                 }
             }
             while next < min(concurrency, jobs.count) { launch() }
-            while let (item, result) = try await group.next() {
+            while let (job, result) = try await group.next() {
                 switch result {
                 case .success(let s):
-                    stored[ByteKey(item.relative)] = s
+                    job.directory.stored[job.position] = s
                     if s.wasRead { filesRead += 1 }
-                    if let e = s.cacheEntry { newCache.entries[ByteKey(item.relative)] = e }
+                    if let e = s.cacheEntry { newCache.entries[ByteKey(job.item.relative)] = e }
                 case .failure(let e as LocalFSError):
-                    unreadable.append(Problem(path: String(decoding: item.relative, as: UTF8.self), message: e.description))
+                    unreadable.append(Problem(path: String(decoding: job.item.relative, as: UTF8.self), message: e.description))
                 case .failure(let e):
                     throw e
                 }
                 if next < jobs.count { launch() }
-                let done = stored.count
+                done += 1
                 if done % 64 == 0 || done == jobs.count { progress?("stored \(done) of \(jobs.count) files") }
             }
         }
-        return stored
     }
 
     private static func store(_ item: Item, content: ContentStore, cache: StatCache, previous: PreviousVersions) async throws -> Stored {
@@ -142,22 +172,24 @@ public final class TreeBuilder: @unchecked Sendable {
         return Stored(hash: hash, version: version, size: UInt64(bytes.count), cacheEntry: entry, wasRead: true)
     }
 
-    private func makeTree(_ dir: Directory, _ stored: [ByteKey: Stored]) async throws -> ObjectID {
+    private func makeTree(_ dir: Directory) async throws -> ObjectID {
         var entries: [TreeEntry] = []
-        for item in dir.items {
+        entries.reserveCapacity(dir.items.count)
+        for (position, item) in dir.items.enumerated() {
             let st = item.stat
             func entry(_ size: UInt64, _ hash: [UInt8], _ version: ObjectID?) -> TreeEntry {
                 TreeEntry(name: item.name, kind: item.kind, mode: st.mode, size: size, mtimeSeconds: st.mtimeSeconds,
                           mtimeNanoseconds: st.mtimeNanoseconds, hash: hash, version: version)
             }
             if let sub = item.directory {
-                entries.append(entry(0, try await makeTree(sub, stored).bytes, nil))
-            } else if let s = stored[ByteKey(item.relative)] {
+                entries.append(entry(0, try await makeTree(sub).bytes, nil))
+            } else if let s = dir.stored[position] {
                 entries.append(entry(s.size, s.hash, s.version))
             }
         }
         return try await content.objects.put(try Tree(entries: entries).encoded)
     }
+
 }
 
 /// Runs `body` and captures its result. Task-group children must not write
