@@ -35,45 +35,38 @@ extension Repository {
     /// The worktree, hashed (the stat cache answers for unchanged files); nothing is stored.
     public func scanWorktree(excludes: [String] = []) throws -> [[UInt8]: FlatEntry] {
         var rules = IgnoreRules()
-        for p in excludes { rules.add(pattern: p) }
+        for p in excludes { rules.add(override: p) }
+        _ = try LocalFS.list(workTree)
+        // The same scan a commit makes (ignore rules, state folders), then hashes from the stat cache.
+        let (top, _, _) = TreeBuilder.parallelScan(root: workTree, rules: rules, threads: TreeBuilder.scanThreads, stateFolder: state.dir)
         let cache = statCache()
-        let stateIdentity = (try? LocalFS.lstat(state.dir)).map { ($0.device, $0.inode) }
         var out: [[UInt8]: FlatEntry] = [:]
-        func walk(_ dir: FSPath, _ rel: [UInt8], _ rules: IgnoreRules) throws {
-            var rules = rules
-            let names = try LocalFS.list(dir)
-            if names.contains(Array(".cairnignore".utf8)), let text = try? LocalFS.readFile(dir.appending(Array(".cairnignore".utf8))) {
-                rules.add(fileContents: text, base: rel)
-            }
-            for name in names {
-                let path = dir.appending(name)
-                if name == Array(LocalState.folderName.utf8) && (rel.isEmpty || LocalState.isStateFolder(name: name, path: path)) { continue }
-                let r = rel.isEmpty ? name : rel + [0x2F] + name
-                guard let st = try? LocalFS.lstat(path) else { continue }
-                if rules.isIgnored(r, isDirectory: st.kind == .directory) { continue }
-                if st.kind == .directory, let s = stateIdentity, s == (st.device, st.inode) { continue }
-                switch st.kind {
+        func walk(_ dir: TreeBuilder.Directory) {
+            for item in dir.items {
+                let st = item.stat
+                switch item.kind {
                 case .file:
                     let hash: [UInt8]
-                    if let c = cache.lookup(r, st) { hash = c.contentHash } else {
-                        guard let bytes = try? LocalFS.readFile(path) else { continue }
+                    if let c = cache.lookup(item.relative, st) { hash = c.contentHash } else {
+                        guard let bytes = try? LocalFS.readFile(item.path) else { continue }
                         hash = ContentHash.of(bytes)
                     }
-                    out[r] = FlatEntry(kind: .file, mode: st.mode, hash: hash, version: nil, size: st.size)
+                    out[item.relative] = FlatEntry(kind: .file, mode: st.mode, hash: hash, version: nil, size: st.size)
                 case .symlink:
-                    guard let target = try? LocalFS.readLink(path) else { continue }
-                    out[r] = FlatEntry(kind: .symlink, mode: st.mode, hash: ContentHash.of(target), version: nil, size: UInt64(target.count))
+                    guard let target = try? LocalFS.readLink(item.path) else { continue }
+                    out[item.relative] = FlatEntry(kind: .symlink, mode: st.mode, hash: ContentHash.of(target), version: nil, size: UInt64(target.count))
                 case .directory:
-                    out[r] = FlatEntry(kind: .directory, mode: st.mode, hash: [], version: nil, size: 0)
-                    try walk(path, r, rules)
-                case .other:
+                    out[item.relative] = FlatEntry(kind: .directory, mode: st.mode, hash: [], version: nil, size: 0)
+                    if let sub = item.directory { walk(sub) }
+                case .gitlink:
                     continue
                 }
             }
         }
-        try walk(workTree, [], rules)
+        walk(top)
         return out
     }
+
 
     /// Differences between two flat views (directories count only when added or removed).
     public static func changes(from old: [[UInt8]: FlatEntry], to new: [[UInt8]: FlatEntry]) -> [Change] {
