@@ -5,7 +5,7 @@
 #     the whole repository on "another machine" from its write cap and the grid alone.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-swift build -c release --product cairn
+swift build -c release --static-swift-stdlib --product cairn
 cairn=$PWD/.build/release/cairn
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT

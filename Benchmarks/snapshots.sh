@@ -15,7 +15,7 @@ scripts=${2:-$here/../shared/scripts}
 export LC_ALL=C TZ=UTC
 
 command -v restic >/dev/null || { apt-get update -qq && apt-get install -y -qq restic >/dev/null; }
-(cd "$here" && swift build -c release --product cairn >/dev/null)
+(cd "$here" && swift build -c release --static-swift-stdlib --product cairn >/dev/null)
 cairn=$here/.build/release/cairn
 
 rm -rf "$work" && mkdir -p "$work"
