@@ -92,7 +92,6 @@ public final class TreeBuilder: @unchecked Sendable {
             }
         }
         collect(top)
-        newCache.entries.reserveCapacity(jobs.count)
         // Files the stat cache vouches for are settled here in one pass (one actor call for all their
         // versions); only the rest become storing tasks.
         var candidates: [(Job, StatCache.Entry)] = []
@@ -106,12 +105,19 @@ public final class TreeBuilder: @unchecked Sendable {
             }
         }
         let present = await content.objects.containsAll(candidates.map(\.1.version))
+        var hits: [(ByteKey, StatCache.Entry)] = []
+        hits.reserveCapacity(candidates.count)
         for ((job, cached), ok) in zip(candidates, present) {
             guard ok else { misses.append(job); continue }
             let item = job.item
             job.directory.stored[job.position] = Stored(hash: cached.contentHash, version: cached.version, size: item.stat.size,
                                                         cacheEntry: cached, wasRead: false)
-            newCache.entries[ByteKey(item.relative)] = cached
+            hits.append((ByteKey(item.relative), cached))
+        }
+        if misses.isEmpty && hits.count == oldCache.entries.count {
+            newCache.entries = oldCache.entries  // every entry still holds: share the table, insert nothing
+        } else {
+            for (key, entry) in hits { newCache.entries[key] = entry }
         }
         try await storeAll(misses, lookup)
         return try await makeTree(top)
