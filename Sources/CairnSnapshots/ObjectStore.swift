@@ -42,6 +42,11 @@ public actor ObjectStore {
 
     public func containsAll(_ ids: [ObjectID]) -> [Bool] { ids.map { contains($0) } }
 
+    /// Puts many objects with one hop onto the actor.
+    public func putAll(_ objects: [[UInt8]]) async throws {
+        for bytes in objects { try await put(bytes) }
+    }
+
     public func contains(_ id: ObjectID) -> Bool {
         index.location[id] != nil || pendingObjects[id] != nil || uploading[id] != nil
     }

@@ -178,7 +178,15 @@ public final class TreeBuilder: @unchecked Sendable {
         return Stored(hash: hash, version: version, size: UInt64(bytes.count), cacheEntry: entry, wasRead: true)
     }
 
+    /// Builds every tree bottom-up without touching the store, then hands them over in one call.
     private func makeTree(_ dir: Directory) async throws -> ObjectID {
+        var encoded: [[UInt8]] = []
+        let root = try Self.encodeTrees(dir, into: &encoded)
+        try await content.objects.putAll(encoded)
+        return root
+    }
+
+    private static func encodeTrees(_ dir: Directory, into encoded: inout [[UInt8]]) throws -> ObjectID {
         var entries: [TreeEntry] = []
         entries.reserveCapacity(dir.items.count)
         for (position, item) in dir.items.enumerated() {
@@ -188,12 +196,14 @@ public final class TreeBuilder: @unchecked Sendable {
                           mtimeNanoseconds: st.mtimeNanoseconds, hash: hash, version: version)
             }
             if let sub = item.directory {
-                entries.append(entry(0, try await makeTree(sub).bytes, nil))
+                entries.append(entry(0, try encodeTrees(sub, into: &encoded).bytes, nil))
             } else if let s = dir.stored[position] {
                 entries.append(entry(s.size, s.hash, s.version))
             }
         }
-        return try await content.objects.put(try Tree(entries: entries).encoded)
+        let bytes = try Tree(entries: entries).encoded
+        encoded.append(bytes)
+        return ObjectCoding.id(of: bytes)
     }
 
 }
