@@ -56,9 +56,11 @@ extension Repository {
 
         var rules = IgnoreRules()
         for pattern in request.excludes { rules.add(override: pattern) }
+        let started = LocalFS.now()  // the snapshot's time: when the scan began
         let builder = TreeBuilder(root: workTree, content: content, rules: rules, cache: statCache())
         builder.progress = request.progress
         builder.stateFolder = state.dir
+        if let stamp = scanStamp() { builder.newCache.scanStart = stamp }
         let treeID = try await builder.build(previousTreeID: previousTree)
         if let previousTree, previousTree == treeID, !request.allowEmpty {
             if let parent, try baseRecord()?.tree == nil { try? setBase(parent, tree: treeID) }
@@ -68,7 +70,7 @@ extension Repository {
             }
             return CommitOutcome(snapshot: nil, branch: nil, filesRead: builder.filesRead, skipped: builder.skipped, unreadable: builder.unreadable)
         }
-        let now = builder.newCache.scanStart.0
+        let now = started.0
         let zone = request.date?.1 ?? localZoneOffsetMinutes(at: now)
         let time = request.date?.0 ?? now
         var author = request.author ?? defaultSignature(time: time, zone: zone)

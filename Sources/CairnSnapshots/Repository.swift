@@ -163,6 +163,15 @@ public struct Repository: Sendable {
         try LocalFS.remove(state.path("pending"))
     }
 
+    /// The scan's start on the worktree file system's clock: the mtime of a stamp file written now (in
+    /// the state folder; a worktree elsewhere may sit on another file system, hence the fallback).
+    public func scanStamp() -> (Int64, UInt32)? {
+        guard (try? LocalFS.lstat(state.dir))?.device == (try? LocalFS.lstat(workTree))?.device else { return nil }
+        let path = state.path("scan-stamp")
+        guard (try? LocalFS.writeFile(path, [], mode: 0o600, mtime: nil)) != nil, let st = try? LocalFS.lstat(path) else { return nil }
+        return (st.mtimeSeconds, st.mtimeNanoseconds)
+    }
+
     public func statCache() -> StatCache {
         (try? state.read("statcache")).flatMap { $0.flatMap { try? StatCache(decoding: $0) } } ?? StatCache()
     }

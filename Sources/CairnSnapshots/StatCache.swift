@@ -3,9 +3,10 @@ import CairnPrimitives
 /// The worktree's stat cache (like git's index or Tahoe's backupdb): path + (size, mtime, ctime,
 /// inode, mode) → content hash and file version, so unchanged files are never read.
 ///
-/// Racy-clean rule: an entry whose mtime or ctime is within two seconds of the scan that recorded it
-/// may have changed again within the same timestamp tick unseen, so it is never trusted; the file is
-/// hashed again (and trusted after the next scan).
+/// Racy-clean rule (git's): an entry whose mtime or ctime is not older than the start of the scan that
+/// recorded it may have changed again within the same timestamp tick unseen, so it is never trusted;
+/// the file is hashed again (and trusted after the next scan). The scan start is read from the file
+/// system itself (a stamp file's mtime), so coarse or lagging file-system clocks cannot fool the rule.
 ///
 /// ```
 /// "CRNSTAT1" | scan start: s i64, ns u32 | count u32 | entries:
@@ -32,9 +33,9 @@ public struct StatCache: Sendable {
         guard s.size == st.size, s.mtimeSeconds == st.mtimeSeconds, s.mtimeNanoseconds == st.mtimeNanoseconds,
               s.ctimeSeconds == st.ctimeSeconds, s.ctimeNanoseconds == st.ctimeNanoseconds,
               s.inode == st.inode, s.mode == st.mode else { return nil }
-        // File systems stamp times from a coarse clock that can lag the scan's clock (and some keep
-        // whole seconds): anything within two seconds of the recording scan counts as racy.
-        let racy = s.mtimeSeconds >= scanStart.0 - 2 || s.ctimeSeconds >= scanStart.0 - 2
+        // `scanStart` is on the file system's own clock (the stamp file's mtime, as git uses its index
+        // file's), so the comparison is exact whatever the file system's granularity.
+        let racy = (s.mtimeSeconds, s.mtimeNanoseconds) >= scanStart || (s.ctimeSeconds, s.ctimeNanoseconds) >= scanStart
         return racy ? nil : e
     }
 

@@ -12,7 +12,7 @@ public final class TreeBuilder: @unchecked Sendable {
     let content: ContentStore
     let rules: IgnoreRules
     let oldCache: StatCache
-    public private(set) var newCache = StatCache()
+    public internal(set) var newCache = StatCache()
     /// Special files skipped (a warning each).
     public private(set) var skipped: [Problem] = []
     /// Files that could not be read (commit exits 3).
@@ -32,7 +32,10 @@ public final class TreeBuilder: @unchecked Sendable {
         self.content = content
         self.rules = rules
         self.oldCache = cache
-        newCache.scanStart = LocalFS.now()
+        // Without a stamp on the file system (see `Repository.scanStamp`), be safe against a file-system
+        // clock that lags this one or keeps whole seconds.
+        let now = LocalFS.now()
+        newCache.scanStart = (now.0 - 2, now.1)
     }
 
     final class Directory: @unchecked Sendable {
