@@ -93,12 +93,11 @@ actor ShareSet {
     nonisolated let geometry: SegmentGeometry
     private var active: [VerifiedShare]
     private var spares: [(ShareNumber, any StorageServer)]
-    private var problems: [String]
 
     private init(index: StorageIndex, uebHash: Digest, size: UInt64, k: Int, n: Int, active: [VerifiedShare],
-                 spares: [(ShareNumber, any StorageServer)], problems: [String]) throws {
+                 spares: [(ShareNumber, any StorageServer)]) throws {
         self.index = index; self.uebHash = uebHash; self.size = size; self.k = k; self.n = n
-        self.active = active; self.spares = spares; self.problems = problems
+        self.active = active; self.spares = spares
         self.geometry = active[0].ueb.geometry
         self.code = try ErasureCode(k: k, n: n)
     }
@@ -113,7 +112,6 @@ actor ShareSet {
         }) where share < n {
             for server in holders[share]!.sorted(by: { $0.isNear && !$1.isNear }) { candidates.append((share, server)) }
         }
-        var problems: [String] = []
         var active: [VerifiedShare] = []
         var spares = candidates
         while active.count < k && !spares.isEmpty {
@@ -143,7 +141,7 @@ actor ShareSet {
             for r in opened {
                 switch r {
                 case .success(let s): if !active.contains(where: { $0.number == s.number }) { active.append(s) }
-                case .failure(let e): problems.append(describe(e))
+                case .failure: continue  // a share that does not verify is skipped; the next candidate is tried
                 }
             }
             spares.removeAll { c in active.contains { $0.number == c.0 } }
@@ -156,7 +154,7 @@ actor ShareSet {
             throw GridError.notEnoughShares(found: active.count, needed: k, servers: names)
         }
         active.sort { $0.number < $1.number }
-        return try ShareSet(index: index, uebHash: uebHash, size: size, k: k, n: n, active: active, spares: spares, problems: problems)
+        return try ShareSet(index: index, uebHash: uebHash, size: size, k: k, n: n, active: active, spares: spares)
     }
 
     /// Segment i's ciphertext (K blocks, padded), verified against the crypttext tree.
@@ -182,17 +180,16 @@ actor ShareSet {
                 return out
             }
             var failed: [VerifiedShare] = []
-            var errors: [String] = []
             for (share, r) in fetched {
                 switch r {
                 case .success(let b): blocks[share.number] = b
-                case .failure(let e): failed.append(share); errors.append(describe(e))
+                case .failure: failed.append(share)
                 }
             }
             if failed.isEmpty { break }
             // Drop the failing shares and bring in spares for the same block.
             sources.removeAll { s in failed.contains { $0.number == s.number && $0.server.id == s.server.id } }
-            sources = try await replace(failed, keeping: sources, errors: errors)
+            sources = try await replace(failed, keeping: sources)
         }
         let numbers = sources.map(\.number).sorted()
         let length = self.geometry.blockLength(i)
@@ -224,8 +221,7 @@ actor ShareSet {
     }
 
     /// Retires failing shares and tops `sources` up to K from the spares.
-    private func replace(_ failed: [VerifiedShare], keeping sources: [VerifiedShare], errors: [String]) async throws -> [VerifiedShare] {
-        problems += errors
+    private func replace(_ failed: [VerifiedShare], keeping sources: [VerifiedShare]) async throws -> [VerifiedShare] {
         var sources = sources
         for bad in failed { active.removeAll { $0.number == bad.number && $0.server.id == bad.server.id } }
         while sources.count < k {
@@ -245,7 +241,7 @@ actor ShareSet {
                 return try await VerifiedShare.open(server: server, index: index, number: share, uebHash: uebHash,
                                                     expectedSize: size, k: k, n: n)
             } catch {
-                problems.append("share \(share) on server \(server.name): \(describe(error))")
+                continue  // damaged or unreadable: try the next spare
             }
         }
         return nil

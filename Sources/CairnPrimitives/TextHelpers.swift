@@ -24,4 +24,11 @@ public enum ProcessEnvironment {
         }
         return out
     }
+
+    /// The current working directory ("." if it cannot be read).
+    public static var currentDirectory: String {
+        var buf = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+        guard getcwd(&buf, buf.count) != nil else { return "." }
+        return String(cString: buf)
+    }
 }

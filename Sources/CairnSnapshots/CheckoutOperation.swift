@@ -1,3 +1,4 @@
+import CairnPrimitives
 extension Repository {
     /// Uncommitted changes: the worktree against HEAD's tree (everything is "added" before a first commit).
     public func status(_ session: Session) async throws -> [Change] {
@@ -111,7 +112,7 @@ extension Repository {
             }
             return parts
         }
-        let cwd = currentDirectory()
+        let cwd = ProcessEnvironment.currentDirectory
         let root = try normalize(workTree.description.hasPrefix("/") ? workTree.description : cwd + "/" + workTree.description)
         let here = try normalize(cwd)
         let base = here.starts(with: root) ? cwd : "/" + root.joined(separator: "/")

@@ -10,11 +10,3 @@ public func localZoneOffsetMinutes(at time: Int64) -> Int16 {
     localtime_r(&t, &tm)
     return Int16(tm.tm_gmtoff / 60)
 }
-
-func processEnvironment() -> [String: String] { ProcessEnvironment.current }
-
-func currentDirectory() -> String {
-    var buf = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
-    guard getcwd(&buf, buf.count) != nil else { return "." }
-    return String(cString: buf)
-}

@@ -122,7 +122,7 @@ extension Repository {
     }
 
     func defaultSignature(time: Int64, zone: Int16) -> Signature {
-        let env = processEnvironment()
+        let env = ProcessEnvironment.current
         let name = env["CAIRN_AUTHOR_NAME"] ?? env["USER"] ?? "cairn"
         let email = env["CAIRN_AUTHOR_EMAIL"] ?? "\(name)@localhost"
         return Signature(name: name, email: email, time: time, zoneOffset: zone)

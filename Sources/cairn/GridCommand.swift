@@ -1,3 +1,4 @@
+import CairnPrimitives
 import ArgumentParser
 import CairnFormats
 import CairnGrid
@@ -25,7 +26,7 @@ struct GridCommand: AsyncParsableCommand {
             } catch let e as FormatError {
                 throw ValidationError(e.description)
             }
-            let path = LocalGrid.resolvePath(explicit: directory, environment: environment()).path
+            let path = LocalGrid.resolvePath(explicit: directory, environment: ProcessEnvironment.current).path
             try LocalGrid.create(at: path, servers: servers, parameters: params)
             Terminal.writeOut("created grid \(path): \(servers) servers, \(params.k)-of-\(params.n), happy \(params.happy)\n")
         }

@@ -1,3 +1,4 @@
+import CairnPrimitives
 import ArgumentParser
 import CairnGrid
 
@@ -6,7 +7,7 @@ struct GridOptions: ParsableArguments {
     var grid: String?
 
     var resolved: (path: String, isDefault: Bool) {
-        LocalGrid.resolvePath(explicit: grid, environment: environment())
+        LocalGrid.resolvePath(explicit: grid, environment: ProcessEnvironment.current)
     }
 
     /// Opens the grid; only the default location is created on first use.

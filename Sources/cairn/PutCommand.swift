@@ -1,3 +1,4 @@
+import CairnPrimitives
 import ArgumentParser
 import CairnFormats
 import CairnGrid
@@ -74,7 +75,7 @@ struct Put: AsyncParsableCommand {
 
     /// Copies stdin to an unlinked temporary file and reads it from there.
     func spoolStandardInput() throws -> any ByteSource {
-        let dir = environment()["TMPDIR"] ?? "/tmp"
+        let dir = ProcessEnvironment.current["TMPDIR"] ?? "/tmp"
         var template = Array((dir + "/cairn-stdin-XXXXXX").utf8CString)
         let fd = mkstemp(&template)
         guard fd >= 0 else { throw Failure("cannot create a spool file in \(dir): \(String(cString: strerror(errno)))", code: Code.ioError) }

@@ -8,21 +8,16 @@ import Glibc
 
 /// Opens the repository around the current directory.
 func openRepository() throws -> Repository {
-    let cwd = FSPath(currentWorkingDirectory())
+    let cwd = FSPath(ProcessEnvironment.currentDirectory)
     let state = try Repository.find(from: cwd)
     return try Repository.open(state: state, provider: SlotRefStoreProvider())
 }
 
-func currentWorkingDirectory() -> String {
-    var buf = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
-    guard getcwd(&buf, buf.count) != nil else { return "." }
-    return String(cString: buf)
-}
 
 func absolutePath(_ p: String) -> String {
     if p.hasPrefix("/") { return p }
-    if p == "." || p.isEmpty { return currentWorkingDirectory() }
-    return currentWorkingDirectory() + "/" + (p.hasPrefix("./") ? String(p.dropFirst(2)) : p)
+    if p == "." || p.isEmpty { return ProcessEnvironment.currentDirectory }
+    return ProcessEnvironment.currentDirectory + "/" + (p.hasPrefix("./") ? String(p.dropFirst(2)) : p)
 }
 
 /// "Name <email>".

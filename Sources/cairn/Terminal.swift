@@ -45,4 +45,3 @@ func formatBytes(_ n: UInt64) -> String {
     return "\((v * 10).rounded() / 10) \(units[u])"
 }
 
-func environment() -> [String: String] { ProcessEnvironment.current }
