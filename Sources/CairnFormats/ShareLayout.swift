@@ -73,22 +73,45 @@ public struct ShareLayout: Sendable, Equatable {
     /// Checks the trees and share chain read from `hashesRange` against the UEB's roots.
     public func parseHashes(_ bytes: [UInt8], shareNumber: Int, ueb: UEB) throws -> Hashes {
         guard bytes.count == Int(shareSize - blockTreeOffset) else { throw FormatError.invalid("share hashes truncated") }
-        func digests(_ start: Int, _ count: Int) -> [Digest] {
-            (0..<count).map { Array(bytes[(start + $0 * 32)..<(start + $0 * 32 + 32)]) }
+        guard let blockTree = blockTree(bytes, shareNumber: shareNumber, ueb: ueb) else {
+            throw FormatError.invalid("block hash tree or share hash chain does not match the UEB")
         }
-        let nodes = treeNodeCount
-        let count = geometry.segmentCount
-        guard let blockTree = HashTree(storedNodes: digests(0, nodes), leafCount: count) else {
-            throw FormatError.invalid("block hash tree is inconsistent")
-        }
-        guard let ctTree = HashTree(storedNodes: digests(nodes * 32, nodes), leafCount: count),
-              ctTree.root == ueb.crypttextRoot else {
+        guard let ctTree = crypttextTree(bytes, ueb: ueb) else {
             throw FormatError.invalid("crypttext hash tree does not match the UEB")
         }
-        let chain = digests(2 * nodes * 32, shareChainCount)
-        let root = HashTree.root(leaf: blockTree.root, index: shareNumber, chain: chain, leafCount: geometry.n)
-        guard root == ueb.shareRoot else { throw FormatError.invalid("share hash chain does not match the UEB") }
         return Hashes(blockTree: blockTree, crypttextTree: ctTree)
+    }
+
+    private func digests(_ bytes: [UInt8], _ start: Int, _ count: Int) -> [Digest] {
+        (0..<count).map { Array(bytes[(start + $0 * 32)..<(start + $0 * 32 + 32)]) }
+    }
+
+    /// The share's block tree from `hashesRange` bytes, if it and the share chain lead to the UEB's share root.
+    /// Each part is checked on its own, so damage to one part does not discard the others (repair uses any).
+    public func blockTree(_ bytes: [UInt8], shareNumber: Int, ueb: UEB) -> HashTree? {
+        guard bytes.count == Int(shareSize - blockTreeOffset), shareNumber >= 0, shareNumber < geometry.n else { return nil }
+        let nodes = treeNodeCount
+        guard let tree = HashTree(storedNodes: digests(bytes, 0, nodes), leafCount: geometry.segmentCount) else { return nil }
+        let chain = digests(bytes, 2 * nodes * 32, shareChainCount)
+        let root = HashTree.root(leaf: tree.root, index: shareNumber, chain: chain, leafCount: geometry.n)
+        return root == ueb.shareRoot ? tree : nil
+    }
+
+    /// The file's crypttext tree from `hashesRange` bytes, if it leads to the UEB's crypttext root.
+    public func crypttextTree(_ bytes: [UInt8], ueb: UEB) -> HashTree? {
+        guard bytes.count == Int(shareSize - blockTreeOffset) else { return nil }
+        let nodes = treeNodeCount
+        guard let tree = HashTree(storedNodes: digests(bytes, nodes * 32, nodes), leafCount: geometry.segmentCount),
+              tree.root == ueb.crypttextRoot else { return nil }
+        return tree
+    }
+
+    /// The UEB from a share's first `prefixSize` bytes if it matches the cap, whatever the header says.
+    public static func parseUEB(_ prefix: [UInt8], uebHash: Digest) -> UEB? {
+        guard prefix.count == prefixSize else { return nil }
+        let uebBytes = Array(prefix[headerSize...])
+        guard TaggedHash.hash(Tags.ueb, uebBytes) == uebHash else { return nil }
+        return try? UEB(parsing: uebBytes)
     }
 
     public func encodeHashes(blockTree: HashTree, crypttextTree: HashTree, shareChain: [Digest]) -> [UInt8] {

@@ -192,27 +192,9 @@ actor ShareSet {
             sources = try await replace(failed, keeping: sources)
         }
         let numbers = sources.map(\.number).sorted()
-        let length = self.geometry.blockLength(i)
-        var segment: [UInt8]
-        var primaryHashes: [Digest]
-        if numbers == Array(0..<k) {
-            segment = []
-            segment.reserveCapacity(length * k)
-            for s in 0..<k { segment += blocks[s]!.0 }
-            primaryHashes = (0..<k).map { blocks[$0]!.1 }
-        } else {
-            segment = [UInt8](repeating: 0, count: length * k)
-            let inputs = numbers.map { blocks[$0]!.0 }
-            try segment.withUnsafeMutableBytes { out in
-                let outs = (0..<k).map { out.baseAddress! + $0 * length }
-                try withPointers(inputs) { ins in
-                    try code.decode(numbers: numbers, blocks: ins, into: outs, blockSize: length)
-                }
-            }
-            primaryHashes = (0..<k).map { s in
-                segment.withUnsafeBytes { ShareLayout.blockHash(UnsafeRawBufferPointer(rebasing: $0[(s * length)..<((s + 1) * length)])) }
-            }
-        }
+        let used = blocks.filter { numbers.contains($0.key) }
+        let (segment, primaryHashes) = try decodeSegment(used.mapValues(\.0), knownHashes: used.mapValues(\.1), k: k,
+                                                         blockLength: self.geometry.blockLength(i), code: code)
         let tree = sources[0].hashes.crypttextTree
         guard ShareLayout.crypttextLeaf(primaryBlockHashes: primaryHashes) == tree.leaf(i) else {
             throw GridError.integrity("segment \(i) decodes to ciphertext that does not match the file's hash tree (shares \(numbers.map(String.init).joined(separator: ",")) disagree)")

@@ -7,6 +7,8 @@ public struct Grid: Sendable {
     public let parameters: EncodingParameters
     public let convergenceSecret: [UInt8]
     public let servers: [any StorageServer]
+    /// Uploads in flight in this process, one per storage index (shared by copies of this value).
+    let uploads = SingleFlight<StorageIndex, Cap>()
 
     public init(parameters: EncodingParameters, convergenceSecret: [UInt8], servers: [any StorageServer]) {
         self.parameters = parameters

@@ -10,9 +10,11 @@ struct Placement {
     /// Places `wanted` shares of `index` on the grid, given the shares servers already hold.
     /// Servers are tried in permuted order, emptiest first; a server that fails is dropped and its
     /// shares go to the next. Fails (aborting allocations) when fewer than `happy` servers would hold shares.
+    /// A share is never placed on a server listed for it in `avoid` (one holding a copy that is bad or could
+    /// not be read: it would answer that it already has the share).
     static func place(_ index: StorageIndex, shareSize: UInt64, wanted: [ShareNumber],
                       existing: [ShareNumber: [any StorageServer]], failures initialFailures: [String: String],
-                      grid: Grid) async throws -> Placement {
+                      avoid initialAvoid: [ShareNumber: Set<ServerID>] = [:], grid: Grid) async throws -> Placement {
         let ring = grid.permutedServers(for: index)
         var failures = initialFailures
         var load: [ServerID: Int] = [:]
@@ -20,16 +22,22 @@ struct Placement {
         var pending = wanted.filter { existing[$0]?.isEmpty ?? true }
         var placement = Placement()
         var usable = ring.filter { failures[$0.name] == nil }
+        var unplaceable: [ShareNumber] = []
+        var avoid = initialAvoid  // grows with servers that declined a share (another upload is writing it there)
 
         while !pending.isEmpty && !usable.isEmpty {
             // Deal the pending shares to the least-loaded servers, ties in ring order.
             var plan: [Int: [ShareNumber]] = [:]
             for share in pending {
-                let pick = usable.indices.min { a, b in
+                let allowed = usable.indices.filter { !(avoid[share]?.contains(usable[$0].id) ?? false) }
+                guard let pick = allowed.min(by: { a, b in
                     let la = load[usable[a].id, default: 0] + (plan[a]?.count ?? 0)
                     let lb = load[usable[b].id, default: 0] + (plan[b]?.count ?? 0)
                     return la != lb ? la < lb : a < b
-                }!
+                }) else {
+                    unplaceable.append(share)
+                    continue
+                }
                 plan[pick, default: []].append(share)
             }
             let servers = usable
@@ -57,6 +65,7 @@ struct Placement {
                         } else if allocation.alreadyHave.contains(share) {
                             load[server.id, default: 0] += 1
                         } else {
+                            avoid[share, default: []].insert(server.id)
                             pending.append(share)
                         }
                     }
@@ -72,7 +81,7 @@ struct Placement {
         }
 
         placement.serverCount = load.filter { $0.value > 0 }.count
-        if !pending.isEmpty || placement.serverCount < grid.parameters.happy {
+        if !pending.isEmpty || !unplaceable.isEmpty || placement.serverCount < grid.parameters.happy {
             await placement.abort(index)
             let problems = failures.sorted { $0.key.localizedStandardLess($1.key) }.map { "\($0.value)" }
             throw GridError.placementFailed(servers: placement.serverCount,

@@ -68,6 +68,16 @@ public struct Uploader: Sendable {
                                               segmentSize: geometry.segmentSize, size: size, chunkHashes: hashes)
         }
         let index = StorageIndex(ImmutableKeys.storageIndex(forKey: key))!
+        return try await grid.uploads.run(index) {
+            try await self.encode(source, key: key, index: index, geometry: geometry)
+        }
+    }
+
+    /// Places and writes the shares of one file whose key is known (one caller per storage index at a time).
+    private func encode(_ source: any ByteSource, key: [UInt8], index: StorageIndex,
+                        geometry: SegmentGeometry) async throws -> Cap {
+        let p = grid.parameters
+        let size = source.size
         let encoder = try ShareEncoder(geometry: geometry)
         let layout = encoder.layout
 

@@ -198,6 +198,14 @@ enum FileSystem {
         guard Glibc.rename(from, to) == 0 else { throw .last("rename to \(to)", from) }
     }
 
+    /// A second name for an existing file; false if `from` does not exist.
+    @discardableResult
+    static func link(_ from: String, to: String) throws(FileSystemError) -> Bool {
+        if Glibc.link(from, to) == 0 { return true }
+        if errno == ENOENT { return false }
+        throw .last("link to \(to)", from)
+    }
+
     /// Removes a file; false if it did not exist.
     @discardableResult
     static func unlink(_ path: String) throws(FileSystemError) -> Bool {

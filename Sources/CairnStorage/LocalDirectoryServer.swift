@@ -19,6 +19,7 @@ public final class LocalDirectoryServer: StorageServer {
     public let isNear: Bool
     public let directory: String
     public let maximumShareSize: UInt64
+    public var capabilities: ServerCapabilities { ServerCapabilities(supersedesShares: true, rangesPerRead: nil) }
 
     /// Shares of at most this many bytes (1 MiB) go into packs; larger ones get a file of their own.
     public static let smallShareLimit: UInt64 = PackFormat.smallShareLimit
@@ -45,6 +46,8 @@ public final class LocalDirectoryServer: StorageServer {
         var written = WrittenRanges()
         var buffer: ShareBuffer?  // small shares
         var file: LargeFile?      // large shares
+        /// Allocated by `allocateReplacements`: the live copy goes to quarantine when this one finishes.
+        var replacing = false
     }
 
     /// A large share's temporary file (created in `tmp/`, renamed into `large/` at sync).
@@ -83,9 +86,7 @@ public final class LocalDirectoryServer: StorageServer {
         var open: [ShareKey: OpenShare] = [:]
         var pending: [PendingRecord] = []
         var pendingBytes = 0
-        var drops: [PackFormat.IndexEntry] = []
         var finishedLarge: [ShareKey: LargeFile] = [:]
-        var directoriesToSync: Set<String> = []
         var lastSequence: UInt64 = 0
 
         /// Wall-clock nanoseconds, made strictly increasing over everything this instance has seen.
@@ -144,7 +145,28 @@ public final class LocalDirectoryServer: StorageServer {
         reader = Mutex(ReaderState(index: IndexReader(layout: layout)))
         try mapped {
             try Self.prepare(layout, server: name)
+            try rebuildLostIndexes()
             try refreshNow()
+        }
+    }
+
+    /// A pack whose index file is gone (deleted by hand, lost with a disk) would hide its shares until some
+    /// writer took it; rebuild its index now from the self-describing records, if nobody is writing the pack.
+    /// A pack that cannot be opened for writing (a read-only grid) stays invisible and is reported.
+    private func rebuildLostIndexes() throws {
+        let names = Set(try FileSystem.list(layout.packs) ?? [])
+        for name in names.sorted() where name.hasSuffix(".pack") {
+            let base = String(name.dropLast(5))
+            guard !names.contains(base + ".idx") else { continue }
+            do {
+                guard let fd = try FileDescriptor.openIfExists(layout.packPath(base), flags: O_RDWR),
+                      try fd.tryLockExclusive() else { continue }  // a live writer rebuilds it itself
+                var created = false
+                _ = try PackWriter.recover(layout: layout, base: base, pack: fd, createdEntry: &created)
+                if created { try FileSystem.syncDirectory(layout.packs) }
+            } catch let e as FileSystemError where !e.isNoSpace {
+                reader.withLock { $0.index.problems.append("\(e.path): cannot rebuild the lost index of \(name): \(e.reason); its shares stay invisible") }
+            }
         }
     }
 
@@ -376,12 +398,7 @@ public final class LocalDirectoryServer: StorageServer {
 
     public func allocate(_ index: StorageIndex, shares: Set<ShareNumber>, shareSize: UInt64) async throws -> Allocation {
         try mapped {
-            guard shareSize <= maximumShareSize else {
-                throw StorageError.outOfRange(server: name, reason: "a share of \(shareSize) bytes exceeds this server's maximum of \(maximumShareSize) bytes")
-            }
-            for s in shares where key(index, s) == nil {
-                throw StorageError.outOfRange(server: name, reason: "share number \(s) is out of range (0...\(UInt32.max))")
-            }
+            try checkAllocation(index, shares: shares, shareSize: shareSize)
             let large = shareSize > Self.smallShareLimit
             var held = try heldShares(index, includeLarge: large)
             if !shares.isSubset(of: held),
@@ -389,42 +406,69 @@ public final class LocalDirectoryServer: StorageServer {
                 try refreshNow()
                 held = try heldShares(index, includeLarge: large)
             }
-            let alreadyHave = shares.intersection(held)
-            let wanted = shares.subtracting(held)
+            let allocated = try open(index, shares: shares.subtracting(held), shareSize: shareSize, replacing: false)
+            return Allocation(alreadyHave: shares.intersection(held), allocated: allocated)
+        }
+    }
 
-            var files: [ShareNumber: LargeFile] = [:]
-            if large && !wanted.isEmpty {
-                let need = shareSize * UInt64(wanted.count)
-                let free = try FileSystem.availableSpace(layout.tmp)
-                guard free >= need else {
-                    throw StorageError.full(server: name, reason: "\(need) bytes needed for \(wanted.count) share(s) of \(index), \(free) bytes free in \(directory)")
-                }
+    public func allocateReplacements(_ index: StorageIndex, shares: Set<ShareNumber>, shareSize: UInt64) async throws -> Set<ShareNumber> {
+        try mapped {
+            try checkAllocation(index, shares: shares, shareSize: shareSize)
+            return try open(index, shares: shares, shareSize: shareSize, replacing: true)
+        }
+    }
+
+    private func checkAllocation(_ index: StorageIndex, shares: Set<ShareNumber>, shareSize: UInt64) throws {
+        guard shareSize <= maximumShareSize else {
+            throw StorageError.outOfRange(server: name, reason: "a share of \(shareSize) bytes exceeds this server's maximum of \(maximumShareSize) bytes")
+        }
+        for s in shares where key(index, s) == nil {
+            throw StorageError.outOfRange(server: name, reason: "share number \(s) is out of range (0...\(UInt32.max))")
+        }
+    }
+
+    /// Opens allocations for `wanted`, except shares another upload of this instance is writing now (as a Tahoe
+    /// storage node answers for a share being written: neither held nor allocated). Returns the shares opened.
+    private func open(_ index: StorageIndex, shares wanted: Set<ShareNumber>, shareSize: UInt64, replacing: Bool) throws -> Set<ShareNumber> {
+        let busy = state.withLock { s in Set(wanted.filter { s.open[key(index, $0)!] != nil }) }
+        let wanted = wanted.subtracting(busy)
+        let large = shareSize > Self.smallShareLimit
+        var files: [ShareNumber: LargeFile] = [:]
+        if large && !wanted.isEmpty {
+            let need = shareSize * UInt64(wanted.count)
+            let free = try FileSystem.availableSpace(layout.tmp)
+            guard free >= need else {
+                throw StorageError.full(server: name, reason: "\(need) bytes needed for \(wanted.count) share(s) of \(index), \(free) bytes free in \(directory)")
+            }
+            do {
                 for s in wanted {
                     let path = layout.tmp + "/\(index.hex).\(s).\(hexString(SecureRandom.bytes(8))).tmp"
                     let fd = try FileDescriptor.open(path, flags: O_RDWR | O_CREAT | O_EXCL)
-                    try fd.lockExclusive()  // marks it live for other instances' stale-file cleanup
                     files[s] = LargeFile(fd: fd, temporaryPath: path, index: index, share: UInt32(s), size: shareSize)
+                    try fd.lockExclusive()  // marks it live for other instances' stale-file cleanup
                 }
+            } catch {
+                for f in files.values { _ = try? FileSystem.unlink(f.temporaryPath) }
+                throw error
             }
-            let unused: [LargeFile] = state.withLock { st in
-                var unused: [LargeFile] = []
-                for s in wanted {
-                    let k = key(index, s)!
-                    if let existing = st.open[k] {
-                        if existing.size == shareSize {  // allocated twice: keep the first
-                            if let f = files[s] { unused.append(f) }
-                            continue
-                        }
-                        if let f = existing.file { unused.append(f) }
-                    }
-                    st.open[k] = large ? OpenShare(size: shareSize, file: files[s])
-                                       : OpenShare(size: shareSize, buffer: ShareBuffer(length: Int(shareSize)))
-                }
-                return unused
-            }
-            for f in unused { try FileSystem.unlink(f.temporaryPath) }
-            return Allocation(alreadyHave: alreadyHave, allocated: wanted)
         }
+        let (opened, unused) = state.withLock { st -> (Set<ShareNumber>, [LargeFile]) in
+            var opened: Set<ShareNumber> = []
+            var unused: [LargeFile] = []
+            for s in wanted {
+                let k = key(index, s)!
+                if st.open[k] != nil {  // another upload opened it meanwhile
+                    if let f = files[s] { unused.append(f) }
+                    continue
+                }
+                st.open[k] = large ? OpenShare(size: shareSize, file: files[s], replacing: replacing)
+                                   : OpenShare(size: shareSize, buffer: ShareBuffer(length: Int(shareSize)), replacing: replacing)
+                opened.insert(s)
+            }
+            return (opened, unused)
+        }
+        for f in unused { try FileSystem.unlink(f.temporaryPath) }
+        return opened
     }
 
     public func write(_ index: StorageIndex, share: ShareNumber, offset: UInt64, data: [UInt8]) async throws {
@@ -471,6 +515,7 @@ public final class LocalDirectoryServer: StorageServer {
                 s.open[k] = nil
                 return o
             }
+            if o.replacing { try quarantine(index, k) }
             if let b = o.buffer {
                 let crc = CRC32.checksum(UnsafeRawBufferPointer(b.data))
                 PackFormat.writeRecordHeader(into: b.storage, key: k, length: o.size, dataCRC: crc)
@@ -498,25 +543,46 @@ public final class LocalDirectoryServer: StorageServer {
         }
     }
 
-    /// Hides the share at once in this instance; the "dropped" index entry becomes durable (and visible to
-    /// other instances) at the next `sync`. A large share's file is unlinked at once (its directory is fsynced
-    /// at the next `sync`).
+    /// Records the report (a line in `corruption-reports`, fsynced) and changes nothing else: the share stays
+    /// readable until a repair's replacement supersedes it, so a mistaken report can never lose data.
     public func reportCorrupt(_ index: StorageIndex, share: ShareNumber, reason: String) async throws {
         try mapped {
-            guard let k = key(index, share) else { throw StorageError.noSuchShare(server: name, index: index, share: share) }
-            let pendingLarge = state.withLock { s in
-                let sequence = s.nextSequence()
-                s.map.update(k.index, LocatedShare(share: k.share, sequence: sequence, length: 0, place: .dropped))
-                s.drops.append(.init(key: k, flags: PackFormat.flagDropped, recordOffset: 0, length: 0,
-                                     sequence: sequence, dataCRC: 0))
-                return s.finishedLarge.removeValue(forKey: k)
-            }
-            if let pendingLarge { try FileSystem.unlink(pendingLarge.temporaryPath) }
-            if try FileSystem.unlink(layout.largePath(index, k.share)) {
-                let dir = layout.largeDirectory(index)
-                state.withLock { _ = $0.directoriesToSync.insert(dir) }
-            }
+            let clean = reason.map { $0.isNewline ? " " : $0 }
+            let line = "\(FileSystem.currentTimeSeconds()) \(index.hex) \(share) \(String(clean))\n"
+            let created = try FileSystem.status(layout.reportsFile) == nil
+            let fd = try FileDescriptor.open(layout.reportsFile, flags: O_WRONLY | O_CREAT | O_APPEND)
+            try fd.write(Array(line.utf8), at: 0)
+            try fd.sync()
+            if created { try FileSystem.syncDirectory(layout.root) }
         }
+    }
+
+    /// Keeps the live copy of a share that a replacement is about to supersede: a hard link of a large share's
+    /// file, a copy of a pack record's bytes, in `quarantine/`, durable before the replacement can win.
+    private func quarantine(_ index: StorageIndex, _ k: ShareKey) throws {
+        let target = layout.quarantine + "/\(index.hex).\(k.share).\(hexString(SecureRandom.bytes(8)))"
+        let createdFolder = try FileSystem.makeDirectory(layout.quarantine)
+        if createdFolder { try FileSystem.syncDirectory(layout.root) }
+        var kept = try FileSystem.link(layout.largePath(index, k.share), to: target)
+        if !kept, let found = try findOnce(k, index) {
+            let tmp = target + ".tmp"
+            let out = try FileDescriptor.open(tmp, flags: O_WRONLY | O_CREAT | O_EXCL)
+            switch found {
+            case .memory(let b): try out.write(Array(UnsafeRawBufferPointer(b.data)), at: 0)
+            case .file(let fd, let dataOffset, let length):
+                var copied: UInt64 = 0
+                while copied < length {
+                    let chunk = try fd.read(count: Int(min(length - copied, 1 << 20)), at: dataOffset + copied)
+                    if chunk.isEmpty { break }
+                    try out.write(chunk, at: copied)
+                    copied += UInt64(chunk.count)
+                }
+            }
+            try out.sync()
+            try FileSystem.rename(tmp, to: target)
+            kept = true
+        }
+        if kept { try FileSystem.syncDirectory(layout.quarantine) }
     }
 
     // MARK: Flush and sync (under the writer lock)
@@ -536,7 +602,6 @@ public final class LocalDirectoryServer: StorageServer {
                     s.map = ShareMap()
                     s.pending = []
                     s.pendingBytes = 0
-                    s.drops = []
                 }
             }
             try? refreshNow()
@@ -606,19 +671,12 @@ public final class LocalDirectoryServer: StorageServer {
 
     private func syncLocked(_ w: inout WriterState) throws {
         try flushLocked(&w)
-        let (drops, large, directories) = state.withLock { s in
-            let d = s.drops
-            s.drops = []
-            let dirs = s.directoriesToSync
-            s.directoriesToSync = []
-            return (d, Array(s.finishedLarge.values), dirs)
-        }
-        if !drops.isEmpty { try w.take(layout).unsyncedEntries += drops }
+        let large = state.withLock { Array($0.finishedLarge.values) }
         let writers = w.retired + (w.current.map { [$0] } ?? [])
         for pw in writers { try pw.syncPack() }
         for pw in writers { try pw.syncIndex() }
 
-        var dirs = directories
+        var dirs: Set<String> = []
         if w.createdEntry { dirs.insert(layout.packs) }
         for f in large { try f.fd.sync() }
         for f in large {

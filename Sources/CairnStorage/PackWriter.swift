@@ -153,7 +153,8 @@ final class PackWriter {
         return w
     }
 
-    /// Entries rebuilt from a pack get the oldest possible sequence: any drop or rewrite recorded elsewhere wins.
+    /// Entries rebuilt from a pack get the oldest possible sequences (1, 2, 3, … in record order, so a later
+    /// record of the same share in this pack wins): any rewrite recorded elsewhere wins over them.
     static let rebuiltSequence: UInt64 = 1
 
     /// Reads records from the start of a pack while each header and data CRC holds.
@@ -169,7 +170,7 @@ final class PackWriter {
             let data = try pack.read(count: Int(header.length), at: offset + UInt64(PackFormat.recordHeaderSize))
             guard CRC32.checksum(data) == header.dataCRC else { break }
             entries.append(.init(key: header.key, flags: 0, recordOffset: offset, length: header.length,
-                                 sequence: rebuiltSequence, dataCRC: header.dataCRC))
+                                 sequence: rebuiltSequence + UInt64(entries.count), dataCRC: header.dataCRC))
             offset += UInt64(PackFormat.recordHeaderSize) + header.length
         }
         return (entries, offset)

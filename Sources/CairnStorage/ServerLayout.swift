@@ -5,6 +5,8 @@
 ///     <root>/packs/pack-<16 hex>.idx             that pack's index
 ///     <root>/large/<2 hex>/<32 hex>/<share>      one large share (storage index in hex, share number in decimal)
 ///     <root>/tmp/                                files being created (large shares, new packs)
+///     <root>/quarantine/<32 hex>.<share>.<16 hex>  a share's old bytes, superseded by a repair
+///     <root>/corruption-reports                  one line per share reported corrupt
 struct ServerLayout: Sendable {
     static let formatLine = "cairn-local-server 1\n"
 
@@ -13,6 +15,8 @@ struct ServerLayout: Sendable {
     var packs: String { root + "/packs" }
     var large: String { root + "/large" }
     var tmp: String { root + "/tmp" }
+    var quarantine: String { root + "/quarantine" }
+    var reportsFile: String { root + "/corruption-reports" }
 
     func packPath(_ base: String) -> String { packs + "/" + base + ".pack" }
     func indexPath(_ base: String) -> String { packs + "/" + base + ".idx" }

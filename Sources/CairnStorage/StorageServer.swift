@@ -47,6 +47,38 @@ public struct ServerInfo: Sendable, Equatable {
     }
 }
 
+/// What a server can do beyond the common protocol; the grid client plans around it.
+public struct ServerCapabilities: Sendable, Equatable {
+    /// The server can store a new copy of a share it already holds, superseding the old one atomically when
+    /// the new copy is durable (the local grid can; Tahoe storage nodes never replace an immutable share).
+    public var supersedesShares: Bool
+    /// The most byte ranges one `read` may ask for (Tahoe's HTTP protocol allows one); nil: any number.
+    public var rangesPerRead: Int?
+
+    public init(supersedesShares: Bool, rangesPerRead: Int?) {
+        self.supersedesShares = supersedesShares
+        self.rangesPerRead = rangesPerRead
+    }
+
+    /// What a server that says nothing more offers: no superseding, one range per read.
+    public static let minimal = ServerCapabilities(supersedesShares: false, rangesPerRead: 1)
+}
+
+/// How the grid client must treat a failure (DESIGN §4). None of these proves a share's bytes bad: only the
+/// grid client can, by hashing bytes it read, and it alone ever reports corruption.
+public enum StorageErrorKind: Sendable, Equatable {
+    /// The server or the share could not be reached or read this time (I/O error, permission, too many open
+    /// files, timeout, full disk, connection failure). Try again later or elsewhere; never conclude anything.
+    case unavailable
+    /// The server answered that it does not hold the share.
+    case missing
+    /// Another writer got there first or the request does not fit the server's state (test-and-set lost, no open
+    /// allocation).
+    case conflict
+    /// The server refuses the request as asked (authentication, certificate pin, size limits).
+    case refused
+}
+
 /// A failure at one server. The grid client collects these per server and carries on with the others.
 public enum StorageError: Error, CustomStringConvertible, Equatable {
     case unreachable(server: String, reason: String)
@@ -58,6 +90,15 @@ public enum StorageError: Error, CustomStringConvertible, Equatable {
     case corruptStore(server: String, path: String, reason: String)
     /// A slot write carried another write enabler than the one stored with the slot at its first write.
     case badWriteEnabler(server: String, index: StorageIndex)
+
+    public var kind: StorageErrorKind {
+        switch self {
+        case .unreachable, .full, .io, .corruptStore: return .unavailable
+        case .noSuchShare: return .missing
+        case .notAllocated: return .conflict
+        case .outOfRange, .badWriteEnabler: return .refused
+        }
+    }
 
     public var description: String {
         switch self {
@@ -86,11 +127,17 @@ public protocol StorageServer: AnyObject, Sendable {
     var name: String { get }
     /// Near servers (local disk, "mom's machine") are preferred for downloads.
     var isNear: Bool { get }
+    var capabilities: ServerCapabilities { get }
 
     func info() async throws -> ServerInfo
 
-    /// Reserves `shareSize` bytes for each of `shares` of `index`, except shares already held.
+    /// Reserves `shareSize` bytes for each of `shares` of `index`, except shares already held and shares another
+    /// upload is writing here right now (those are in neither set of the answer: place them elsewhere or later).
     func allocate(_ index: StorageIndex, shares: Set<ShareNumber>, shareSize: UInt64) async throws -> Allocation
+    /// Reserves new copies of `shares`, held or not, for a repair: once finished and synced, each supersedes the
+    /// copy the server held, atomically, and the old bytes are kept aside (never deleted by this call). Only for
+    /// servers whose `capabilities.supersedesShares` is true; returns the shares allocated.
+    func allocateReplacements(_ index: StorageIndex, shares: Set<ShareNumber>, shareSize: UInt64) async throws -> Set<ShareNumber>
     /// Writes bytes at `offset` of an allocated share (any order; ranges must stay within `shareSize`).
     func write(_ index: StorageIndex, share: ShareNumber, offset: UInt64, data: [UInt8]) async throws
     /// Marks an allocated share complete: every byte must have been written.
@@ -106,8 +153,9 @@ public protocol StorageServer: AnyObject, Sendable {
     func shareSize(_ index: StorageIndex, share: ShareNumber) async throws -> UInt64
     /// Reads byte ranges of a held share; ranges past the end are truncated to the share's size.
     func read(_ index: StorageIndex, share: ShareNumber, ranges: [Range<UInt64>]) async throws -> [[UInt8]]
-    /// Tells the server a share failed verification. A write-once server keeps the bad copy; the local
-    /// grid drops it so that repair can write a good one.
+    /// Tells the server that bytes of a share failed their hash (proven corruption, never a guess). The server
+    /// records the report; it never deletes or hides the share because of it (only a durable replacement
+    /// supersedes a share).
     func reportCorrupt(_ index: StorageIndex, share: ShareNumber, reason: String) async throws
 
     // Mutable shares ("slots"), modelled on Tahoe's read-test-write (MutableShares.swift).
@@ -122,6 +170,14 @@ public protocol StorageServer: AnyObject, Sendable {
     /// each test range held before the call, so a losing writer learns what is there now.
     func testAndWriteMutable(_ index: StorageIndex, writeEnabler: [UInt8],
                              vectors: [ShareNumber: MutableWrite]) async throws -> MutableWriteResult
+}
+
+extension StorageServer {
+    public var capabilities: ServerCapabilities { .minimal }
+
+    public func allocateReplacements(_ index: StorageIndex, shares: Set<ShareNumber>, shareSize: UInt64) async throws -> Set<ShareNumber> {
+        throw StorageError.outOfRange(server: name, reason: "this server cannot replace a share it holds")
+    }
 }
 
 extension String {

@@ -16,13 +16,18 @@ func printReport(_ report: CheckReport, verified: Bool) {
         let list = shares.map { s -> String in
             switch s.state {
             case .found, .good: return "\(s.share)"
-            case .bad: return "\(s.share) (bad)"
+            case .corrupt: return "\(s.share) (corrupt)"
+            case .unreadable: return "\(s.share) (unreadable)"
             }
         }.joined(separator: ", ")
         Terminal.writeOut("server \(name): share\(shares.count == 1 ? "" : "s") \(list)\n")
     }
-    for bad in report.badShares {
-        if case .bad(let why) = bad.state { Terminal.writeOut("bad share \(bad.share) on server \(bad.server): \(why)\n") }
+    for s in report.shares {
+        switch s.state {
+        case .corrupt(let why): Terminal.writeOut("corrupt share \(s.share) on server \(s.server): \(why)\n")
+        case .unreadable(let why): Terminal.writeOut("unreadable share \(s.share) on server \(s.server) (not counted, not condemned): \(why)\n")
+        case .found, .good: break
+        }
     }
     let state = report.isHealthy ? "healthy" : "not healthy"
     let kind = verified ? "good" : "found"
@@ -45,11 +50,19 @@ struct Repair: AsyncParsableCommand {
         }
         let grid = try gridOptions.open()
         let outcome = try await Repairer(grid: grid).repair(verifyCap)
-        for bad in outcome.dropped {
-            Terminal.writeOut("dropped bad share \(bad.share) on server \(bad.server)\n")
-        }
+        let inPlace = Set(outcome.superseded.map { "\($0.share)/\($0.server)" })
         for (share, server) in outcome.written.sorted(by: { $0.key < $1.key }) {
-            Terminal.writeOut("wrote share \(share) to server \(server)\n")
+            if inPlace.contains("\(share)/\(server)") {
+                Terminal.writeOut("wrote share \(share) to server \(server), superseding its corrupt copy (kept in quarantine)\n")
+            } else {
+                Terminal.writeOut("wrote share \(share) to server \(server)\n")
+            }
+        }
+        for bad in outcome.reported {
+            Terminal.writeOut("reported corrupt share \(bad.share) on server \(bad.server)\n")
+        }
+        for failure in outcome.reportFailures {
+            Terminal.writeErr("warning: could not report a corrupt share: \(failure)\n")
         }
         printReport(outcome.after, verified: true)
         if !outcome.after.isHealthy { throw ExitCode(Code.unhealthy) }

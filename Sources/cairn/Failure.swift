@@ -41,6 +41,7 @@ struct Failure: Error {
         case .noGrid, .badConfig: code = Code.config
         case .notEnoughShares, .placementFailed: code = Code.unavailable
         case .integrity: code = Code.integrity
+        case .notEnoughBlocks(_, _, _, let unreadable, _): code = unreadable > 0 ? Code.unavailable : Code.integrity
         case .io, .full: code = Code.ioError
         case .usage: code = Code.usage
         }

@@ -131,29 +131,16 @@ final class TestGrid {
         default: layout.shareChainOffset + 3
         }
         // Damage share 1 (a primary) wherever it lives.
-        let grid = try tg.open()
-        var damaged: String?
-        for server in grid.servers {
-            guard let local = server as? LocalDirectoryServer, let loc = try local.location(of: index, share: 1) else { continue }
-            let fh = try #require(FileHandle(forUpdatingAtPath: loc.path))
-            try fh.seek(toOffset: loc.offset + offset)
-            var byte = try #require(try fh.read(upToCount: 1))
-            byte[0] ^= 0x5a
-            try fh.seek(toOffset: loc.offset + offset)
-            try fh.write(contentsOf: byte)
-            try fh.close()
-            damaged = server.name
-        }
-        let damagedServer = try #require(damaged)
+        let damagedServer = try #require(try flipShareByte(try tg.open(), index, share: 1, at: offset).first)
         #expect(try await Downloader(grid: try tg.open()).bytes(cap) == data)
         let report = try await Checker(grid: try tg.open()).check(rc.verifyCap, verify: true)
         #expect(!report.isHealthy)
-        #expect(report.badShares.map { "\($0.server)/\($0.share)" } == ["\(damagedServer)/1"])
+        #expect(report.corruptShares.map { "\($0.server)/\($0.share)" } == ["\(damagedServer)/1"])
         let outcome = try await Repairer(grid: try tg.open()).repair(rc.verifyCap)
         #expect(outcome.written.keys.sorted() == [1])
         #expect(outcome.after.isHealthy)
         let again = try await Checker(grid: try tg.open()).check(rc.verifyCap, verify: true)
-        #expect(again.isHealthy && again.badShares.isEmpty)
+        #expect(again.isHealthy && again.corruptShares.isEmpty)
         #expect(try await Downloader(grid: try tg.open()).bytes(cap) == data)
     }
 

@@ -15,18 +15,30 @@ final class MemoryServer: StorageServer {
         var enablers: [String: [UInt8]] = [:]
         /// Shares another writer "lands" just before the next test-and-write of that slot.
         var interference: [String: [ShareNumber: [UInt8]]] = [:]
+        var reports: [String] = []
+        var failingReads = false
     }
     private let state = Mutex(State())
 
-    init(number: Int, isNear: Bool = true) {
+    /// Whether it replaces held shares in place (as the local grid does) or never (as a Tahoe node).
+    let supersedes: Bool
+
+    init(number: Int, isNear: Bool = true, supersedes: Bool = true) {
         id = ServerID((0..<32).map { UInt8(truncatingIfNeeded: $0 &* 7 &+ number &* 31) })
         name = String(number)
         self.isNear = isNear
+        self.supersedes = supersedes
     }
 
     private func key(_ i: StorageIndex, _ s: ShareNumber) -> String { "\(i.hex)/\(s)" }
     private func check() throws { if state.withLock({ $0.down }) { throw StorageError.unreachable(server: name, reason: "down") } }
     func setDown(_ down: Bool) { state.withLock { $0.down = down } }
+    /// Reads of share bytes fail as a disk out of file descriptors would (listing still works).
+    func setFailingReads(_ failing: Bool) { state.withLock { $0.failingReads = failing } }
+    private func checkRead() throws {
+        try check()
+        if state.withLock({ $0.failingReads }) { throw StorageError.io(server: name, path: "memory", reason: "open: Too many open files (errno 24)") }
+    }
     func corrupt(_ i: StorageIndex, _ s: ShareNumber, at offset: Int) {
         state.withLock { $0.done[key(i, s)]![offset] ^= 0x40 }
     }
@@ -39,7 +51,9 @@ final class MemoryServer: StorageServer {
         return state.withLock { st in
             var a = Allocation(alreadyHave: [], allocated: [])
             for s in shares {
-                if st.done[key(index, s)] != nil { a.alreadyHave.insert(s) } else {
+                if st.done[key(index, s)] != nil { a.alreadyHave.insert(s) } else if st.open[key(index, s)] != nil {
+                    continue  // another upload is writing it: neither held nor allocated
+                } else {
                     st.open[key(index, s)] = [UInt8](repeating: 0, count: Int(shareSize)); a.allocated.insert(s)
                 }
             }
@@ -70,11 +84,26 @@ final class MemoryServer: StorageServer {
         return UInt64(b.count)
     }
     func read(_ index: StorageIndex, share: ShareNumber, ranges: [Range<UInt64>]) async throws -> [[UInt8]] {
-        try check()
+        try checkRead()
         guard let b = shareBytes(index, share) else { throw StorageError.noSuchShare(server: name, index: index, share: share) }
         return ranges.map { r in Array(b[min(Int(r.lowerBound), b.count)..<min(Int(r.upperBound), b.count)]) }
     }
-    func reportCorrupt(_ index: StorageIndex, share: ShareNumber, reason: String) async throws { delete(index, share) }
+    /// Records the report; the share stays (as on every server: only a replacement supersedes it).
+    func reportCorrupt(_ index: StorageIndex, share: ShareNumber, reason: String) async throws {
+        try check()
+        state.withLock { $0.reports.append("\(index.hex)/\(share)") }
+    }
+    var reports: [String] { state.withLock { $0.reports } }
+
+    var capabilities: ServerCapabilities { ServerCapabilities(supersedesShares: supersedes, rangesPerRead: 1) }
+    func allocateReplacements(_ index: StorageIndex, shares: Set<ShareNumber>, shareSize: UInt64) async throws -> Set<ShareNumber> {
+        try check()
+        guard supersedes else { throw StorageError.outOfRange(server: name, reason: "cannot supersede") }
+        return state.withLock { st in
+            for s in shares { st.open[key(index, s)] = [UInt8](repeating: 0, count: Int(shareSize)) }
+            return shares
+        }
+    }
 
     func readMutable(_ index: StorageIndex, shares: Set<ShareNumber>?, ranges: [Range<UInt64>]) async throws -> [ShareNumber: [[UInt8]]] {
         try check()

@@ -232,7 +232,7 @@ import Testing
         try await checkAll(try tmp.server(), count: 6)
     }
 
-    @Test func corruptDataIsNotFixedButReportCorruptHidesIt() async throws {
+    @Test func reportsAreRecordedAndOnlyADurableReplacementSupersedes() async throws {
         let tmp = try TemporaryDirectory()
         let server = try tmp.server()
         let si = storageIndex(3), bigIndex = storageIndex(4)
@@ -257,24 +257,69 @@ import Testing
         #expect(try await readAll(server, si) == bad)  // returned as stored: the grid's hash trees catch it
         #expect(try await readAll(server, bigIndex, share: 1) == badBig)
 
+        // A report is recorded, durably, and hides nothing: a mistaken report cannot lose data.
         try await server.reportCorrupt(si, share: 0, reason: "block hash mismatch")
-        try await server.reportCorrupt(bigIndex, share: 1, reason: "block hash mismatch")
-        #expect(try await server.shares(of: si).isEmpty)
-        #expect(try await server.shares(of: bigIndex).isEmpty)
-        await #expect(throws: StorageError.noSuchShare(server: "s", index: si, share: 0)) {
-            _ = try await server.read(si, share: 0, ranges: [0..<1])
-        }
-        try await server.sync()
-        #expect(try await tmp.server().shares(of: si).isEmpty)
+        try await server.reportCorrupt(bigIndex, share: 1, reason: "block\nhash mismatch")
+        let reports = try String(contentsOfFile: tmp.path + "/server/corruption-reports", encoding: .utf8)
+        #expect(reports.split(separator: "\n").count == 2)
+        #expect(reports.contains("\(si.hex) 0 block hash mismatch") && reports.contains("\(bigIndex.hex) 1 block hash mismatch"))
+        #expect(try await server.shares(of: si) == [0])
+        #expect(try await readAll(try tmp.server(), bigIndex, share: 1) == badBig)
 
-        // Repair writes good copies; they are visible here and elsewhere.
-        try await put(server, si, share: 0, data)
-        try await put(server, bigIndex, share: 1, big)
+        // A normal allocation answers "already have"; a replacement allocation supersedes at sync.
+        #expect(try await server.allocate(si, shares: [0], shareSize: UInt64(data.count)).alreadyHave == [0])
+        for (index, share, bytes) in [(si, 0, data), (bigIndex, 1, big)] {
+            #expect(try await server.allocateReplacements(index, shares: [share], shareSize: UInt64(bytes.count)) == [share])
+            try await server.write(index, share: share, offset: 0, data: bytes)
+            try await server.finish(index, share: share)
+        }
+        // Before the sync other instances still see the old copies.
+        #expect(try await readAll(try tmp.server(), si) == bad)
+        #expect(try await readAll(try tmp.server(), bigIndex, share: 1) == badBig)
         try await server.sync()
         #expect(try await readAll(server, si) == data)
         let other = try tmp.server()
         #expect(try await readAll(other, si) == data)
         #expect(try await readAll(other, bigIndex, share: 1) == big)
+        // The superseded bytes sit in quarantine, never deleted.
+        let quarantine = tmp.path + "/server/quarantine"
+        let kept = try FileManager.default.contentsOfDirectory(atPath: quarantine).sorted()
+        #expect(kept.count == 2 && kept[0].hasPrefix(si.hex + ".0.") && kept[1].hasPrefix(bigIndex.hex + ".1.")
+                || kept.count == 2 && kept[1].hasPrefix(si.hex + ".0.") && kept[0].hasPrefix(bigIndex.hex + ".1."))
+        let keptBytes = Set(try kept.map { Array(try Data(contentsOf: URL(fileURLWithPath: quarantine + "/" + $0))) })
+        #expect(keptBytes == [bad, badBig])
+    }
+
+    @Test func aShareBeingWrittenIsNeitherHeldNorAllocatedTwice() async throws {
+        let tmp = try TemporaryDirectory()
+        let server = try tmp.server()
+        let si = storageIndex(9)
+        let data = shareData(9, size: 600_000)
+        #expect(try await server.allocate(si, shares: [0, 1], shareSize: UInt64(data.count)).allocated == [0, 1])
+        let second = try await server.allocate(si, shares: [0, 1, 2], shareSize: UInt64(data.count))
+        #expect(second.allocated == [2] && second.alreadyHave.isEmpty)
+        for share in [0, 1, 2] {
+            try await server.write(si, share: share, offset: 0, data: data)
+            try await server.finish(si, share: share)
+        }
+        try await server.sync()
+        #expect(try await tmp.server().shares(of: si) == [0, 1, 2])
+    }
+
+    @Test func aLostIndexIsRebuiltWhenTheServerOpens() async throws {
+        let tmp = try TemporaryDirectory()
+        do {
+            let server = try tmp.server()
+            for i in 0..<20 { try await put(server, storageIndex(200 + i), share: i % 3, shareData(i, size: 1000 + i)) }
+            try await server.sync()
+        }
+        for idx in try packFiles(tmp.path + "/server", suffix: ".idx") { try FileManager.default.removeItem(atPath: idx) }
+        let reopened = try tmp.server()
+        for i in 0..<20 {
+            #expect(try await reopened.shares(of: storageIndex(200 + i)) == [i % 3])
+            #expect(try await readAll(reopened, storageIndex(200 + i), share: i % 3) == shareData(i, size: 1000 + i))
+        }
+        #expect(try packFiles(tmp.path + "/server", suffix: ".idx").count == 1)
     }
 
     @Test func misuseFailsWithClearErrors() async throws {
