@@ -158,11 +158,14 @@ actor ShareSet {
     }
 
     /// Segment i's ciphertext (K blocks, padded), verified against the crypttext tree.
-    /// Runs off the actor so that both cores fetch, hash and decode segments at once.
+    /// Runs off the actor so that both cores fetch, hash and decode segments at once. A block that fails is
+    /// replaced by the same block of another share, for this segment only; a share whose server failed (not
+    /// merely one bad block) is retired for the rest of the download.
     nonisolated func segment(_ i: Int) async throws -> [UInt8] {
         let k = self.k, index = self.index, code = self.code
         var blocks: [ShareNumber: ([UInt8], Digest)] = [:]
-        var sources = await active
+        var tried: Set<String> = []
+        var sources = try await topUp([], excluding: tried)
         while true {
             let missing = sources.filter { blocks[$0.number] == nil }
             let fetched = await withTaskGroup(of: (VerifiedShare, Result<([UInt8], Digest), Error>).self) { group in
@@ -179,17 +182,19 @@ actor ShareSet {
                 for await r in group { out.append(r) }
                 return out
             }
-            var failed: [VerifiedShare] = []
+            var failed: Set<String> = []
             for (share, r) in fetched {
                 switch r {
                 case .success(let b): blocks[share.number] = b
-                case .failure: failed.append(share)
+                case .failure(let error):
+                    failed.insert(share.key)
+                    if !(error is BadBlock) { await retire(share, because: error) }
                 }
             }
             if failed.isEmpty { break }
-            // Drop the failing shares and bring in spares for the same block.
-            sources.removeAll { s in failed.contains { $0.number == s.number && $0.server.id == s.server.id } }
-            sources = try await replace(failed, keeping: sources)
+            tried.formUnion(failed)
+            sources.removeAll { failed.contains($0.key) }
+            sources = try await topUp(sources, excluding: tried)
         }
         let numbers = sources.map(\.number).sorted()
         let used = blocks.filter { numbers.contains($0.key) }
@@ -202,28 +207,62 @@ actor ShareSet {
         return segment
     }
 
-    /// Retires failing shares and tops `sources` up to K from the spares.
-    private func replace(_ failed: [VerifiedShare], keeping sources: [VerifiedShare]) async throws -> [VerifiedShare] {
+    /// Shares whose server failed during this download, by server name and reason (for the final message).
+    private var failures: [String: String] = [:]
+
+    private func retire(_ share: VerifiedShare, because error: Error) {
+        active.removeAll { $0.key == share.key }
+        failures[share.server.name] = describe(error)
+    }
+
+    /// Tops `sources` up to K distinct share numbers: shares already open first (primaries first), then
+    /// spares opened now (and kept open for later segments). Never a copy in `excluding`. Spares are opened
+    /// one at a time for all segments in flight: a segment waits for the spare another one is opening
+    /// rather than concluding too early that none is left.
+    private func topUp(_ sources: [VerifiedShare], excluding: Set<String>) async throws -> [VerifiedShare] {
         var sources = sources
-        for bad in failed { active.removeAll { $0.number == bad.number && $0.server.id == bad.server.id } }
         while sources.count < k {
-            guard let replacement = try await nextSpare(excluding: Set(sources.map(\.number))) else {
-                throw GridError.notEnoughShares(found: sources.count, needed: k, servers: [])
+            let numbers = Set(sources.map(\.number))
+            if let open = active.sorted(by: { $0.number < $1.number })
+                .first(where: { !numbers.contains($0.number) && !excluding.contains($0.key) }) {
+                sources.append(open)
+                continue
             }
-            sources.append(replacement)
-            if !active.contains(where: { $0.number == replacement.number }) { active.append(replacement) }
+            if let opener {
+                await opener.value
+                continue
+            }
+            guard spares.contains(where: { !numbers.contains($0.0) }) else {
+                let names = failures.keys.sorted { $0.localizedStandardLess($1) }
+                throw GridError.notEnoughShares(found: sources.count, needed: k, servers: names)
+            }
+            let task = Task { await self.openSpare(excluding: numbers) }
+            opener = task
+            await task.value
         }
         return sources
     }
 
-    private func nextSpare(excluding numbers: Set<ShareNumber>) async throws -> VerifiedShare? {
+    /// The spare being opened, if any (see `topUp`).
+    private var opener: Task<Void, Never>?
+
+    private func openSpare(excluding numbers: Set<ShareNumber>) async {
+        if let spare = await nextSpare(excluding: numbers), !active.contains(where: { $0.key == spare.key }) {
+            active.append(spare)
+        }
+        opener = nil
+    }
+
+    private func nextSpare(excluding numbers: Set<ShareNumber>) async -> VerifiedShare? {
         while let i = spares.firstIndex(where: { !numbers.contains($0.0) }) {
             let (share, server) = spares.remove(at: i)
-            do {
-                return try await VerifiedShare.open(server: server, index: index, number: share, uebHash: uebHash,
-                                                    expectedSize: size, k: k, n: n)
-            } catch {
-                continue  // damaged or unreadable: try the next spare
+            let (index, uebHash, size, k, n) = (self.index, self.uebHash, self.size, self.k, self.n)
+            switch await outcome({ @Sendable in
+                try await VerifiedShare.open(server: server, index: index, number: share, uebHash: uebHash,
+                                             expectedSize: size, k: k, n: n)
+            }) {
+            case .success(let opened): return opened
+            case .failure(let error): failures[server.name] = describe(error)  // damaged or unreadable: try the next
             }
         }
         return nil

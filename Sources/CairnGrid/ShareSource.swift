@@ -9,6 +9,8 @@ struct VerifiedShare: Sendable {
     let ueb: UEB
     let hashes: ShareLayout.Hashes
     var layout: ShareLayout { ShareLayout(geometry: ueb.geometry) }
+    /// This copy: share number and server.
+    var key: String { "\(number)@\(server.id.hex)" }
 
     /// Reads and checks the header, UEB, both trees and the share chain (two reads of one range each).
     /// Throws `CorruptShare` only for bytes read in full that fail their hash; a failed or short read
