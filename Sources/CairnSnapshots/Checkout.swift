@@ -8,6 +8,8 @@ public struct Checkout: Sendable {
     /// written: it would overwrite this worktree's own state.
     public func write(tree id: ObjectID, into dir: FSPath, isRoot: Bool = false) async throws {
         let tree = try await content.objects.tree(id)
+        // What a killed checkout left here under temporary names goes; this one writes every entry anew.
+        LocalFS.removeStaleTemporaries(in: dir)
         for e in tree.entries {
             if isRoot && e.name == Array(LocalState.folderName.utf8) { continue }
             let path = dir.appending(e.name)

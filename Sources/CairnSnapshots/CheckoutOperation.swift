@@ -32,9 +32,15 @@ extension Repository {
         let worktree = try scanWorktree()
         // What would be lost: tracked files changed or deleted, and untracked files the target would
         // overwrite. Other untracked files are left alone, as git does.
+        // A path that already is what the target has loses nothing either: that is how an interrupted
+        // checkout or restore leaves the paths it got to, so running it again needs no --force.
         let dirty = Self.changes(from: baseTree, to: worktree).filter { c in
+            let incoming = newTree[c.path], here = worktree[c.path]
+            if let incoming, let here, incoming.kind == here.kind,
+               here.kind == .directory || (incoming.hash == here.hash && incoming.mode == here.mode) { return false }
+            if incoming == nil && here == nil { return false }  // deleted here, and the target has no such path
             if c.kind != .added { return true }
-            guard let incoming = newTree[c.path], let here = worktree[c.path] else { return false }
+            guard let incoming, let here else { return false }
             return incoming.kind != here.kind || (here.kind != .directory && incoming.hash != here.hash)
         }
         if let relativePaths {
@@ -54,7 +60,9 @@ extension Repository {
                     try await checkout.write(tree: targetTree, into: workTree, isRoot: true)
                 } else {
                     try makeRealDirectories(rel)
-                    try await checkout.write(entry: entry, at: workTree.appending(Array(rel.utf8)))
+                    let path = workTree.appending(Array(rel.utf8))
+                    LocalFS.removeStaleTemporaries(in: path.parent)
+                    try await checkout.write(entry: entry, at: path)
                 }
             }
             return

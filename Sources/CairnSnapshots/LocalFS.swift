@@ -143,9 +143,38 @@ enum LocalFS {
         return Array(buf[0..<n])
     }
 
+    /// `writeFile` writes `<name>.cairn-tmp-<pid>` beside the file and renames it into place, so a killed
+    /// command may leave that name behind (never a half-written file under the real name).
+    static let temporaryMarker = Array(".cairn-tmp-".utf8)
+
+    /// The process id in a temporary name `<name>.cairn-tmp-<pid>`, or nil for any other name.
+    static func temporaryOwner(_ name: [UInt8]) -> Int32? {
+        let m = temporaryMarker
+        guard name.count > m.count else { return nil }
+        var i = name.count - m.count
+        while i > 0 {
+            if name[i] == m[0] && Array(name[i..<(i + m.count)]) == m { break }
+            i -= 1
+        }
+        let digits = name[(i + m.count)...]
+        guard i > 0, !digits.isEmpty, digits.count <= 9, digits.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }) else { return nil }
+        return Int32(String(decoding: digits, as: UTF8.self))
+    }
+
+    /// Removes the temporary files of dead processes (a killed checkout or restore) from `dir`; those of
+    /// live processes, and everything else, stay.
+    static func removeStaleTemporaries(in dir: FSPath) {
+        guard let names = try? list(dir) else { return }
+        for name in names {
+            guard let pid = temporaryOwner(name), pid != getpid(), kill(pid, 0) != 0, Glibc.errno == ESRCH else { continue }
+            let path = dir.appending(name)
+            if (try? lstat(path))?.kind == .file { _ = path.withCString { unlink($0) } }
+        }
+    }
+
     /// Writes a file through a temporary name and renames it into place, then sets mode and mtime.
     static func writeFile(_ path: FSPath, _ bytes: [UInt8], mode: UInt32, mtime: (Int64, UInt32)?, sync: Bool = false) throws {
-        let tmp = FSPath(path.bytes + Array(".cairn-tmp-\(getpid())".utf8))
+        let tmp = FSPath(path.bytes + temporaryMarker + Array(String(getpid()).utf8))
         let fd = tmp.withCString { open($0, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0o600) }
         guard fd >= 0 else { throw fail(tmp, "open") }
         var done = 0

@@ -122,6 +122,8 @@ extension TreeBuilder {
                 continue
             }
             if rules.isIgnored(rel, isDirectory: st.kind == .directory) { continue }
+            // A file a killed checkout or restore was writing (`<name>.cairn-tmp-<pid>`) is never stored.
+            if st.kind == .file, LocalFS.temporaryOwner(name) != nil { continue }
             if st.kind == .directory, let state = work.stateIdentity, state == (st.device, st.inode) { continue }
             switch st.kind {
             case .file, .symlink:

@@ -91,6 +91,9 @@ import Testing
         }
         #expect(kills >= 10, "only \(kills) of 50 commits were killed mid-way; the test did not test much")
         #expect(try f.run(["log", "--oneline"]).lines.count == 51)
+        // Whatever the kills left on the servers, every snapshot, tree, version and cap still checks.
+        let check = try f.run(["check"])
+        #expect(check.code == 0, "\(check.stdout) \(check.stderr)")
         _ = landedBeforeKill
     }
 }
