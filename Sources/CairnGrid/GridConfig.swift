@@ -136,8 +136,9 @@ public enum LocalGrid {
         return config
     }
 
-    /// Opens a grid. A server folder that has gone missing is reported as unreachable, not recreated.
-    public static func open(at path: String) throws -> Grid {
+    /// Opens a grid. A server folder that has gone missing is reported as unreachable, not recreated. Every
+    /// server call answers within `deadline` or fails as unavailable.
+    public static func open(at path: String, deadline: Duration = LocalDirectoryServer.defaultDeadline) throws -> Grid {
         let configPath = path + "/" + GridConfig.fileName
         guard let data = FileOps.read(configPath) else {
             if FileOps.exists(path) && !FileOps.exists(configPath) {
@@ -157,7 +158,7 @@ public enum LocalGrid {
             let name = String(i)
             if FileOps.isDirectory(dir) {
                 do {
-                    servers.append(try LocalDirectoryServer(directory: dir, id: s.id, name: name))
+                    servers.append(try LocalDirectoryServer(directory: dir, id: s.id, name: name, deadline: deadline))
                 } catch {
                     servers.append(UnreachableServer(id: s.id, name: name, reason: describe(error)))
                 }

@@ -3,14 +3,16 @@ extension LocalDirectoryServer {
     var slotStore: SlotStore { SlotStore(root: directory + "/slots", server: name) }
 
     public func readMutable(_ index: StorageIndex, shares: Set<ShareNumber>?, ranges: [Range<UInt64>]) async throws -> [ShareNumber: [[UInt8]]] {
-        try mapped { try slotStore.read(index, shares: shares, ranges: ranges) }
+        try await io.run { [self] () throws(StorageError) in try mapped { try slotStore.read(index, shares: shares, ranges: ranges) } }
     }
 
     /// Atomic against every other writer of the slot (any process) and durable when it returns: no
     /// `sync()` is needed.
     public func testAndWriteMutable(_ index: StorageIndex, writeEnabler: [UInt8],
                                     vectors: [ShareNumber: MutableWrite]) async throws -> MutableWriteResult {
-        try mapped { try slotStore.testAndWrite(index, writeEnabler: writeEnabler, vectors: vectors) }
+        try await io.run { [self] () throws(StorageError) in
+            try mapped { try slotStore.testAndWrite(index, writeEnabler: writeEnabler, vectors: vectors) }
+        }
     }
 
     /// The folder holding a slot's share files (for tests that damage or roll them back).

@@ -30,10 +30,16 @@ public final class LocalDirectoryServer: StorageServer {
     /// A failed `allocate` lookup re-reads other processes' index files at most this often (seconds); a
     /// share they stored in between is merely uploaded again. Reads always refresh on a miss.
     static let allocationRefreshInterval = 0.1
+    /// How long one call may take before it fails as unavailable. Generous: a sync of a large batch on a slow
+    /// disk legitimately takes seconds; a file system that hangs (a dead network mount, a FIFO where a
+    /// share should be) does not answer at all.
+    public static let defaultDeadline: Duration = .seconds(120)
     /// Temporary files older than this (seconds) and unlocked belong to a dead process and are removed.
     static let staleTemporaryAge: Int64 = 60
 
     let layout: ServerLayout
+    /// Blocking calls run here, never on the cooperative pool (BlockingIO).
+    let io: BlockingIO
     private let state: Mutex<State>
     private let writer: Mutex<WriterState>
     private let reader: Mutex<ReaderState>
@@ -131,8 +137,9 @@ public final class LocalDirectoryServer: StorageServer {
     // MARK: Opening
 
     /// Opens (creating if missing) the server directory `directory`.
+    /// Every call answers within `deadline` or fails as unavailable (a stuck disk or file system).
     public init(directory: String, id: ServerID, name: String, isNear: Bool = true,
-                maximumShareSize: UInt64 = 1 << 40) throws {
+                maximumShareSize: UInt64 = 1 << 40, deadline: Duration = LocalDirectoryServer.defaultDeadline) throws {
         self.id = id
         self.name = name
         self.isNear = isNear
@@ -140,6 +147,7 @@ public final class LocalDirectoryServer: StorageServer {
         self.maximumShareSize = maximumShareSize
         let layout = ServerLayout(root: directory)
         self.layout = layout
+        io = BlockingIO(server: name, deadline: deadline)
         state = Mutex(State())
         writer = Mutex(WriterState())
         reader = Mutex(ReaderState(index: IndexReader(layout: layout)))
@@ -330,26 +338,30 @@ public final class LocalDirectoryServer: StorageServer {
         return held
     }
 
+    /// Inline: a lookup in memory, one `readdir` of a folder that usually does not exist and, on a miss, the
+    /// incremental index refresh. Every upload asks every server this first, so a hop to the I/O threads
+    /// would cost more than the answer (10 % of a small-file backup, measured); reads of share bytes,
+    /// which can hang on a stuck file system, are what runs on the I/O threads.
     public func shares(of index: StorageIndex) async throws -> Set<ShareNumber> {
-        try mapped {
+        try { () throws(StorageError) in try mapped {
             let held = try heldShares(index, includeLarge: true)
             if !held.isEmpty { return held }
             try refreshNow()
             return try heldShares(index, includeLarge: true)
-        }
+        } }()
     }
 
     public func shareSize(_ index: StorageIndex, share: ShareNumber) async throws -> UInt64 {
-        try mapped {
+        try await io.run { [self] () throws(StorageError) in try mapped {
             switch try find(index, share) {
             case .memory(let b): return UInt64(b.length)
             case .file(_, _, let length): return length
             }
-        }
+        } }
     }
 
     public func read(_ index: StorageIndex, share: ShareNumber, ranges: [Range<UInt64>]) async throws -> [[UInt8]] {
-        try mapped {
+        try await io.run { [self] () throws(StorageError) in try mapped {
             let found = try find(index, share)
             let length: UInt64
             switch found {
@@ -371,7 +383,7 @@ public final class LocalDirectoryServer: StorageServer {
                     return bytes
                 }
             }
-        }
+        } }
     }
 
     /// Where a share's bytes sit on disk (for tests that damage them); nil if it is not on disk yet
@@ -391,13 +403,16 @@ public final class LocalDirectoryServer: StorageServer {
     // MARK: Writing
 
     public func info() async throws -> ServerInfo {
-        try mapped {
+        try await io.run { [self] () throws(StorageError) in try mapped {
             ServerInfo(maximumShareSize: maximumShareSize, availableSpace: try FileSystem.availableSpace(directory))
-        }
+        } }
     }
 
+    /// A small share's allocation touches only memory (a buffer; the share map; at most every 0.1 s a refresh
+    /// of other instances' index files) and runs inline: a hop to the I/O threads would cost more than the
+    /// work, thousands of times per backup. Large shares create files, on the I/O threads.
     public func allocate(_ index: StorageIndex, shares: Set<ShareNumber>, shareSize: UInt64) async throws -> Allocation {
-        try mapped {
+        let body = { @Sendable [self] () throws(StorageError) -> Allocation in try mapped {
             try checkAllocation(index, shares: shares, shareSize: shareSize)
             let large = shareSize > Self.smallShareLimit
             var held = try heldShares(index, includeLarge: large)
@@ -408,14 +423,15 @@ public final class LocalDirectoryServer: StorageServer {
             }
             let allocated = try open(index, shares: shares.subtracting(held), shareSize: shareSize, replacing: false)
             return Allocation(alreadyHave: shares.intersection(held), allocated: allocated)
-        }
+        } }
+        return shareSize > Self.smallShareLimit ? try await io.run(body) : try body()
     }
 
     public func allocateReplacements(_ index: StorageIndex, shares: Set<ShareNumber>, shareSize: UInt64) async throws -> Set<ShareNumber> {
-        try mapped {
+        try await io.run { [self] () throws(StorageError) in try mapped {
             try checkAllocation(index, shares: shares, shareSize: shareSize)
             return try open(index, shares: shares, shareSize: shareSize, replacing: true)
-        }
+        } }
     }
 
     private func checkAllocation(_ index: StorageIndex, shares: Set<ShareNumber>, shareSize: UInt64) throws {
@@ -471,8 +487,9 @@ public final class LocalDirectoryServer: StorageServer {
         return opened
     }
 
+    /// Small shares are copied into memory here; a large share's bytes go to its file on the I/O threads.
     public func write(_ index: StorageIndex, share: ShareNumber, offset: UInt64, data: [UInt8]) async throws {
-        try mapped {
+        let file = try mapped { () throws -> LargeFile? in
             guard let k = key(index, share) else { throw StorageError.notAllocated(server: name, index: index, share: share) }
             let count = UInt64(data.count)
             let file: LargeFile? = try state.withLock { s throws -> LargeFile? in
@@ -494,19 +511,24 @@ public final class LocalDirectoryServer: StorageServer {
                 }
                 return o.file
             }
-            guard let file else { return }
+            return file
+        }
+        guard let file, let k = key(index, share) else { return }
+        try await io.run { [self] () throws(StorageError) in try mapped {
             try file.fd.write(data, at: offset)
             if data.count >= 64 << 10 { file.fd.startWriteback(offset: offset, count: data.count) }
             state.withLock { s in
-                if s.open[k]?.file === file { s.open[k]!.written.insert(offset..<(offset + count)) }
+                if s.open[k]?.file === file { s.open[k]!.written.insert(offset..<(offset + UInt64(data.count))) }
             }
-        }
+        } }
     }
 
+    /// Inline for a small share (its record is queued in memory); on the I/O threads when it writes to disk: a
+    /// flush of 32 MiB of queued records, a quarantine copy, a large share's file.
     public func finish(_ index: StorageIndex, share: ShareNumber) async throws {
-        try mapped {
+        let o = try mapped { () throws -> OpenShare in
             guard let k = key(index, share) else { throw StorageError.notAllocated(server: name, index: index, share: share) }
-            let o = try state.withLock { s throws -> OpenShare in
+            return try state.withLock { s throws -> OpenShare in
                 guard let o = s.open[k] else { throw StorageError.notAllocated(server: name, index: index, share: share) }
                 if let gap = o.written.firstGap(in: o.size) {
                     throw StorageError.outOfRange(server: name,
@@ -515,38 +537,45 @@ public final class LocalDirectoryServer: StorageServer {
                 s.open[k] = nil
                 return o
             }
-            if o.replacing { try quarantine(index, k) }
-            if let b = o.buffer {
-                let crc = CRC32.checksum(UnsafeRawBufferPointer(b.data))
-                PackFormat.writeRecordHeader(into: b.storage, key: k, length: o.size, dataCRC: crc)
-                let flush = state.withLock { s in
-                    let sequence = s.nextSequence()
-                    s.pending.append(PendingRecord(key: k, sequence: sequence, buffer: b, dataCRC: crc))
-                    s.pendingBytes += b.storage.count
-                    s.map.update(k.index, LocatedShare(share: k.share, sequence: sequence, length: o.size, place: .memory(b)))
-                    return s.pendingBytes >= Self.flushThreshold
+        }
+        let k = key(index, share)!
+        if o.replacing { try await io.run { [self] () throws(StorageError) in try mapped { try quarantine(index, k) } } }
+        if let b = o.buffer {
+            let crc = CRC32.checksum(UnsafeRawBufferPointer(b.data))
+            PackFormat.writeRecordHeader(into: b.storage, key: k, length: o.size, dataCRC: crc)
+            let flush = state.withLock { s in
+                let sequence = s.nextSequence()
+                s.pending.append(PendingRecord(key: k, sequence: sequence, buffer: b, dataCRC: crc))
+                s.pendingBytes += b.storage.count
+                s.map.update(k.index, LocatedShare(share: k.share, sequence: sequence, length: o.size, place: .memory(b)))
+                return s.pendingBytes >= Self.flushThreshold
+            }
+            if flush {
+                try await io.run { [self] () throws(StorageError) in
+                    try mapped { try writer.withLock { w in try guarded(&w) { try flushLocked(&$0) } } }
                 }
-                if flush { try writer.withLock { w in try guarded(&w) { try flushLocked(&$0) } } }
-            } else if let f = o.file {
-                let old = state.withLock { $0.finishedLarge.updateValue(f, forKey: k) }
-                if let old, old !== f { try FileSystem.unlink(old.temporaryPath) }
+            }
+        } else if let f = o.file {
+            let old = state.withLock { $0.finishedLarge.updateValue(f, forKey: k) }
+            if let old, old !== f {
+                try await io.run { [self] () throws(StorageError) in try mapped { _ = try FileSystem.unlink(old.temporaryPath) } }
             }
         }
     }
 
     public func abort(_ index: StorageIndex, share: ShareNumber) async throws {
-        try mapped {
+        try await io.run { [self] () throws(StorageError) in try mapped {
             guard let k = key(index, share) else { throw StorageError.notAllocated(server: name, index: index, share: share) }
             let o = state.withLock { $0.open.removeValue(forKey: k) }
             guard let o else { throw StorageError.notAllocated(server: name, index: index, share: share) }
             if let f = o.file { try FileSystem.unlink(f.temporaryPath) }
-        }
+        } }
     }
 
     /// Records the report (a line in `corruption-reports`, fsynced) and changes nothing else: the share stays
     /// readable until a repair's replacement supersedes it, so a mistaken report can never lose data.
     public func reportCorrupt(_ index: StorageIndex, share: ShareNumber, reason: String) async throws {
-        try mapped {
+        try await io.run { [self] () throws(StorageError) in try mapped {
             let clean = reason.map { $0.isNewline ? " " : $0 }
             let line = "\(FileSystem.currentTimeSeconds()) \(index.hex) \(share) \(String(clean))\n"
             let created = try FileSystem.status(layout.reportsFile) == nil
@@ -554,7 +583,7 @@ public final class LocalDirectoryServer: StorageServer {
             try fd.write(Array(line.utf8), at: 0)
             try fd.sync()
             if created { try FileSystem.syncDirectory(layout.root) }
-        }
+        } }
     }
 
     /// Keeps the live copy of a share that a replacement is about to supersede: a hard link of a large share's
@@ -594,17 +623,33 @@ public final class LocalDirectoryServer: StorageServer {
         do {
             try body(&w)
         } catch {
+            // Give back what the failed batch wrote: pack tails cut to the last durable end, temporary files
+            // of finished large shares removed. A cleanup that fails too is noted; the next writer of the
+            // pack trims the tail anyway (recovery), and the stale-file sweep removes temporaries.
+            var cleanup: [String] = []
+            for pw in w.retired + (w.current.map { [$0] } ?? []) {
+                do { try pw.discardUnsynced() } catch { cleanup.append("\(error)") }
+            }
             w.current = nil
             w.retired = []
-            reader.withLock { r in
+            let large = reader.withLock { r in
                 r.index.reset()
-                state.withLock { s in
+                return state.withLock { s in
                     s.map = ShareMap()
                     s.pending = []
                     s.pendingBytes = 0
+                    let large = Array(s.finishedLarge.values)
+                    s.finishedLarge = [:]
+                    return large
                 }
             }
-            try? refreshNow()
+            for f in large {
+                do { try FileSystem.unlink(f.temporaryPath) } catch { cleanup.append("\(error)") }
+            }
+            do { try refreshNow() } catch let e { cleanup.append("\(e)") }
+            if !cleanup.isEmpty {
+                reader.withLock { $0.index.problems.append("after a failed sync: " + cleanup.joined(separator: "; ")) }
+            }
             throw error
         }
     }
@@ -662,11 +707,11 @@ public final class LocalDirectoryServer: StorageServer {
     /// fsynced, large-share files fsynced and renamed into place, and every directory that gained (or lost)
     /// an entry fsynced. One fsync per file touched, whatever the number of shares.
     public func sync() async throws {
-        try mapped {
+        try await io.run { [self] () throws(StorageError) in try mapped {
             try writer.withLock { (w: inout WriterState) throws -> Void in
                 try guarded(&w) { try syncLocked(&$0) }
             }
-        }
+        } }
     }
 
     private func syncLocked(_ w: inout WriterState) throws {

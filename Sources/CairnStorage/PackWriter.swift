@@ -13,6 +13,8 @@ final class PackWriter {
     var end: UInt64
     /// Where the next index entry goes.
     var indexEnd: UInt64
+    /// The end of the records the index on disk covers: what a failed sync truncates the pack back to.
+    var syncedEnd: UInt64
     /// Records written since the last fsync of the pack.
     var dirty = false
     /// Index entries not yet appended (appended and fsynced at `sync`, after the pack's fsync).
@@ -26,6 +28,7 @@ final class PackWriter {
         self.index = index
         self.end = end
         self.indexEnd = indexEnd
+        self.syncedEnd = end
     }
 
     var isFull: Bool { end >= PackFormat.packSizeLimit - PackFormat.smallShareLimit - UInt64(PackFormat.recordHeaderSize) }
@@ -184,6 +187,17 @@ final class PackWriter {
         try index.sync()
         indexEnd += UInt64(bytes.count)
         unsyncedEntries.removeAll(keepingCapacity: true)
+        syncedEnd = end
+    }
+
+    /// After a failed flush or sync: cuts the pack and its index back to what the last successful sync made
+    /// durable, so a full disk gets its space back now rather than when the next writer takes the pack.
+    func discardUnsynced() throws {
+        unsyncedEntries.removeAll()
+        try index.truncate(to: indexEnd)
+        try pack.truncate(to: syncedEnd)
+        end = syncedEnd
+        dirty = false
     }
 
     func syncPack() throws {

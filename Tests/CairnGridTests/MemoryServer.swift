@@ -8,7 +8,7 @@ final class MemoryServer: StorageServer {
     let name: String
     let isNear: Bool
     private struct State {
-        var open: [String: [UInt8]] = [:]
+        var open: [String: OpenShare] = [:]
         var done: [String: [UInt8]] = [:]
         var down = false
         var slots: [String: [ShareNumber: [UInt8]]] = [:]
@@ -17,6 +17,33 @@ final class MemoryServer: StorageServer {
         var interference: [String: [ShareNumber: [UInt8]]] = [:]
         var reports: [String] = []
         var failingReads = false
+    }
+    private struct OpenShare {
+        var bytes: [UInt8]
+        var written = Written()
+    }
+    /// Which bytes of an allocation were written (sorted, merged ranges).
+    private struct Written {
+        var ranges: [Range<UInt64>] = []
+        mutating func insert(_ r: Range<UInt64>) {
+            guard !r.isEmpty else { return }
+            var merged = r
+            ranges.removeAll { x in
+                guard x.overlaps(merged) || x.upperBound == merged.lowerBound || merged.upperBound == x.lowerBound else { return false }
+                merged = min(x.lowerBound, merged.lowerBound)..<max(x.upperBound, merged.upperBound)
+                return true
+            }
+            ranges.append(merged)
+            ranges.sort { $0.lowerBound < $1.lowerBound }
+        }
+        func firstGap(in size: UInt64) -> Range<UInt64>? {
+            var at: UInt64 = 0
+            for r in ranges {
+                if r.lowerBound > at { return at..<r.lowerBound }
+                at = max(at, r.upperBound)
+            }
+            return at < size ? at..<size : nil
+        }
     }
     private let state = Mutex(State())
 
@@ -54,7 +81,7 @@ final class MemoryServer: StorageServer {
                 if st.done[key(index, s)] != nil { a.alreadyHave.insert(s) } else if st.open[key(index, s)] != nil {
                     continue  // another upload is writing it: neither held nor allocated
                 } else {
-                    st.open[key(index, s)] = [UInt8](repeating: 0, count: Int(shareSize)); a.allocated.insert(s)
+                    st.open[key(index, s)] = OpenShare(bytes: [UInt8](repeating: 0, count: Int(shareSize))); a.allocated.insert(s)
                 }
             }
             return a
@@ -63,15 +90,33 @@ final class MemoryServer: StorageServer {
     func write(_ index: StorageIndex, share: ShareNumber, offset: UInt64, data: [UInt8]) async throws {
         try check()
         try state.withLock { st in
-            guard st.open[key(index, share)] != nil else { throw StorageError.notAllocated(server: name, index: index, share: share) }
-            st.open[key(index, share)]!.replaceSubrange(Int(offset)..<Int(offset) + data.count, with: data)
+            guard let open = st.open[key(index, share)] else { throw StorageError.notAllocated(server: name, index: index, share: share) }
+            guard offset <= UInt64(open.bytes.count), UInt64(data.count) <= UInt64(open.bytes.count) - offset else {
+                throw StorageError.outOfRange(server: name, reason: "write of \(data.count) bytes at \(offset) runs past the end of share \(share) (\(open.bytes.count) bytes)")
+            }
+            st.open[key(index, share)]!.bytes.replaceSubrange(Int(offset)..<Int(offset) + data.count, with: data)
+            st.open[key(index, share)]!.written.insert(offset..<(offset + UInt64(data.count)))
         }
     }
     func finish(_ index: StorageIndex, share: ShareNumber) async throws {
         try check()
-        state.withLock { st in st.done[key(index, share)] = st.open.removeValue(forKey: key(index, share)) }
+        try state.withLock { st in
+            guard let open = st.open[key(index, share)] else { throw StorageError.notAllocated(server: name, index: index, share: share) }
+            if let gap = open.written.firstGap(in: UInt64(open.bytes.count)) {
+                throw StorageError.outOfRange(server: name, reason: "bytes \(gap.lowerBound)..<\(gap.upperBound) of share \(share) were never written")
+            }
+            st.open[key(index, share)] = nil
+            st.done[key(index, share)] = open.bytes
+        }
     }
-    func abort(_ index: StorageIndex, share: ShareNumber) async throws { _ = state.withLock { $0.open.removeValue(forKey: key(index, share)) } }
+    func abort(_ index: StorageIndex, share: ShareNumber) async throws {
+        try check()
+        try state.withLock { st in
+            guard st.open.removeValue(forKey: key(index, share)) != nil else {
+                throw StorageError.notAllocated(server: name, index: index, share: share)
+            }
+        }
+    }
     func sync() async throws { try check() }
     func shares(of index: StorageIndex) async throws -> Set<ShareNumber> {
         try check()
@@ -100,7 +145,7 @@ final class MemoryServer: StorageServer {
         try check()
         guard supersedes else { throw StorageError.outOfRange(server: name, reason: "cannot supersede") }
         return state.withLock { st in
-            for s in shares { st.open[key(index, s)] = [UInt8](repeating: 0, count: Int(shareSize)) }
+            for s in shares { st.open[key(index, s)] = OpenShare(bytes: [UInt8](repeating: 0, count: Int(shareSize))) }
             return shares
         }
     }
