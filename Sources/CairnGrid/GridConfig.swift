@@ -153,12 +153,14 @@ public enum LocalGrid {
             throw GridError.badConfig(path: path + "/private/convergence", reason: "missing or not a base32 32-byte secret")
         }
         var servers: [any StorageServer] = []
+        let budgets = SpaceBudget.perFileSystem(config.servers.map { path + "/" + $0.path })
         for (i, s) in config.servers.enumerated() {
             let dir = path + "/" + s.path
             let name = String(i)
             if FileOps.isDirectory(dir) {
                 do {
-                    servers.append(try LocalDirectoryServer(directory: dir, id: s.id, name: name, deadline: deadline))
+                    servers.append(try LocalDirectoryServer(directory: dir, id: s.id, name: name, deadline: deadline,
+                                                            budget: budgets[dir]))
                 } catch {
                     servers.append(UnreachableServer(id: s.id, name: name, reason: describe(error)))
                 }

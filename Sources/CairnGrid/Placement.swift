@@ -23,6 +23,8 @@ struct Placement {
         var placement = Placement()
         var usable = ring.filter { failures[$0.name] == nil }
         var unplaceable: [ShareNumber] = []
+        var full: [String] = []
+        var otherFailure = false
         var avoid = initialAvoid  // grows with servers that declined a share (another upload is writing it there)
 
         while !pending.isEmpty && !usable.isEmpty {
@@ -72,6 +74,7 @@ struct Placement {
                     if allocation.allocated.isEmpty && allocation.alreadyHave.isEmpty { failed.insert(server.id) }
                 case .failure(let error):
                     failures[server.name] = describe(error)
+                    if case StorageError.full = error { full.append(server.name) } else { otherFailure = true }
                     failed.insert(server.id)
                     pending += plan[i]!
                 }
@@ -83,6 +86,11 @@ struct Placement {
         placement.serverCount = load.filter { $0.value > 0 }.count
         if !pending.isEmpty || !unplaceable.isEmpty || placement.serverCount < grid.parameters.happy {
             await placement.abort(index)
+            if !full.isEmpty && !otherFailure, let first = full.sorted(by: { $0.localizedStandardLess($1) }).first,
+               let why = failures[first] {
+                // Out of space, not out of servers: say so first (and exit as an I/O error).
+                throw GridError.full("not enough space for this upload; nothing was stored (\(why))")
+            }
             let problems = failures.sorted { $0.key.localizedStandardLess($1.key) }.map { "\($0.value)" }
             throw GridError.placementFailed(servers: placement.serverCount,
                                             happy: grid.parameters.happy, problems: problems)

@@ -244,6 +244,7 @@ enum FileSystem {
         var size: UInt64
         var isDirectory: Bool
         var modified: Int64  // seconds since the epoch
+        var device: UInt64
     }
 
     /// `stat`; nil if the path does not exist.
@@ -254,7 +255,7 @@ enum FileSystem {
             throw .last("stat", path)
         }
         return Status(size: UInt64(st.st_size), isDirectory: (st.st_mode & S_IFMT) == S_IFDIR,
-                      modified: Int64(st.st_mtim.tv_sec))
+                      modified: Int64(st.st_mtim.tv_sec), device: UInt64(st.st_dev))
     }
 
     /// fsyncs a directory so that entries created, renamed or removed in it survive power loss.

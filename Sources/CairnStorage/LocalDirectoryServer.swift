@@ -38,6 +38,8 @@ public final class LocalDirectoryServer: StorageServer {
     static let staleTemporaryAge: Int64 = 60
 
     let layout: ServerLayout
+    /// Free space promised to this grid's uploads in progress, shared by the servers on one file system.
+    let budget: SpaceBudget
     /// Blocking calls run here, never on the cooperative pool (BlockingIO).
     let io: BlockingIO
     private let state: Mutex<State>
@@ -139,7 +141,8 @@ public final class LocalDirectoryServer: StorageServer {
     /// Opens (creating if missing) the server directory `directory`.
     /// Every call answers within `deadline` or fails as unavailable (a stuck disk or file system).
     public init(directory: String, id: ServerID, name: String, isNear: Bool = true,
-                maximumShareSize: UInt64 = 1 << 40, deadline: Duration = LocalDirectoryServer.defaultDeadline) throws {
+                maximumShareSize: UInt64 = 1 << 40, deadline: Duration = LocalDirectoryServer.defaultDeadline,
+                budget: SpaceBudget? = nil) throws {
         self.id = id
         self.name = name
         self.isNear = isNear
@@ -148,6 +151,7 @@ public final class LocalDirectoryServer: StorageServer {
         let layout = ServerLayout(root: directory)
         self.layout = layout
         io = BlockingIO(server: name, deadline: deadline)
+        self.budget = budget ?? SpaceBudget(path: directory)
         state = Mutex(State())
         writer = Mutex(WriterState())
         reader = Mutex(ReaderState(index: IndexReader(layout: layout)))
@@ -450,12 +454,9 @@ public final class LocalDirectoryServer: StorageServer {
         let wanted = wanted.subtracting(busy)
         let large = shareSize > Self.smallShareLimit
         var files: [ShareNumber: LargeFile] = [:]
-        if large && !wanted.isEmpty {
-            let need = shareSize * UInt64(wanted.count)
-            let free = try FileSystem.availableSpace(layout.tmp)
-            guard free >= need else {
-                throw StorageError.full(server: name, reason: "\(need) bytes needed for \(wanted.count) share(s) of \(index), \(free) bytes free in \(directory)")
-            }
+        guard !wanted.isEmpty else { return [] }
+        try budget.reserve(Self.reservation(shareSize) * UInt64(wanted.count), server: name)
+        if large {
             do {
                 for s in wanted {
                     let path = layout.tmp + "/\(index.hex).\(s).\(hexString(SecureRandom.bytes(8))).tmp"
@@ -465,6 +466,7 @@ public final class LocalDirectoryServer: StorageServer {
                 }
             } catch {
                 for f in files.values { _ = try? FileSystem.unlink(f.temporaryPath) }
+                budget.release(Self.reservation(shareSize) * UInt64(wanted.count), written: false)
                 throw error
             }
         }
@@ -483,8 +485,15 @@ public final class LocalDirectoryServer: StorageServer {
             }
             return (opened, unused)
         }
+        budget.release(Self.reservation(shareSize) * UInt64(wanted.count - opened.count), written: false)
         for f in unused { try FileSystem.unlink(f.temporaryPath) }
         return opened
+    }
+
+    /// What an allocation of `size` promises to write: a pack record (header, data) and its index entry, or a
+    /// large share's file. Released when the bytes reach the file system or never will.
+    static func reservation(_ size: UInt64) -> UInt64 {
+        size > smallShareLimit ? size : size + UInt64(PackFormat.recordHeaderSize + PackFormat.indexEntrySize)
     }
 
     /// Small shares are copied into memory here; a large share's bytes go to its file on the I/O threads.
@@ -556,6 +565,7 @@ public final class LocalDirectoryServer: StorageServer {
                 }
             }
         } else if let f = o.file {
+            budget.release(Self.reservation(o.size), written: true)
             let old = state.withLock { $0.finishedLarge.updateValue(f, forKey: k) }
             if let old, old !== f {
                 try await io.run { [self] () throws(StorageError) in try mapped { _ = try FileSystem.unlink(old.temporaryPath) } }
@@ -568,6 +578,7 @@ public final class LocalDirectoryServer: StorageServer {
             guard let k = key(index, share) else { throw StorageError.notAllocated(server: name, index: index, share: share) }
             let o = state.withLock { $0.open.removeValue(forKey: k) }
             guard let o else { throw StorageError.notAllocated(server: name, index: index, share: share) }
+            budget.release(Self.reservation(o.size), written: false)
             if let f = o.file { try FileSystem.unlink(f.temporaryPath) }
         } }
     }
@@ -636,6 +647,8 @@ public final class LocalDirectoryServer: StorageServer {
                 r.index.reset()
                 return state.withLock { s in
                     s.map = ShareMap()
+                    let dropped = s.pending.reduce(UInt64(0)) { $0 + Self.reservation(UInt64($1.buffer.length)) }
+                    budget.release(dropped, written: false)
                     s.pending = []
                     s.pendingBytes = 0
                     let large = Array(s.finishedLarge.values)
@@ -664,6 +677,12 @@ public final class LocalDirectoryServer: StorageServer {
             return b
         }
         guard !batch.isEmpty else { return }
+        // The batch's promises end here: its bytes are now the file system's to count, or will never be.
+        var wrote = false
+        defer {
+            let promised = batch.reduce(UInt64(0)) { $0 + Self.reservation(UInt64($1.buffer.length)) }
+            budget.release(promised, written: wrote)
+        }
         var placed: [(key: ShareKey, sequence: UInt64, base: String, offset: UInt64)] = []
         placed.reserveCapacity(batch.count)
         try withExtendedLifetime(batch) {
@@ -695,6 +714,7 @@ public final class LocalDirectoryServer: StorageServer {
                 }
             }
         }
+        wrote = true
         state.withLock { s in
             for p in placed {
                 let pack = s.packID(p.base)

@@ -8,16 +8,6 @@ import Testing
     /// Allowed difference in free space: tmpfs counts whole pages, directories cost none.
     static let slack: Int64 = 16 << 10
 
-    /// What a failed upload of pack-sized shares leaves behind (CairnStorage and CairnGrid, not this suite's to fix).
-    static let packTailsAndOrphans: Comment = """
-        CairnStorage/CairnGrid: when the sync of pack shares fails with ENOSPC, (1) each failing \
-        LocalDirectoryServer leaves the bytes its pwritev got out past the pack's indexed end (the pack \
-        grows by up to a share, ~0.8 MiB here; LocalGrid.md lets the next writer truncate them, so the \
-        disk stays full until then), and (2) the servers whose sync succeeded keep the shares durably \
-        indexed (.idx +64 bytes, .pack +0.8 MiB each) although the upload failed: nothing reserves space \
-        for small shares before writing (large ones get a statvfs check), and nothing takes synced shares back.
-        """
-
     /// A put of a pack-sized file (shares ≤ 1 MiB, buffered and written to packs at sync) and of a
     /// large-share file (shares in tmp/ files), each on a fresh 4 MiB grid.
     @Test(arguments: [("packed", 2_500_000), ("large", 5_000_000)])
@@ -34,11 +24,10 @@ import Testing
         let before = listing(grid + "/servers"), free = disk.freeBytes
         let r = try CairnProcess.run(["put", "--grid", grid, dir.file(name)])
         #expect(isOneLineFailure(r) && r.code == 74 && r.stderr.contains("full"), "\(r.code) \(r.stderr)")
-        withKnownIssue(Self.packTailsAndOrphans) {
-            let after = listing(grid + "/servers")
-            #expect(after == before, "\(listingDifference(before, after))")
-            #expect(abs(disk.freeBytes - free) <= Self.slack, "free space \(free) before, \(disk.freeBytes) after")
-        } when: { name == "packed" }
+        // Refused at allocation (the servers' shared space budget), so nothing was written anywhere.
+        let after = listing(grid + "/servers")
+        #expect(after == before, "\(listingDifference(before, after))")
+        #expect(abs(disk.freeBytes - free) <= Self.slack, "free space \(free) before, \(disk.freeBytes) after")
         #expect(try CairnProcess.run(["get", "--grid", grid, cap]).stdoutData == small)
 
         // With room again the same put succeeds and verifies.
@@ -69,16 +58,14 @@ import Testing
             for name in ["HEAD", "base", "seen", "config", "pending"] { out[name] = FileManager.default.contents(atPath: work + "/.cairn/" + name) }
             return out
         }
-        func attempt(_ what: String, knownIssue: Comment? = nil) throws {
+        func attempt(_ what: String) throws {
             let before = listing(grid + "/servers"), free = disk.freeBytes
             let log = try run(["log", "--oneline"]).stdout, state = stateFiles()
             let r = try run(["commit", "-m", "too big"])
             #expect(isOneLineFailure(r) && (r.stderr.contains("full") || r.stderr.contains("space")), "\(what): \(r.code) \(r.stderr)")
-            withKnownIssue(knownIssue ?? "") {
-                let after = listing(grid + "/servers")
-                #expect(after == before, "\(what): \(listingDifference(before, after))")
-                #expect(abs(disk.freeBytes - free) <= Self.slack, "\(what): free space \(free) before, \(disk.freeBytes) after")
-            } when: { knownIssue != nil }
+            let after = listing(grid + "/servers")
+            #expect(after == before, "\(what): \(listingDifference(before, after))")
+            #expect(abs(disk.freeBytes - free) <= Self.slack, "\(what): free space \(free) before, \(disk.freeBytes) after")
             #expect(try run(["log", "--oneline"]).stdout == log, "\(what): the log changed")
             #expect(stateFiles() == state, "\(what): the local state changed")
         }
@@ -101,7 +88,7 @@ import Testing
         try FileManager.default.removeItem(atPath: work + "/small.bin")
         // A file of pack-sized shares (buffered, written to packs at sync).
         try Data(testBytes(2_500_000, seed: 7)).write(to: URL(fileURLWithPath: work + "/packed.bin"))
-        try attempt("pack shares", knownIssue: Self.packTailsAndOrphans)
+        try attempt("pack shares")
         try FileManager.default.removeItem(atPath: work + "/packed.bin")
 
         // Space freed (the big file left out): the next commit works and the repository checks.

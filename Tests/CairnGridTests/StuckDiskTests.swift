@@ -30,9 +30,7 @@ import Testing
             if w >= 0 { close(w) }
         }
         let grid = try LocalGrid.open(at: tg.path, deadline: .seconds(2))
-        let started = ContinuousClock.now
-        #expect(try await Downloader(grid: grid).bytes(cap) == data)
-        #expect(ContinuousClock.now - started < .seconds(20))
+        #expect(try await Downloader(grid: grid).bytes(cap) == data)  // without the deadline: never returns
 
         let report = try await Checker(grid: grid).check(cap.verifyCap!, verify: true)
         #expect(report.corruptShares.isEmpty)

@@ -3,8 +3,9 @@ import Foundation
 import Testing
 
 @Suite struct ThroughputTests {
-    /// The grid's hot path: 20,000 shares of 4 KiB through one server, then one sync. Prints the time; the
-    /// bound only catches pathologies (a per-share fsync or file would take far longer).
+    /// The grid's hot path: 20,000 shares of 4 KiB through one server, then one sync. Prints the time (speed
+    /// is judged by the benchmark, not here: the parallel suite can stall this test for minutes); asserts
+    /// that every share is back and that the sync wrote one pack, not a file per share.
     @Test func twentyThousandSmallSharesWriteAndSync() async throws {
         let tmp = try TemporaryDirectory()
         let server = try tmp.server()
@@ -27,7 +28,7 @@ import Testing
         let read = clock.now
         print("20,000 × 4 KiB: write \(written - start), sync \(synced - written); open another instance (load index) \(loaded - synced); 2,000 reads \(read - loaded)")
         #expect(total == 2000 * 4096)
-        #expect(synced - start < .seconds(30))
+        #expect(try packFiles(tmp.path + "/server", suffix: ".pack").count == 1)
     }
 }
 
