@@ -16,6 +16,8 @@ struct BlockRecovery: Sendable {
         let number: ShareNumber
         /// Nil when this copy's tree or share chain is damaged or unreadable.
         let blockTree: HashTree?
+        /// The tree could not be read at all (so its blocks are unverified, not suspect).
+        var treeUnreadable = false
     }
 
     let index: StorageIndex
@@ -39,10 +41,13 @@ struct BlockRecovery: Sendable {
             if let u = ShareLayout.parseUEB(prefix, uebHash: cap.uebHash) { ueb = u; break }
         }
         guard let ueb, ueb.k == cap.k, ueb.n == cap.n, ueb.dataSize == cap.size else {
-            let unreadable = prefixes.filter { if case .failure = $0 { return true } else { return false } }.count
-            throw GridError.integrity(unreadable > 0
-                ? "no readable share holds this cap's UEB (\(unreadable) could not be read this time); nothing was changed"
-                : "no share holds this cap's UEB: the file cannot be repaired")
+            let failed = zip(pairs, prefixes).filter { if case .failure = $0.1 { return true } else { return false } }
+            if !failed.isEmpty {
+                // Not proof of anything: the copies that would tell could not be read this time.
+                throw GridError.notEnoughShares(found: 0, needed: cap.k,
+                    servers: Set(failed.map { $0.0.1.name }).sorted { $0.localizedStandardLess($1) })
+            }
+            throw GridError.integrity("no share holds this cap's UEB: the file cannot be repaired")
         }
         let layout = ShareLayout(geometry: ueb.geometry)
         let hashes = await forEach(pairs) { pair in try await readExactly(pair.1, index, pair.0, layout.hashesRange) }
@@ -50,7 +55,7 @@ struct BlockRecovery: Sendable {
         var copies: [Copy] = []
         for (pair, result) in zip(pairs, hashes) {
             guard case .success(let bytes) = result else {
-                copies.append(Copy(server: pair.1, number: pair.0, blockTree: nil))
+                copies.append(Copy(server: pair.1, number: pair.0, blockTree: nil, treeUnreadable: true))
                 continue
             }
             if crypttextTree == nil { crypttextTree = layout.crypttextTree(bytes, ueb: ueb) }
@@ -137,8 +142,12 @@ struct BlockRecovery: Sendable {
             }
             if let found { return found }
         }
-        throw GridError.notEnoughBlocks(segment: i, found: trusted.count, needed: k, unreadable: unreadable,
-                                        corrupt: corrupt + untrusted.count)
+        // Blocks that could not be checked count as unreadable when their tree could not be read, else as
+        // unverified (their tree is damaged): neither is proof that the block is bad.
+        let unreadableTrees = untrusted.filter { u in copies.contains { $0.number == u.0 && $0.treeUnreadable } }.count
+        throw GridError.notEnoughBlocks(segment: i, found: trusted.count, needed: k,
+                                        unreadable: unreadable + unreadableTrees, corrupt: corrupt,
+                                        unverified: untrusted.count - unreadableTrees)
     }
 }
 

@@ -47,10 +47,10 @@ public struct Grid: Sendable {
         }
     }
 
-    /// Makes every server's finished shares durable; per-server failures are returned.
-    public func syncAll() async -> [String: String] {
+    /// Makes every server's (or only `only`'s) finished shares durable; per-server failures are returned.
+    public func syncAll(only: [any StorageServer]? = nil) async -> [String: String] {
         await withTaskGroup(of: (String, String?).self) { group in
-            for server in servers {
+            for server in only ?? servers {
                 group.addTask {
                     do { try await server.sync(); return (server.name, nil) } catch { return (server.name, describe(error)) }
                 }

@@ -6,7 +6,7 @@ public enum GridError: Error, CustomStringConvertible {
     case badConfig(path: String, reason: String)
     case notEnoughShares(found: Int, needed: Int, servers: [String])
     /// Repair could not rebuild a segment: fewer than K of its blocks could be read and verified.
-    case notEnoughBlocks(segment: Int, found: Int, needed: Int, unreadable: Int, corrupt: Int)
+    case notEnoughBlocks(segment: Int, found: Int, needed: Int, unreadable: Int, corrupt: Int, unverified: Int)
     case placementFailed(servers: Int, happy: Int, problems: [String])
     case integrity(String)
     case io(path: String, reason: String)
@@ -23,11 +23,12 @@ public enum GridError: Error, CustomStringConvertible {
             var s = "found \(found) of the \(needed) shares needed"
             if !servers.isEmpty { s += "; servers \(servers.joined(separator: ", ")) unreachable or missing" }
             return s
-        case .notEnoughBlocks(let segment, let found, let needed, let unreadable, let corrupt):
+        case .notEnoughBlocks(let segment, let found, let needed, let unreadable, let corrupt, let unverified):
             var s = "segment \(segment): found \(found) of the \(needed) good blocks needed"
             var why: [String] = []
             if unreadable > 0 { why.append("\(unreadable) could not be read this time") }
             if corrupt > 0 { why.append("\(corrupt) failed their hash") }
+            if unverified > 0 { why.append("\(unverified) could not be checked: their hash trees are damaged") }
             if !why.isEmpty { s += " (" + why.joined(separator: ", ") + ")" }
             if unreadable > 0 { s += "; nothing was changed: try again when the servers can be read" }
             return s

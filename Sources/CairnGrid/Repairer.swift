@@ -77,20 +77,21 @@ public struct Repairer: Sendable {
             }
             targets.merge(placement.targets) { a, _ in a }
 
-            let ueb: UEB
             do {
-                ueb = try await encoder.encode(index: index, targets: targets) { i in try await recovery.segment(i) }
+                _ = try await encoder.encode(index: index, targets: targets, accept: { ueb in
+                    guard ueb.hash == cap.uebHash else {
+                        throw GridError.integrity("regenerated shares do not match the cap; nothing was written in place of anything")
+                    }
+                }) { i in try await recovery.segment(i) }
             } catch {
                 await abort(index, targets)
                 throw error
             }
-            guard ueb.hash == cap.uebHash else {
-                await abort(index, targets)
-                throw GridError.integrity("regenerated shares do not match the cap; nothing was made durable")
-            }
-            let failures = await grid.syncAll()
+            var receivers: [ServerID: any StorageServer] = [:]
+            for server in targets.values { receivers[server.id] = server }
+            let failures = await grid.syncAll(only: Array(receivers.values))
             if !failures.isEmpty {
-                throw GridError.io(path: "grid", reason: "could not make repaired shares durable (nothing was reported or replaced): "
+                throw GridError.io(path: "grid", reason: "could not make every repaired share durable (nothing was reported; replacements that did become durable are verified copies): "
                     + failures.values.sorted().joined(separator: "; "))
             }
             for (share, server) in targets { written[share] = server.name }

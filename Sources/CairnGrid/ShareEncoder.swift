@@ -19,8 +19,10 @@ struct ShareEncoder: Sendable {
     }
 
     /// `ciphertext(i)` returns segment i's ciphertext, zero-padded to K × its block length.
-    /// Returns the UEB; shares in `targets` are written and finished (not yet synced).
+    /// Returns the UEB; shares in `targets` are written and finished (not yet synced). `accept` sees the UEB
+    /// before any share is finished: if it throws, nothing is finished (repair checks it against the cap).
     func encode(index: StorageIndex, targets: [ShareNumber: any StorageServer],
+                accept: (UEB) throws -> Void = { _ in },
                 ciphertext: @escaping @Sendable (Int) async throws -> [UInt8]) async throws -> UEB {
         let g = geometry
         let layout = self.layout
@@ -57,6 +59,7 @@ struct ShareEncoder: Sendable {
         let crypttextTree = HashTree(leaves: blockHashes.map { ShareLayout.crypttextLeaf(primaryBlockHashes: Array($0[0..<g.k])) })
         let shareTree = HashTree(leaves: blockTrees.map(\.root))
         let ueb = UEB(geometry: g, shareRoot: shareTree.root, crypttextRoot: crypttextTree.root)
+        try accept(ueb)
         let uebBytes = ueb.bytes
 
         try await withThrowingTaskGroup(of: Void.self) { group in

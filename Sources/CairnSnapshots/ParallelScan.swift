@@ -122,8 +122,13 @@ extension TreeBuilder {
                 continue
             }
             if rules.isIgnored(rel, isDirectory: st.kind == .directory) { continue }
-            // A file a killed checkout or restore was writing (`<name>.cairn-tmp-<pid>`) is never stored.
-            if st.kind == .file, LocalFS.temporaryOwner(name) != nil { continue }
+            // A file a killed checkout or restore was writing (`<name>.cairn-tmp-<pid>`) is not stored, and the
+            // user is told (a file of theirs that merely looks like one is never dropped silently).
+            if st.kind == .file, LocalFS.temporaryOwner(name) != nil {
+                skipped.append(Problem(path: String(decoding: rel, as: UTF8.self),
+                                       message: "looks like a temporary file of an interrupted checkout or restore; skipped (rename it to keep it)"))
+                continue
+            }
             if st.kind == .directory, let state = work.stateIdentity, state == (st.device, st.inode) { continue }
             switch st.kind {
             case .file, .symlink:

@@ -1,15 +1,22 @@
 import Dispatch
 import Synchronization
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Runs blocking system calls (pread, fsync, flock, directory scans, file creation) on threads of their own,
 /// so a stuck disk never occupies Swift's cooperative pool (two threads on a two-core machine): work on
 /// other servers goes on. A call that has not returned within `deadline` fails as unavailable; the stuck
 /// system call keeps only its own thread, and its result, if it ever comes, is dropped.
 ///
-/// Deadlines are kept by one watchdog timer per server that looks at the calls in flight a few times per
-/// deadline, so a call costs two lock operations rather than a timer of its own.
+/// Each server has threads of its own (at most `threadLimit`, started on demand), not the process-wide
+/// dispatch pool: on Linux that pool grows by about one thread a second, so a few calls stuck in the kernel
+/// would delay every other server's calls for seconds (measured). Deadlines are kept by one watchdog timer
+/// per server that looks at the calls in flight a few times per deadline, so a call costs two lock
+/// operations rather than a timer of its own.
 final class BlockingIO: Sendable {
-    private let queue: DispatchQueue
+    static let threadLimit = 4
+    private let threads: WorkerThreads
     /// Set up once in init, cancelled in deinit; dispatch sources are thread-safe but not marked Sendable.
     nonisolated(unsafe) private let watchdog: DispatchSourceTimer
     private let inFlight = Registry()
@@ -29,7 +36,7 @@ final class BlockingIO: Sendable {
     init(server: String, deadline: Duration) {
         self.server = server
         self.deadline = deadline
-        queue = DispatchQueue(label: "cairn.server.\(server)", attributes: .concurrent)
+        threads = WorkerThreads(limit: Self.threadLimit)
         watchdog = DispatchSource.makeTimerSource(queue: DispatchQueue(label: "cairn.server.\(server).watchdog"))
         let limit = Self.nanoseconds(deadline)
         let period = max(1_000_000, min(limit / 4, 1_000_000_000))
@@ -48,7 +55,10 @@ final class BlockingIO: Sendable {
         watchdog.resume()
     }
 
-    deinit { watchdog.cancel() }
+    deinit {
+        watchdog.cancel()
+        threads.close()
+    }
 
     private static func nanoseconds(_ d: Duration) -> Int {
         let (seconds, attoseconds) = d.components
@@ -63,7 +73,7 @@ final class BlockingIO: Sendable {
                 s.calls[s.next] = (DispatchTime.now(), { @Sendable e in once.resume(.failure(e)) })
                 return s.next
             }
-            queue.async { [inFlight] in
+            threads.submit { [inFlight] in
                 let r = Result { () throws(StorageError) -> T in try body() }
                 inFlight.withLock { _ = $0.calls.removeValue(forKey: id) }
                 once.resume(r)
@@ -82,5 +92,115 @@ private final class ResumeOnce<T: Sendable>: Sendable {
             c?.resume(returning: r)
             c = nil
         }
+    }
+}
+
+/// A few threads that run submitted work in order of arrival; more start (up to `limit`) only when every
+/// running one is busy, so a stuck thread never holds up work that another could do. `close` lets idle
+/// threads end; a stuck one ends when its system call returns.
+private final class WorkerThreads: @unchecked Sendable {
+    // Everything below is guarded by `mutex`; the pthread objects live at fixed addresses, freed by the last
+    // thread or owner to let go (reference counting of this object).
+    private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
+    private let wake = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
+    private var queue: [(@Sendable () -> Void)?] = []
+    private var head = 0
+    private var idle = 0
+    private var running = 0
+    private var closed = false
+    let limit: Int
+
+    init(limit: Int) {
+        self.limit = limit
+        pthread_mutex_init(mutex, nil)
+        pthread_cond_init(wake, nil)
+    }
+
+    deinit {
+        pthread_cond_destroy(wake)
+        pthread_mutex_destroy(mutex)
+        wake.deallocate()
+        mutex.deallocate()
+    }
+
+    func submit(_ work: @escaping @Sendable () -> Void) {
+        pthread_mutex_lock(mutex)
+        queue.append(work)
+        var start = false
+        if idle > 0 {
+            pthread_cond_signal(wake)
+        } else if running < limit {
+            running += 1
+            start = true
+        }
+        pthread_mutex_unlock(mutex)
+        if start { spawn() }
+    }
+
+    func close() {
+        pthread_mutex_lock(mutex)
+        closed = true
+        pthread_cond_broadcast(wake)
+        pthread_mutex_unlock(mutex)
+    }
+
+    private func spawn() {
+        let context = Unmanaged.passRetained(self).toOpaque()
+        var thread = pthread_t()
+        let started = pthread_create(&thread, nil, { raw in
+            let pool = Unmanaged<WorkerThreads>.fromOpaque(raw!).takeRetainedValue()
+            pool.loop()
+            return nil
+        }, context)
+        if started == 0 {
+            pthread_detach(thread)
+        } else {
+            // No thread: run the work here rather than lose it (the caller's thread blocks instead).
+            Unmanaged<WorkerThreads>.fromOpaque(context).release()
+            pthread_mutex_lock(mutex)
+            running -= 1
+            pthread_mutex_unlock(mutex)
+            loopOnce()
+        }
+    }
+
+    private func loop() {
+        pthread_mutex_lock(mutex)
+        while true {
+            while head == queue.count && !closed {
+                idle += 1
+                pthread_cond_wait(wake, mutex)
+                idle -= 1
+            }
+            if head == queue.count {  // closed and nothing left
+                running -= 1
+                pthread_mutex_unlock(mutex)
+                return
+            }
+            let work = take()
+            pthread_mutex_unlock(mutex)
+            work()
+            pthread_mutex_lock(mutex)
+        }
+    }
+
+    private func loopOnce() {
+        pthread_mutex_lock(mutex)
+        guard head < queue.count else { pthread_mutex_unlock(mutex); return }
+        let work = take()
+        pthread_mutex_unlock(mutex)
+        work()
+    }
+
+    /// The next work item (under `mutex`); compacts the queue now and then.
+    private func take() -> @Sendable () -> Void {
+        let work = queue[head]!
+        queue[head] = nil  // what the work captured (often its server) must not outlive it
+        head += 1
+        if head > 64 && head * 2 > queue.count {
+            queue.removeFirst(head)
+            head = 0
+        }
+        return work
     }
 }

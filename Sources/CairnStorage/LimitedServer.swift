@@ -137,20 +137,20 @@ private final class Slots: Sendable {
     init(_ count: Int) { state = Mutex(State(free: count)) }
 
     func acquire() async throws {
-        let id = state.withLock { s -> Int? in
-            if s.free > 0 { s.free -= 1; return nil }
+        let id = state.withLock { s -> Int in
             s.nextID += 1
             return s.nextID
         }
-        guard let id else { return }
         try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { (c: CheckedContinuation<Void, Error>) in
-                let cancelled = state.withLock { s -> Bool in
-                    if Task.isCancelled { return true }
+                // Taking a free slot and queueing are one step, so a release in between cannot be missed.
+                let now: Result<Void, Error>? = state.withLock { s in
+                    if Task.isCancelled { return .failure(CancellationError()) }
+                    if s.free > 0 { s.free -= 1; return .success(()) }
                     s.waiters.append((id, c))
-                    return false
+                    return nil
                 }
-                if cancelled { c.resume(throwing: CancellationError()) }
+                if let now { c.resume(with: now) }
             }
         } onCancel: {
             let c = state.withLock { s -> CheckedContinuation<Void, Error>? in

@@ -94,6 +94,11 @@ public final class LocalDirectoryServer: StorageServer {
         var open: [ShareKey: OpenShare] = [:]
         var pending: [PendingRecord] = []
         var pendingBytes = 0
+        /// A flush or sync failed and discarded finished shares: the next `sync` must fail too, so that no
+        /// upload whose shares were among them takes its own later sync for success.
+        var lostBatch: String?
+        /// Something was finished since the last sync began: a sync has work to do.
+        var dirty = false
         var finishedLarge: [ShareKey: LargeFile] = [:]
         var lastSequence: UInt64 = 0
 
@@ -291,32 +296,43 @@ public final class LocalDirectoryServer: StorageServer {
         case file(FileDescriptor, dataOffset: UInt64, length: UInt64)
     }
 
+    private enum Lookup {
+        case found(Found)
+        /// In a pack not opened yet: open it outside the lock (a stuck disk must not hold `state`).
+        case unopenedPack(pack: Int32, path: String, dataOffset: UInt64, length: UInt64)
+        case none
+    }
+
     private func findOnce(_ key: ShareKey, _ index: StorageIndex) throws -> Found? {
-        let found: Found? = try state.withLock { s throws -> Found? in
+        let lookup: Lookup = state.withLock { s in
             if let l = s.map.lookup(key) {
                 switch l.place {
-                case .memory(let b): return .memory(b)
+                case .memory(let b): return .found(.memory(b))
                 case .pack(let pack, let recordOffset):
                     let slot = s.packs[Int(pack)]
-                    let fd: FileDescriptor
-                    if let open = slot.fd {
-                        fd = open
-                    } else {
-                        let path = layout.packPath(slot.base)
-                        guard let opened = try FileDescriptor.openIfExists(path, flags: O_RDONLY) else {
-                            throw StorageError.corruptStore(server: name, path: path, reason: "pack file is missing but its index lists shares")
-                        }
-                        s.packs[Int(pack)].fd = opened
-                        fd = opened
-                    }
-                    return .file(fd, dataOffset: recordOffset + UInt64(PackFormat.recordHeaderSize), length: l.length)
-                case .dropped: return nil
+                    let dataOffset = recordOffset + UInt64(PackFormat.recordHeaderSize)
+                    if let fd = slot.fd { return .found(.file(fd, dataOffset: dataOffset, length: l.length)) }
+                    return .unopenedPack(pack: pack, path: layout.packPath(slot.base), dataOffset: dataOffset, length: l.length)
+                case .dropped: return .none
                 }
             }
-            if let f = s.finishedLarge[key] { return .file(f.fd, dataOffset: 0, length: f.size) }
-            return nil
+            if let f = s.finishedLarge[key] { return .found(.file(f.fd, dataOffset: 0, length: f.size)) }
+            return .none
         }
-        if let found { return found }
+        switch lookup {
+        case .found(let f): return f
+        case .unopenedPack(let pack, let path, let dataOffset, let length):
+            guard let opened = try FileDescriptor.openIfExists(path, flags: O_RDONLY) else {
+                throw StorageError.corruptStore(server: name, path: path, reason: "pack file is missing but its index lists shares")
+            }
+            let fd = state.withLock { s in
+                if let other = s.packs[Int(pack)].fd { return other }
+                s.packs[Int(pack)].fd = opened
+                return opened
+            }
+            return .file(fd, dataOffset: dataOffset, length: length)
+        case .none: break
+        }
         guard let fd = try FileDescriptor.openIfExists(layout.largePath(index, key.share), flags: O_RDONLY) else { return nil }
         return .file(fd, dataOffset: 0, length: try fd.size)
     }
@@ -342,17 +358,14 @@ public final class LocalDirectoryServer: StorageServer {
         return held
     }
 
-    /// Inline: a lookup in memory, one `readdir` of a folder that usually does not exist and, on a miss, the
-    /// incremental index refresh. Every upload asks every server this first, so a hop to the I/O threads
-    /// would cost more than the answer (10 % of a small-file backup, measured); reads of share bytes,
-    /// which can hang on a stuck file system, are what runs on the I/O threads.
+    /// On the I/O threads: it lists a folder and, on a miss, reads other instances' index files.
     public func shares(of index: StorageIndex) async throws -> Set<ShareNumber> {
-        try { () throws(StorageError) in try mapped {
+        try await io.run { [self] () throws(StorageError) in try mapped {
             let held = try heldShares(index, includeLarge: true)
             if !held.isEmpty { return held }
             try refreshNow()
             return try heldShares(index, includeLarge: true)
-        } }()
+        } }
     }
 
     public func shareSize(_ index: StorageIndex, share: ShareNumber) async throws -> UInt64 {
@@ -412,11 +425,10 @@ public final class LocalDirectoryServer: StorageServer {
         } }
     }
 
-    /// A small share's allocation touches only memory (a buffer; the share map; at most every 0.1 s a refresh
-    /// of other instances' index files) and runs inline: a hop to the I/O threads would cost more than the
-    /// work, thousands of times per backup. Large shares create files, on the I/O threads.
+    /// On the I/O threads: it may list a folder, read other instances' index files, measure free space and
+    /// create files.
     public func allocate(_ index: StorageIndex, shares: Set<ShareNumber>, shareSize: UInt64) async throws -> Allocation {
-        let body = { @Sendable [self] () throws(StorageError) -> Allocation in try mapped {
+        try await io.run { [self] () throws(StorageError) in try mapped {
             try checkAllocation(index, shares: shares, shareSize: shareSize)
             let large = shareSize > Self.smallShareLimit
             var held = try heldShares(index, includeLarge: large)
@@ -428,7 +440,6 @@ public final class LocalDirectoryServer: StorageServer {
             let allocated = try open(index, shares: shares.subtracting(held), shareSize: shareSize, replacing: false)
             return Allocation(alreadyHave: shares.intersection(held), allocated: allocated)
         } }
-        return shareSize > Self.smallShareLimit ? try await io.run(body) : try body()
     }
 
     public func allocateReplacements(_ index: StorageIndex, shares: Set<ShareNumber>, shareSize: UInt64) async throws -> Set<ShareNumber> {
@@ -535,7 +546,7 @@ public final class LocalDirectoryServer: StorageServer {
     /// Inline for a small share (its record is queued in memory); on the I/O threads when it writes to disk: a
     /// flush of 32 MiB of queued records, a quarantine copy, a large share's file.
     public func finish(_ index: StorageIndex, share: ShareNumber) async throws {
-        let o = try mapped { () throws -> OpenShare in
+        let complete = { [self] (remove: Bool) throws(StorageError) -> OpenShare in try mapped {
             guard let k = key(index, share) else { throw StorageError.notAllocated(server: name, index: index, share: share) }
             return try state.withLock { s throws -> OpenShare in
                 guard let o = s.open[k] else { throw StorageError.notAllocated(server: name, index: index, share: share) }
@@ -543,18 +554,23 @@ public final class LocalDirectoryServer: StorageServer {
                     throw StorageError.outOfRange(server: name,
                         reason: "cannot finish share \(share) of \(index): bytes \(gap.lowerBound)..<\(gap.upperBound) were never written (\(o.written.coveredBytes) of \(o.size) bytes written)")
                 }
-                s.open[k] = nil
+                if remove { s.open[k] = nil }
                 return o
             }
-        }
+        } }
         let k = key(index, share)!
-        if o.replacing { try await io.run { [self] () throws(StorageError) in try mapped { try quarantine(index, k) } } }
+        // A replacement keeps the live copy first; if that fails the allocation stays open (the caller aborts).
+        if try complete(false).replacing {
+            try await io.run { [self] () throws(StorageError) in try mapped { try quarantine(index, k) } }
+        }
+        let o = try complete(true)
         if let b = o.buffer {
             let crc = CRC32.checksum(UnsafeRawBufferPointer(b.data))
             PackFormat.writeRecordHeader(into: b.storage, key: k, length: o.size, dataCRC: crc)
             let flush = state.withLock { s in
                 let sequence = s.nextSequence()
                 s.pending.append(PendingRecord(key: k, sequence: sequence, buffer: b, dataCRC: crc))
+                s.dirty = true
                 s.pendingBytes += b.storage.count
                 s.map.update(k.index, LocatedShare(share: k.share, sequence: sequence, length: o.size, place: .memory(b)))
                 return s.pendingBytes >= Self.flushThreshold
@@ -566,7 +582,10 @@ public final class LocalDirectoryServer: StorageServer {
             }
         } else if let f = o.file {
             budget.release(Self.reservation(o.size), written: true)
-            let old = state.withLock { $0.finishedLarge.updateValue(f, forKey: k) }
+            let old = state.withLock { s in
+                s.dirty = true
+                return s.finishedLarge.updateValue(f, forKey: k)
+            }
             if let old, old !== f {
                 try await io.run { [self] () throws(StorageError) in try mapped { _ = try FileSystem.unlink(old.temporaryPath) } }
             }
@@ -646,6 +665,7 @@ public final class LocalDirectoryServer: StorageServer {
             let large = reader.withLock { r in
                 r.index.reset()
                 return state.withLock { s in
+                    s.lostBatch = "\(error)"
                     s.map = ShareMap()
                     let dropped = s.pending.reduce(UInt64(0)) { $0 + Self.reservation(UInt64($1.buffer.length)) }
                     budget.release(dropped, written: false)
@@ -726,8 +746,19 @@ public final class LocalDirectoryServer: StorageServer {
     /// Makes every finished share durable: pack records written and fsynced, index entries appended and
     /// fsynced, large-share files fsynced and renamed into place, and every directory that gained (or lost)
     /// an entry fsynced. One fsync per file touched, whatever the number of shares.
+    /// Nothing finished since the last sync: answered at once, without waiting for the I/O threads (which may
+    /// all be stuck on a dead disk while this server received nothing to store).
     public func sync() async throws {
+        guard state.withLock({ $0.dirty || $0.lostBatch != nil }) else { return }
         try await io.run { [self] () throws(StorageError) in try mapped {
+            let lost = state.withLock { s -> String? in
+                defer { s.lostBatch = nil }
+                return s.lostBatch
+            }
+            if let lost {
+                throw StorageError.io(server: name, path: directory,
+                    reason: "shares finished before a failed write were discarded, not stored (\(lost))")
+            }
             try writer.withLock { (w: inout WriterState) throws -> Void in
                 try guarded(&w) { try syncLocked(&$0) }
             }
@@ -735,6 +766,7 @@ public final class LocalDirectoryServer: StorageServer {
     }
 
     private func syncLocked(_ w: inout WriterState) throws {
+        state.withLock { $0.dirty = false }
         try flushLocked(&w)
         let large = state.withLock { Array($0.finishedLarge.values) }
         let writers = w.retired + (w.current.map { [$0] } ?? [])

@@ -17,6 +17,9 @@ final class PackWriter {
     var syncedEnd: UInt64
     /// Records written since the last fsync of the pack.
     var dirty = false
+    /// Set while index entries are being appended: once written they may be visible to other instances even
+    /// if the fsync then fails, so their records must never be cut off (their offsets must not be reused).
+    var indexWriteAttempted = false
     /// Index entries not yet appended (appended and fsynced at `sync`, after the pack's fsync).
     var unsyncedEntries: [PackFormat.IndexEntry] = []
     /// Bytes removed from a torn tail when this writer took the pack (reported by tests and logs).
@@ -113,14 +116,19 @@ final class PackWriter {
         var validEnd = h
         var rebuilt: [PackFormat.IndexEntry] = []
         if rebuild {
-            // No index (lost, or deleted by hand): rebuild it from the self-describing records, up to the first bad one.
-            (rebuilt, validEnd) = try scanRecords(pack, size: packSize)
+            // No index (lost, or deleted by hand): rebuild it from the self-describing records, stepping over a
+            // damaged one to the next record that checks out. Without the index nothing tells a torn tail from
+            // rot, so nothing is cut: a pack whose records do not end exactly at its end is never appended to.
+            let scan = try scanRecords(pack, size: packSize)
+            rebuilt = scan.entries
             if !rebuilt.isEmpty {
                 try index.write(PackFormat.encode(rebuilt), at: h)
                 try pack.sync()
                 try index.sync()
                 indexSize = h + UInt64(rebuilt.count * PackFormat.indexEntrySize)
             }
+            guard scan.end == packSize && scan.skipped == 0 else { return nil }
+            validEnd = scan.end
         } else {
             // Keep whole entries up to the last one whose CRC holds; a partial or failing tail is torn.
             let body = try index.read(count: Int(indexSize - h), at: h)
@@ -160,31 +168,65 @@ final class PackWriter {
     /// record of the same share in this pack wins): any rewrite recorded elsewhere wins over them.
     static let rebuiltSequence: UInt64 = 1
 
-    /// Reads records from the start of a pack while each header and data CRC holds.
+    /// Reads every record of a pack whose header and data CRCs hold. After a record that does not check out,
+    /// it searches forward for the next one that does (a record header is self-identifying: magic, CRC). `end`
+    /// is the end of the last good record; `skipped` counts the damaged stretches stepped over.
     static func scanRecords(_ pack: FileDescriptor, size: UInt64) throws
-        -> (entries: [PackFormat.IndexEntry], end: UInt64) {
+        -> (entries: [PackFormat.IndexEntry], end: UInt64, skipped: Int) {
         var entries: [PackFormat.IndexEntry] = []
         var offset = UInt64(PackFormat.fileHeaderSize)
+        var end = offset
+        var skipped = 0
         while offset + UInt64(PackFormat.recordHeaderSize) <= size {
-            guard let header = PackFormat.parseRecordHeader(try pack.read(count: PackFormat.recordHeaderSize, at: offset)),
-                  header.length <= PackFormat.smallShareLimit,
-                  offset + UInt64(PackFormat.recordHeaderSize) + header.length <= size
-            else { break }
-            let data = try pack.read(count: Int(header.length), at: offset + UInt64(PackFormat.recordHeaderSize))
-            guard CRC32.checksum(data) == header.dataCRC else { break }
-            entries.append(.init(key: header.key, flags: 0, recordOffset: offset, length: header.length,
-                                 sequence: rebuiltSequence + UInt64(entries.count), dataCRC: header.dataCRC))
-            offset += UInt64(PackFormat.recordHeaderSize) + header.length
+            if let entry = try record(pack, at: offset, size: size, ordinal: entries.count) {
+                entries.append(entry)
+                offset = entry.recordEnd
+                end = offset
+                continue
+            }
+            guard let next = try nextRecord(pack, after: offset, size: size) else { break }
+            skipped += 1
+            offset = next
         }
-        return (entries, offset)
+        return (entries, end, skipped)
+    }
+
+    /// The record at `offset` if its header and data check out.
+    private static func record(_ pack: FileDescriptor, at offset: UInt64, size: UInt64, ordinal: Int) throws -> PackFormat.IndexEntry? {
+        guard let header = PackFormat.parseRecordHeader(try pack.read(count: PackFormat.recordHeaderSize, at: offset)),
+              header.length <= PackFormat.smallShareLimit,
+              offset + UInt64(PackFormat.recordHeaderSize) + header.length <= size
+        else { return nil }
+        let data = try pack.read(count: Int(header.length), at: offset + UInt64(PackFormat.recordHeaderSize))
+        guard CRC32.checksum(data) == header.dataCRC else { return nil }
+        return .init(key: header.key, flags: 0, recordOffset: offset, length: header.length,
+                     sequence: rebuiltSequence + UInt64(ordinal), dataCRC: header.dataCRC)
+    }
+
+    /// The offset of the next record that checks out after `offset`, reading 1 MiB at a time.
+    private static func nextRecord(_ pack: FileDescriptor, after offset: UInt64, size: UInt64) throws -> UInt64? {
+        let magic = PackFormat.recordMagic
+        var start = offset + 1
+        while start + UInt64(PackFormat.recordHeaderSize) <= size {
+            let window = try pack.read(count: Int(min(UInt64(1 << 20), size - start)), at: start)
+            if window.count < magic.count { return nil }
+            for i in 0...(window.count - magic.count) where window[i] == magic[0] && Array(window[i..<(i + magic.count)]) == magic {
+                let candidate = start + UInt64(i)
+                if try record(pack, at: candidate, size: size, ordinal: 0) != nil { return candidate }
+            }
+            start += UInt64(window.count - magic.count + 1)
+        }
+        return nil
     }
 
     /// Appends the unsynced index entries and fsyncs the index (call after the pack's fsync).
     func syncIndex() throws {
         guard !unsyncedEntries.isEmpty else { return }
         let bytes = PackFormat.encode(unsyncedEntries)
+        indexWriteAttempted = true
         try index.write(bytes, at: indexEnd)
         try index.sync()
+        indexWriteAttempted = false
         indexEnd += UInt64(bytes.count)
         unsyncedEntries.removeAll(keepingCapacity: true)
         syncedEnd = end
@@ -194,6 +236,8 @@ final class PackWriter {
     /// durable, so a full disk gets its space back now rather than when the next writer takes the pack.
     func discardUnsynced() throws {
         unsyncedEntries.removeAll()
+        // Entries that may already be read elsewhere keep their records; the pack is merely given up.
+        guard !indexWriteAttempted else { return }
         try index.truncate(to: indexEnd)
         try pack.truncate(to: syncedEnd)
         end = syncedEnd

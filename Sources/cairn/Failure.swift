@@ -41,7 +41,7 @@ struct Failure: Error {
         case .noGrid, .badConfig: code = Code.config
         case .notEnoughShares, .placementFailed: code = Code.unavailable
         case .integrity: code = Code.integrity
-        case .notEnoughBlocks(_, _, _, let unreadable, _): code = unreadable > 0 ? Code.unavailable : Code.integrity
+        case .notEnoughBlocks(_, _, _, let unreadable, _, _): code = unreadable > 0 ? Code.unavailable : Code.integrity
         case .io, .full: code = Code.ioError
         case .usage: code = Code.usage
         }
@@ -88,7 +88,13 @@ struct Failure: Error {
         if let l = error as? LocalFSError { return Failure(l.description, code: Code.ioError) }
         if let c = error as? CapError { return Failure(c.description, code: Code.usage) }
         if let f = error as? FormatError { return Failure(f.description, code: Code.usage) }
-        if let s = error as? StorageError { return Failure(s.description, code: Code.ioError) }
+        if let s = error as? StorageError {
+            switch s {
+            case .unreachable: return Failure(s.description, code: Code.unavailable)
+            case .notAllocated: return Failure(s.description, code: Code.conflict)
+            default: return Failure(s.description, code: Code.ioError)
+            }
+        }
         return Failure(String(describing: error), code: Code.ioError)
     }
 }

@@ -628,3 +628,24 @@ enum Conformance {
         for (error, kind) in table { #expect(error.kind == kind, "\(error)") }
     }
 }
+
+/// `LimitedServer` under contention: many more calls than connections, none lost to a missed wake-up.
+@Suite struct LimitedServerTests {
+    @Test func everyCallGetsAConnection() async throws {
+        let inner = MemoryServer(number: 9)
+        let server = LimitedServer(inner, deadline: .seconds(60), connections: 2)
+        let index = StorageIndex([UInt8](repeating: 5, count: 16))!
+        _ = try await server.allocate(index, shares: [0], shareSize: 64)
+        try await server.write(index, share: 0, offset: 0, data: [UInt8](repeating: 7, count: 64))
+        try await server.finish(index, share: 0)
+        let answers = await withTaskGroup(of: Bool.self) { group in
+            for _ in 0..<2000 {
+                group.addTask { (try? await server.read(index, share: 0, ranges: [0..<64]))?.first == [UInt8](repeating: 7, count: 64) }
+            }
+            var ok = 0
+            for await a in group where a { ok += 1 }
+            return ok
+        }
+        #expect(answers == 2000)
+    }
+}

@@ -306,6 +306,42 @@ import Testing
         #expect(try await tmp.server().shares(of: si) == [0, 1, 2])
     }
 
+    /// A lost index and a damaged record early in the pack: the rebuild steps over the damaged record and
+    /// keeps every later share (it used to stop there and cut the pack, losing the rest).
+    @Test func aRebuildStepsOverADamagedRecordAndCutsNothing() async throws {
+        let tmp = try TemporaryDirectory()
+        do {
+            let server = try tmp.server()
+            for i in 0..<30 { try await put(server, storageIndex(300 + i), share: 0, shareData(i, size: 2000 + i)) }
+            try await server.sync()
+        }
+        let pack = try #require(try packFiles(tmp.path + "/server", suffix: ".pack").first)
+        let sizeBefore = try fileSize(pack)
+        // Flip a byte inside the third record's data (records: 40-byte header, then the data).
+        let firstTwo: UInt64 = (40 + 2000) + (40 + 2001)
+        let third: UInt64 = 16 + firstTwo + 40 + 100
+        let h = try FileHandle(forUpdating: URL(fileURLWithPath: pack))
+        try h.seek(toOffset: third)
+        let old = try #require(try h.read(upToCount: 1))
+        try h.seek(toOffset: third)
+        try h.write(contentsOf: Data([old[0] ^ 0x01]))
+        try h.close()
+        for idx in try packFiles(tmp.path + "/server", suffix: ".idx") { try FileManager.default.removeItem(atPath: idx) }
+
+        let reopened = try tmp.server()
+        #expect(try fileSize(pack) == sizeBefore)
+        #expect(try await reopened.shares(of: storageIndex(302)).isEmpty)  // the damaged one
+        for i in 0..<30 where i != 2 {
+            #expect(try await readAll(reopened, storageIndex(300 + i)) == shareData(i, size: 2000 + i), "share \(i)")
+        }
+        // Writing goes on as usual, and every share is still there for another instance.
+        try await put(reopened, storageIndex(400), share: 0, shareData(99, size: 500))
+        try await reopened.sync()
+        let other = try tmp.server()
+        #expect(try await readAll(other, storageIndex(400)) == shareData(99, size: 500))
+        #expect(try await readAll(other, storageIndex(329)) == shareData(29, size: 2029))
+    }
+
     @Test func aLostIndexIsRebuiltWhenTheServerOpens() async throws {
         let tmp = try TemporaryDirectory()
         do {
