@@ -13,6 +13,11 @@ public enum Tags {
     public static let ueb = HashTag("cairn:chk:ueb")
     public static let permute = HashTag("cairn:permute")
 
+    // Leases (StorageProtocol.md, "Leases").
+    public static let leaseClient = HashTag("cairn:lease:cli")
+    public static let leaseRenew = HashTag("cairn:lease:rnw")
+    public static let leaseCancel = HashTag("cairn:lease:cnc")
+
     // Mutable slots (Formats.md, "Mutable slots").
     public static let slotReadKey = HashTag("cairn:slot:rkey")
     public static let slotStorageIndex = HashTag("cairn:slot:si")

@@ -110,7 +110,7 @@ actor ShareSet {
             let pa = a < k, pb = b < k
             return pa != pb ? pa : a < b
         }) where share < n {
-            for server in holders[share]!.sorted(by: { $0.isNear && !$1.isNear }) { candidates.append((share, server)) }
+            for server in holders[share]!.sorted(by: { $0.rank < $1.rank }) { candidates.append((share, server)) }
         }
         var active: [VerifiedShare] = []
         var spares = candidates

@@ -9,11 +9,18 @@ public struct Grid: Sendable {
     public let servers: [any StorageServer]
     /// Uploads in flight in this process, one per storage index (shared by copies of this value).
     let uploads = SingleFlight<StorageIndex, Cap>()
+    let leases: LeaseKeys
 
     public init(parameters: EncodingParameters, convergenceSecret: [UInt8], servers: [any StorageServer]) {
         self.parameters = parameters
         self.convergenceSecret = convergenceSecret
         self.servers = servers
+        leases = LeaseKeys(convergenceSecret: convergenceSecret)
+    }
+
+    /// What an upload with `upload` as its secret presents to `server` for `index`.
+    func uploadSecrets(_ index: StorageIndex, _ server: any StorageServer, upload: [UInt8]) -> UploadSecrets {
+        UploadSecrets(upload: upload, lease: leases.secrets(index, server.id))
     }
 
     /// Servers ordered for one storage index by hash(storage index, server id): Tahoe's permuted
@@ -77,10 +84,12 @@ final class UnreachableServer: StorageServer {
 
     private var error: StorageError { .unreachable(server: name, reason: reason) }
     func info() async throws -> ServerInfo { throw error }
-    func allocate(_ index: StorageIndex, shares: Set<ShareNumber>, shareSize: UInt64) async throws -> Allocation { throw error }
-    func write(_ index: StorageIndex, share: ShareNumber, offset: UInt64, data: [UInt8]) async throws { throw error }
-    func finish(_ index: StorageIndex, share: ShareNumber) async throws { throw error }
-    func abort(_ index: StorageIndex, share: ShareNumber) async throws { throw error }
+    func allocate(_ index: StorageIndex, shares: Set<ShareNumber>, shareSize: UInt64,
+                  secrets: UploadSecrets) async throws -> Allocation { throw error }
+    func write(_ upload: ShareUpload, offset: UInt64, data: [UInt8]) async throws { throw error }
+    func finish(_ upload: ShareUpload) async throws { throw error }
+    func abort(_ upload: ShareUpload) async throws { throw error }
+    func addLease(_ index: StorageIndex, secrets: LeaseSecrets) async throws { throw error }
     func sync() async throws {}
     func shares(of index: StorageIndex) async throws -> Set<ShareNumber> { throw error }
     func shareSize(_ index: StorageIndex, share: ShareNumber) async throws -> UInt64 { throw error }

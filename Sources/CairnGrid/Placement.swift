@@ -1,7 +1,10 @@
+import CairnPrimitives
 import CairnStorage
 
 /// Decides which server receives which share, asks servers to allocate, and enforces `happy`.
 struct Placement {
+    /// The upload secret every allocation of this placement belongs to (one per upload attempt).
+    var secret: [UInt8] = SecureRandom.bytes(32)
     /// New shares to write, by share number.
     var targets: [ShareNumber: any StorageServer] = [:]
     /// Distinct servers that will hold at least one share once the writes finish.
@@ -14,13 +17,15 @@ struct Placement {
     /// not be read: it would answer that it already has the share).
     static func place(_ index: StorageIndex, shareSize: UInt64, wanted: [ShareNumber],
                       existing: [ShareNumber: [any StorageServer]], failures initialFailures: [String: String],
-                      avoid initialAvoid: [ShareNumber: Set<ServerID>] = [:], grid: Grid) async throws -> Placement {
+                      avoid initialAvoid: [ShareNumber: Set<ServerID>] = [:], secret: [UInt8]? = nil,
+                      grid: Grid) async throws -> Placement {
         let ring = grid.permutedServers(for: index)
+        var placement = Placement()
+        if let secret { placement.secret = secret }
         var failures = initialFailures
         var load: [ServerID: Int] = [:]
         for (_, holders) in existing { for s in holders { load[s.id, default: 0] += 1 } }
         var pending = wanted.filter { existing[$0]?.isEmpty ?? true }
-        var placement = Placement()
         var usable = ring.filter { failures[$0.name] == nil }
         var unplaceable: [ShareNumber] = []
         var full: [String] = []
@@ -43,10 +48,14 @@ struct Placement {
                 plan[pick, default: []].append(share)
             }
             let servers = usable
+            let secret = placement.secret
             let answers = await withTaskGroup(of: (Int, Result<Allocation, Error>).self) { group in
                 for (i, shares) in plan {
                     group.addTask {
-                        let r = await outcome { try await servers[i].allocate(index, shares: Set(shares), shareSize: shareSize) }
+                        let r = await outcome {
+                            try await servers[i].allocate(index, shares: Set(shares), shareSize: shareSize,
+                                                          secrets: grid.uploadSecrets(index, servers[i], upload: secret))
+                        }
                         return (i, r)
                     }
                 }
@@ -99,7 +108,9 @@ struct Placement {
     }
 
     func abort(_ index: StorageIndex) async {
-        for (share, server) in targets { try? await server.abort(index, share: share) }
+        for (share, server) in targets {
+            _ = await outcome { try await server.abort(ShareUpload(index: index, share: share, secret: secret)) }
+        }
     }
 }
 

@@ -51,11 +51,16 @@ public struct Repairer: Sendable {
             let shareSize = encoder.layout.shareSize
 
             // A proven-bad copy on a server that can supersede it is replaced where it is.
+            // One upload secret for every replacement of this repair, in place or elsewhere.
+            let secret = SecureRandom.bytes(32)
             var targets: [ShareNumber: any StorageServer] = [:]
             var inPlace: [ShareNumber: CheckReport.ShareReport] = [:]
             for bad in before.corruptShares where needed.contains(bad.share) && targets[bad.share] == nil {
                 guard let server = byID[bad.serverID], server.capabilities.supersedesShares else { continue }
-                let r = await outcome { try await server.allocateReplacements(index, shares: [bad.share], shareSize: shareSize) }
+                let r = await outcome {
+                    try await server.allocateReplacements(index, shares: [bad.share], shareSize: shareSize,
+                                                          secrets: grid.uploadSecrets(index, server, upload: secret))
+                }
                 if case .success(let got) = r, got.contains(bad.share) {
                     targets[bad.share] = server
                     inPlace[bad.share] = bad
@@ -69,22 +74,22 @@ public struct Repairer: Sendable {
                 for (share, server) in targets { existing[share, default: []].append(server) }
                 do {
                     placement = try await Placement.place(index, shareSize: shareSize, wanted: elsewhere, existing: existing,
-                                                          failures: before.unreachable, avoid: avoid, grid: grid)
+                                                          failures: before.unreachable, avoid: avoid, secret: secret, grid: grid)
                 } catch {
-                    await abort(index, targets)
+                    await abort(index, targets, secret)
                     throw error
                 }
             }
             targets.merge(placement.targets) { a, _ in a }
 
             do {
-                _ = try await encoder.encode(index: index, targets: targets, accept: { ueb in
+                _ = try await encoder.encode(index: index, targets: targets, secret: secret, accept: { ueb in
                     guard ueb.hash == cap.uebHash else {
                         throw GridError.integrity("regenerated shares do not match the cap; nothing was written in place of anything")
                     }
                 }) { i in try await recovery.segment(i) }
             } catch {
-                await abort(index, targets)
+                await abort(index, targets, secret)
                 throw error
             }
             var receivers: [ServerID: any StorageServer] = [:]
@@ -113,7 +118,9 @@ public struct Repairer: Sendable {
                        reported: reported, reportFailures: reportFailures)
     }
 
-    private func abort(_ index: StorageIndex, _ targets: [ShareNumber: any StorageServer]) async {
-        for (share, server) in targets { _ = await outcome { try await server.abort(index, share: share) } }
+    private func abort(_ index: StorageIndex, _ targets: [ShareNumber: any StorageServer], _ secret: [UInt8]) async {
+        for (share, server) in targets {
+            _ = await outcome { try await server.abort(ShareUpload(index: index, share: share, secret: secret)) }
+        }
     }
 }

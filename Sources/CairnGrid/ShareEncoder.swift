@@ -21,7 +21,7 @@ struct ShareEncoder: Sendable {
     /// `ciphertext(i)` returns segment i's ciphertext, zero-padded to K × its block length.
     /// Returns the UEB; shares in `targets` are written and finished (not yet synced). `accept` sees the UEB
     /// before any share is finished: if it throws, nothing is finished (repair checks it against the cap).
-    func encode(index: StorageIndex, targets: [ShareNumber: any StorageServer],
+    func encode(index: StorageIndex, targets: [ShareNumber: any StorageServer], secret: [UInt8],
                 accept: (UEB) throws -> Void = { _ in },
                 ciphertext: @escaping @Sendable (Int) async throws -> [UInt8]) async throws -> UEB {
         let g = geometry
@@ -41,7 +41,8 @@ struct ShareEncoder: Sendable {
                     try await withThrowingTaskGroup(of: Void.self) { writes in
                         for (share, server) in targets {
                             let block = blocks[share]
-                            writes.addTask { try await server.write(index, share: share, offset: offset, data: block) }
+                            let upload = ShareUpload(index: index, share: share, secret: secret)
+                            writes.addTask { try await server.write(upload, offset: offset, data: block) }
                         }
                         try await writes.waitForAll()
                     }
@@ -68,9 +69,10 @@ struct ShareEncoder: Sendable {
                     let prefix = ShareLayout.header(shareNumber: share) + uebBytes
                     let hashes = layout.encodeHashes(blockTree: blockTrees[share], crypttextTree: crypttextTree,
                                                      shareChain: shareTree.chain(forLeaf: share))
-                    try await server.write(index, share: share, offset: 0, data: prefix)
-                    try await server.write(index, share: share, offset: layout.blockTreeOffset, data: hashes)
-                    try await server.finish(index, share: share)
+                    let upload = ShareUpload(index: index, share: share, secret: secret)
+                    try await server.write(upload, offset: 0, data: prefix)
+                    try await server.write(upload, offset: layout.blockTreeOffset, data: hashes)
+                    try await server.finish(upload)
                 }
             }
             try await group.waitForAll()

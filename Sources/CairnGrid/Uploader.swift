@@ -86,7 +86,7 @@ public struct Uploader: Sendable {
                                                   existing: existing, failures: failures, grid: grid)
         let cipher = StreamCipher(key: key)
         do {
-            let ueb = try await encoder.encode(index: index, targets: placement.targets) { i in
+            let ueb = try await encoder.encode(index: index, targets: placement.targets, secret: placement.secret) { i in
                 let length = geometry.segmentLength(i)
                 var segment = [UInt8](repeating: 0, count: geometry.blockLength(i) * geometry.k)
                 try segment.withUnsafeMutableBytes { buffer in

@@ -32,11 +32,13 @@ public struct Repository: Sendable {
         }
     }
 
-    public static func open(state: LocalState, provider: any RefStoreProvider) throws -> Repository {
+    /// Opens the repository whose state is `state`, its grid through `grids` (as configured, by default).
+    public static func open(state: LocalState, provider: any RefStoreProvider,
+                            grids: any GridOpener = ConfiguredGrids()) throws -> Repository {
         let configPath = state.path("config").description
         guard let text = try? state.readText("config") else { throw RepositoryError.notARepository(state.dir.parent.description) }
         let config = try RepoConfig(parsing: text, path: configPath)
-        let grid = try LocalGrid.open(at: config.grid)
+        let grid = try grids.open(at: config.grid)
         let store = try provider.open(grid: grid, cap: config.slotCap)
         let workTree = config.workTree.map { FSPath($0) } ?? state.dir.parent
         return Repository(state: state, workTree: workTree, config: config, baseGrid: grid, refStore: store, provider: provider)

@@ -22,6 +22,7 @@ public final class LimitedServer: StorageServer {
     public var name: String { inner.name }
     public var isNear: Bool { inner.isNear }
     public var capabilities: ServerCapabilities { inner.capabilities }
+    public var rank: Int { inner.rank }
 
     private func call<T: Sendable>(_ what: String, _ op: @escaping @Sendable (any StorageServer) async throws -> T) async throws -> T {
         let inner = self.inner, slots = self.slots, deadline = self.deadline, name = self.name
@@ -51,20 +52,25 @@ public final class LimitedServer: StorageServer {
     }
 
     public func info() async throws -> ServerInfo { try await call("info") { try await $0.info() } }
-    public func allocate(_ index: StorageIndex, shares: Set<ShareNumber>, shareSize: UInt64) async throws -> Allocation {
-        try await call("allocate") { try await $0.allocate(index, shares: shares, shareSize: shareSize) }
+    public func allocate(_ index: StorageIndex, shares: Set<ShareNumber>, shareSize: UInt64,
+                         secrets: UploadSecrets) async throws -> Allocation {
+        try await call("allocate") { try await $0.allocate(index, shares: shares, shareSize: shareSize, secrets: secrets) }
     }
-    public func allocateReplacements(_ index: StorageIndex, shares: Set<ShareNumber>, shareSize: UInt64) async throws -> Set<ShareNumber> {
-        try await call("allocate") { try await $0.allocateReplacements(index, shares: shares, shareSize: shareSize) }
+    public func allocateReplacements(_ index: StorageIndex, shares: Set<ShareNumber>, shareSize: UInt64,
+                                     secrets: UploadSecrets) async throws -> Set<ShareNumber> {
+        try await call("allocate") { try await $0.allocateReplacements(index, shares: shares, shareSize: shareSize, secrets: secrets) }
     }
-    public func write(_ index: StorageIndex, share: ShareNumber, offset: UInt64, data: [UInt8]) async throws {
-        try await call("write") { try await $0.write(index, share: share, offset: offset, data: data) }
+    public func write(_ upload: ShareUpload, offset: UInt64, data: [UInt8]) async throws {
+        try await call("write") { try await $0.write(upload, offset: offset, data: data) }
     }
-    public func finish(_ index: StorageIndex, share: ShareNumber) async throws {
-        try await call("finish") { try await $0.finish(index, share: share) }
+    public func finish(_ upload: ShareUpload) async throws {
+        try await call("finish") { try await $0.finish(upload) }
     }
-    public func abort(_ index: StorageIndex, share: ShareNumber) async throws {
-        try await call("abort") { try await $0.abort(index, share: share) }
+    public func abort(_ upload: ShareUpload) async throws {
+        try await call("abort") { try await $0.abort(upload) }
+    }
+    public func addLease(_ index: StorageIndex, secrets: LeaseSecrets) async throws {
+        try await call("lease") { try await $0.addLease(index, secrets: secrets) }
     }
     public func sync() async throws { try await call("sync") { try await $0.sync() } }
     public func shares(of index: StorageIndex) async throws -> Set<ShareNumber> {

@@ -56,6 +56,8 @@ public final class LocalDirectoryServer: StorageServer {
         var file: LargeFile?      // large shares
         /// Allocated by `allocateReplacements`: the live copy goes to quarantine when this one finishes.
         var replacing = false
+        /// The upload secret that allocated it: only its holder may write, finish or abort.
+        var secret: [UInt8] = []
     }
 
     /// A large share's temporary file (created in `tmp/`, renamed into `large/` at sync).
@@ -427,7 +429,9 @@ public final class LocalDirectoryServer: StorageServer {
 
     /// On the I/O threads: it may list a folder, read other instances' index files, measure free space and
     /// create files.
-    public func allocate(_ index: StorageIndex, shares: Set<ShareNumber>, shareSize: UInt64) async throws -> Allocation {
+    /// Leases are accepted and not kept: the local grid never expires shares (Documentation/StorageProtocol.md).
+    public func allocate(_ index: StorageIndex, shares: Set<ShareNumber>, shareSize: UInt64,
+                         secrets: UploadSecrets) async throws -> Allocation {
         try await io.run { [self] () throws(StorageError) in try mapped {
             try checkAllocation(index, shares: shares, shareSize: shareSize)
             let large = shareSize > Self.smallShareLimit
@@ -437,15 +441,17 @@ public final class LocalDirectoryServer: StorageServer {
                 try refreshNow()
                 held = try heldShares(index, includeLarge: large)
             }
-            let allocated = try open(index, shares: shares.subtracting(held), shareSize: shareSize, replacing: false)
+            let allocated = try open(index, shares: shares.subtracting(held), shareSize: shareSize, replacing: false,
+                                     secret: secrets.upload)
             return Allocation(alreadyHave: shares.intersection(held), allocated: allocated)
         } }
     }
 
-    public func allocateReplacements(_ index: StorageIndex, shares: Set<ShareNumber>, shareSize: UInt64) async throws -> Set<ShareNumber> {
+    public func allocateReplacements(_ index: StorageIndex, shares: Set<ShareNumber>, shareSize: UInt64,
+                                     secrets: UploadSecrets) async throws -> Set<ShareNumber> {
         try await io.run { [self] () throws(StorageError) in try mapped {
             try checkAllocation(index, shares: shares, shareSize: shareSize)
-            return try open(index, shares: shares, shareSize: shareSize, replacing: true)
+            return try open(index, shares: shares, shareSize: shareSize, replacing: true, secret: secrets.upload)
         } }
     }
 
@@ -460,7 +466,8 @@ public final class LocalDirectoryServer: StorageServer {
 
     /// Opens allocations for `wanted`, except shares another upload of this instance is writing now (as a Tahoe
     /// storage node answers for a share being written: neither held nor allocated). Returns the shares opened.
-    private func open(_ index: StorageIndex, shares wanted: Set<ShareNumber>, shareSize: UInt64, replacing: Bool) throws -> Set<ShareNumber> {
+    private func open(_ index: StorageIndex, shares wanted: Set<ShareNumber>, shareSize: UInt64, replacing: Bool,
+                      secret: [UInt8]) throws -> Set<ShareNumber> {
         let busy = state.withLock { s in Set(wanted.filter { s.open[key(index, $0)!] != nil }) }
         let wanted = wanted.subtracting(busy)
         let large = shareSize > Self.smallShareLimit
@@ -490,8 +497,8 @@ public final class LocalDirectoryServer: StorageServer {
                     if let f = files[s] { unused.append(f) }
                     continue
                 }
-                st.open[k] = large ? OpenShare(size: shareSize, file: files[s], replacing: replacing)
-                                   : OpenShare(size: shareSize, buffer: ShareBuffer(length: Int(shareSize)), replacing: replacing)
+                st.open[k] = large ? OpenShare(size: shareSize, file: files[s], replacing: replacing, secret: secret)
+                                   : OpenShare(size: shareSize, buffer: ShareBuffer(length: Int(shareSize)), replacing: replacing, secret: secret)
                 opened.insert(s)
             }
             return (opened, unused)
@@ -508,12 +515,13 @@ public final class LocalDirectoryServer: StorageServer {
     }
 
     /// Small shares are copied into memory here; a large share's bytes go to its file on the I/O threads.
-    public func write(_ index: StorageIndex, share: ShareNumber, offset: UInt64, data: [UInt8]) async throws {
+    public func write(_ upload: ShareUpload, offset: UInt64, data: [UInt8]) async throws {
+        let index = upload.index, share = upload.share
         let file = try mapped { () throws -> LargeFile? in
             guard let k = key(index, share) else { throw StorageError.notAllocated(server: name, index: index, share: share) }
             let count = UInt64(data.count)
             let file: LargeFile? = try state.withLock { s throws -> LargeFile? in
-                guard var o = s.open[k] else { throw StorageError.notAllocated(server: name, index: index, share: share) }
+                guard var o = try openShare(s, k, upload) else { throw StorageError.notAllocated(server: name, index: index, share: share) }
                 let (end, overflow) = offset.addingReportingOverflow(count)
                 guard !overflow, end <= o.size else {
                     throw StorageError.outOfRange(server: name,
@@ -545,11 +553,12 @@ public final class LocalDirectoryServer: StorageServer {
 
     /// Inline for a small share (its record is queued in memory); on the I/O threads when it writes to disk: a
     /// flush of 32 MiB of queued records, a quarantine copy, a large share's file.
-    public func finish(_ index: StorageIndex, share: ShareNumber) async throws {
+    public func finish(_ upload: ShareUpload) async throws {
+        let index = upload.index, share = upload.share
         let complete = { [self] (remove: Bool) throws(StorageError) -> OpenShare in try mapped {
             guard let k = key(index, share) else { throw StorageError.notAllocated(server: name, index: index, share: share) }
             return try state.withLock { s throws -> OpenShare in
-                guard let o = s.open[k] else { throw StorageError.notAllocated(server: name, index: index, share: share) }
+                guard let o = try openShare(s, k, upload) else { throw StorageError.notAllocated(server: name, index: index, share: share) }
                 if let gap = o.written.firstGap(in: o.size) {
                     throw StorageError.outOfRange(server: name,
                         reason: "cannot finish share \(share) of \(index): bytes \(gap.lowerBound)..<\(gap.upperBound) were never written (\(o.written.coveredBytes) of \(o.size) bytes written)")
@@ -592,15 +601,31 @@ public final class LocalDirectoryServer: StorageServer {
         }
     }
 
-    public func abort(_ index: StorageIndex, share: ShareNumber) async throws {
+    public func abort(_ upload: ShareUpload) async throws {
+        let index = upload.index, share = upload.share
         try await io.run { [self] () throws(StorageError) in try mapped {
             guard let k = key(index, share) else { throw StorageError.notAllocated(server: name, index: index, share: share) }
-            let o = state.withLock { $0.open.removeValue(forKey: k) }
+            let o = try state.withLock { s throws -> OpenShare? in
+                guard try openShare(s, k, upload) != nil else { return nil }
+                return s.open.removeValue(forKey: k)
+            }
             guard let o else { throw StorageError.notAllocated(server: name, index: index, share: share) }
             budget.release(Self.reservation(o.size), written: false)
             if let f = o.file { try FileSystem.unlink(f.temporaryPath) }
         } }
     }
+
+    /// The open allocation `upload` names, if any; another upload's allocation is refused.
+    private func openShare(_ s: State, _ k: ShareKey, _ upload: ShareUpload) throws -> OpenShare? {
+        guard let o = s.open[k] else { return nil }
+        guard o.secret == upload.secret else {
+            throw StorageError.badUploadSecret(server: name, index: upload.index, share: upload.share)
+        }
+        return o
+    }
+
+    /// Accepted and not kept: the local grid never expires shares, so a lease would change nothing.
+    public func addLease(_ index: StorageIndex, secrets: LeaseSecrets) async throws {}
 
     /// Records the report (a line in `corruption-reports`, fsynced) and changes nothing else: the share stays
     /// readable until a repair's replacement supersedes it, so a mistaken report can never lose data.

@@ -23,6 +23,42 @@ public struct ServerID: Hashable, Sendable, CustomStringConvertible {
 
 public typealias ShareNumber = Int
 
+/// Lease secrets for one storage index on one server, derived from the client's secret as Tahoe-LAFS derives
+/// them (`LeaseKeys` in CairnGrid): `renew` extends the lease, `cancel` is kept for servers that still honour it.
+/// Both 32 bytes, as Tahoe's HTTP protocol requires.
+public struct LeaseSecrets: Sendable, Hashable {
+    public var renew: [UInt8]
+    public var cancel: [UInt8]
+    public init(renew: [UInt8], cancel: [UInt8]) {
+        self.renew = renew
+        self.cancel = cancel
+    }
+}
+
+/// What an upload presents when it allocates: a fresh random upload secret (only its holder may write, finish
+/// or abort the allocations it made, as with Tahoe's upload secret) and the lease to add or renew.
+public struct UploadSecrets: Sendable, Hashable {
+    public var upload: [UInt8]
+    public var lease: LeaseSecrets
+    public init(upload: [UInt8], lease: LeaseSecrets) {
+        self.upload = upload
+        self.lease = lease
+    }
+}
+
+/// The handle of one allocation being written: storage index, share number and the upload secret that
+/// allocated it. `write`, `finish` and `abort` take it.
+public struct ShareUpload: Sendable, Hashable {
+    public let index: StorageIndex
+    public let share: ShareNumber
+    public let secret: [UInt8]
+    public init(index: StorageIndex, share: ShareNumber, secret: [UInt8]) {
+        self.index = index
+        self.share = share
+        self.secret = secret
+    }
+}
+
 /// What a server says to an allocation request.
 public struct Allocation: Sendable, Equatable {
     /// Shares the server already holds in full (nothing to upload).
@@ -90,13 +126,15 @@ public enum StorageError: Error, CustomStringConvertible, Equatable {
     case corruptStore(server: String, path: String, reason: String)
     /// A slot write carried another write enabler than the one stored with the slot at its first write.
     case badWriteEnabler(server: String, index: StorageIndex)
+    /// A write, finish or abort carried another upload secret than the allocation's.
+    case badUploadSecret(server: String, index: StorageIndex, share: ShareNumber)
 
     public var kind: StorageErrorKind {
         switch self {
         case .unreachable, .full, .io, .corruptStore: return .unavailable
         case .noSuchShare: return .missing
         case .notAllocated: return .conflict
-        case .outOfRange, .badWriteEnabler: return .refused
+        case .outOfRange, .badWriteEnabler, .badUploadSecret: return .refused
         }
     }
 
@@ -109,6 +147,8 @@ public enum StorageError: Error, CustomStringConvertible, Equatable {
         case .full(let s, let r): return "server \(s) is full: \(r)"
         case .io(let s, let p, let r): return "server \(s): \(p): \(r)"
         case .corruptStore(let s, let p, let r): return "server \(s): damaged store \(p): \(r)"
+        case .badUploadSecret(let s, let si, let n):
+            return "server \(s) refused a write to share \(n) of \(si): it was allocated by another upload"
         case .badWriteEnabler(let s, let si):
             return "server \(s) refused a write to slot \(si): wrong write enabler (the slot was created with another write cap)"
         }
@@ -127,23 +167,31 @@ public protocol StorageServer: AnyObject, Sendable {
     var name: String { get }
     /// Near servers (local disk, "mom's machine") are preferred for downloads.
     var isNear: Bool { get }
+    /// Download preference: lower ranks are read first (near servers rank 0 by default, others 1).
+    var rank: Int { get }
     var capabilities: ServerCapabilities { get }
 
     func info() async throws -> ServerInfo
 
     /// Reserves `shareSize` bytes for each of `shares` of `index`, except shares already held and shares another
     /// upload is writing here right now (those are in neither set of the answer: place them elsewhere or later).
-    func allocate(_ index: StorageIndex, shares: Set<ShareNumber>, shareSize: UInt64) async throws -> Allocation
+    /// The allocations belong to `secrets.upload`; the lease in `secrets` is added or renewed on every share
+    /// of `index` the server holds or allocates.
+    func allocate(_ index: StorageIndex, shares: Set<ShareNumber>, shareSize: UInt64,
+                  secrets: UploadSecrets) async throws -> Allocation
     /// Reserves new copies of `shares`, held or not, for a repair: once finished and synced, each supersedes the
     /// copy the server held, atomically, and the old bytes are kept aside (never deleted by this call). Only for
     /// servers whose `capabilities.supersedesShares` is true; returns the shares allocated.
-    func allocateReplacements(_ index: StorageIndex, shares: Set<ShareNumber>, shareSize: UInt64) async throws -> Set<ShareNumber>
+    func allocateReplacements(_ index: StorageIndex, shares: Set<ShareNumber>, shareSize: UInt64,
+                              secrets: UploadSecrets) async throws -> Set<ShareNumber>
     /// Writes bytes at `offset` of an allocated share (any order; ranges must stay within `shareSize`).
-    func write(_ index: StorageIndex, share: ShareNumber, offset: UInt64, data: [UInt8]) async throws
+    func write(_ upload: ShareUpload, offset: UInt64, data: [UInt8]) async throws
     /// Marks an allocated share complete: every byte must have been written.
-    func finish(_ index: StorageIndex, share: ShareNumber) async throws
+    func finish(_ upload: ShareUpload) async throws
     /// Drops an allocation that will not be finished.
-    func abort(_ index: StorageIndex, share: ShareNumber) async throws
+    func abort(_ upload: ShareUpload) async throws
+    /// Adds a lease on every share of `index` the server holds, or renews the one with the same renew secret.
+    func addLease(_ index: StorageIndex, secrets: LeaseSecrets) async throws
     /// Makes every finished share durable (data, index and directory fsynced).
     func sync() async throws
 
@@ -174,8 +222,10 @@ public protocol StorageServer: AnyObject, Sendable {
 
 extension StorageServer {
     public var capabilities: ServerCapabilities { .minimal }
+    public var rank: Int { isNear ? 0 : 1 }
 
-    public func allocateReplacements(_ index: StorageIndex, shares: Set<ShareNumber>, shareSize: UInt64) async throws -> Set<ShareNumber> {
+    public func allocateReplacements(_ index: StorageIndex, shares: Set<ShareNumber>, shareSize: UInt64,
+                                     secrets: UploadSecrets) async throws -> Set<ShareNumber> {
         throw StorageError.outOfRange(server: name, reason: "this server cannot replace a share it holds")
     }
 }

@@ -10,15 +10,15 @@ struct GridOptions: ParsableArguments {
         LocalGrid.resolvePath(explicit: grid, environment: ProcessEnvironment.current)
     }
 
-    /// Opens the grid; only the default location is created on first use.
+    /// Opens the grid as configured; only the default location is created on first use.
     func open(createDefault: Bool = false) throws -> Grid {
         let (path, isDefault) = resolved
         do {
-            return try LocalGrid.open(at: path)
+            return try ConfiguredGrids().open(at: path)
         } catch GridError.noGrid where isDefault && createDefault {
             try LocalGrid.create(at: path, servers: 10, parameters: try .init(k: 3, n: 10, happy: 7))
             Terminal.warning("created a new local grid at \(path) (10 servers, 3-of-10, happy 7)")
-            return try LocalGrid.open(at: path)
+            return try ConfiguredGrids().open(at: path)
         }
     }
 }

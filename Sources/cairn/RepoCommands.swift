@@ -21,12 +21,12 @@ struct Init: AsyncParsableCommand {
         let dir = absolutePath(directory ?? ".")
         let (gridPath, _) = gridOptions.resolved
         let grid: Grid
-        do { grid = try LocalGrid.open(at: gridPath) } catch GridError.noGrid {
+        do { grid = try ConfiguredGrids().open(at: gridPath) } catch GridError.noGrid {
             let (k, n) = try EncodingParameters.parseEncoding(encoding)
             let happy = max(k, (n * 7 + 9) / 10)  // 7 of 10; always a strict majority, as slots need
             try LocalGrid.create(at: gridPath, servers: n, parameters: try EncodingParameters(k: k, n: n, happy: happy))
             Terminal.warning("created a new local grid at \(gridPath) (\(n) servers, \(k)-of-\(n), happy \(happy))")
-            grid = try LocalGrid.open(at: gridPath)
+            grid = try ConfiguredGrids().open(at: gridPath)
         }
         let state = LocalState(dir: FSPath(dir).appending(Array(LocalState.folderName.utf8)))
         let (_, writeCap) = try await Repository.initialize(state: state, workTree: workTree.map { FSPath(absolutePath($0)) },
@@ -291,7 +291,7 @@ struct Clone: AsyncParsableCommand {
 
     func run() async throws {
         let (gridPath, _) = gridOptions.resolved
-        let grid = try LocalGrid.open(at: gridPath)
+        let grid = try ConfiguredGrids().open(at: gridPath)
         let dir = absolutePath(directory)
         // Never over someone's files: a clone goes into a new or empty folder.
         if let existing = try? FSPath(dir).list(), !existing.isEmpty {

@@ -130,6 +130,7 @@ final class FaultyServer: StorageServer {
     var name: String { inner.name }
     var isNear: Bool { inner.isNear }
     var capabilities: ServerCapabilities { inner.capabilities }
+    var rank: Int { inner.rank }
 
     var fault: Fault { setting.withLock { $0.fault } }
     var faultHits: Int { hits.withLock { $0 } }
@@ -163,35 +164,42 @@ final class FaultyServer: StorageServer {
         if case .unreachable = current.fault { hit(); throw down }
         return try await inner.info()
     }
-    func allocate(_ index: StorageIndex, shares: Set<ShareNumber>, shareSize: UInt64) async throws -> Allocation {
+    func allocate(_ index: StorageIndex, shares: Set<ShareNumber>, shareSize: UInt64,
+                  secrets: UploadSecrets) async throws -> Allocation {
         try writeFault(index, nil)
-        return try await inner.allocate(index, shares: shares, shareSize: shareSize)
+        return try await inner.allocate(index, shares: shares, shareSize: shareSize, secrets: secrets)
     }
-    func allocateReplacements(_ index: StorageIndex, shares: Set<ShareNumber>, shareSize: UInt64) async throws -> Set<ShareNumber> {
+    func allocateReplacements(_ index: StorageIndex, shares: Set<ShareNumber>, shareSize: UInt64,
+                              secrets: UploadSecrets) async throws -> Set<ShareNumber> {
         try writeFault(index, nil)
-        return try await inner.allocateReplacements(index, shares: shares, shareSize: shareSize)
+        return try await inner.allocateReplacements(index, shares: shares, shareSize: shareSize, secrets: secrets)
     }
-    func write(_ index: StorageIndex, share: ShareNumber, offset: UInt64, data: [UInt8]) async throws {
-        try writeFault(index, share)
-        try await inner.write(index, share: share, offset: offset, data: data)
+    func addLease(_ index: StorageIndex, secrets: LeaseSecrets) async throws {
+        try writeFault(index, nil)
+        try await inner.addLease(index, secrets: secrets)
     }
-    func finish(_ index: StorageIndex, share: ShareNumber) async throws {
+    func write(_ upload: ShareUpload, offset: UInt64, data: [UInt8]) async throws {
+        try writeFault(upload.index, upload.share)
+        try await inner.write(upload, offset: offset, data: data)
+    }
+    func finish(_ upload: ShareUpload) async throws {
+        let index = upload.index, share = upload.share
         try writeFault(index, share)
         if case .loseWrites = current.fault {
             hit()
             // Acknowledge, but drop the share: it never becomes visible.
-            try await inner.abort(index, share: share)
+            try await inner.abort(upload)
             return
         }
-        try await inner.finish(index, share: share)
+        try await inner.finish(upload)
         if let archive {
             let size = try await inner.shareSize(index, share: share)
             archive.record(index, share, try await inner.read(index, share: share, ranges: [0..<size])[0])
         }
     }
-    func abort(_ index: StorageIndex, share: ShareNumber) async throws {
+    func abort(_ upload: ShareUpload) async throws {
         if case .unreachable = current.fault { hit(); throw down }
-        try await inner.abort(index, share: share)
+        try await inner.abort(upload)
     }
     func sync() async throws {
         if case .unreachable = current.fault { hit(); throw down }

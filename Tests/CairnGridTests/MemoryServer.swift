@@ -16,10 +16,13 @@ final class MemoryServer: StorageServer {
         /// Shares another writer "lands" just before the next test-and-write of that slot.
         var interference: [String: [ShareNumber: [UInt8]]] = [:]
         var reports: [String] = []
+        /// Lease renew secrets per storage index (hex), in the order they came.
+        var leases: [String: [[UInt8]]] = [:]
         var failingReads = false
     }
     private struct OpenShare {
         var bytes: [UInt8]
+        var secret: [UInt8]
         var written = Written()
     }
     /// Which bytes of an allocation were written (sorted, merged ranges).
@@ -73,24 +76,45 @@ final class MemoryServer: StorageServer {
     func shareBytes(_ i: StorageIndex, _ s: ShareNumber) -> [UInt8]? { state.withLock { $0.done[key(i, s)] } }
 
     func info() async throws -> ServerInfo { try check(); return ServerInfo(maximumShareSize: 1 << 40, availableSpace: nil) }
-    func allocate(_ index: StorageIndex, shares: Set<ShareNumber>, shareSize: UInt64) async throws -> Allocation {
+    func allocate(_ index: StorageIndex, shares: Set<ShareNumber>, shareSize: UInt64,
+                  secrets: UploadSecrets) async throws -> Allocation {
         try check()
         return state.withLock { st in
+            Self.lease(&st, index, secrets.lease)
             var a = Allocation(alreadyHave: [], allocated: [])
             for s in shares {
                 if st.done[key(index, s)] != nil { a.alreadyHave.insert(s) } else if st.open[key(index, s)] != nil {
                     continue  // another upload is writing it: neither held nor allocated
                 } else {
-                    st.open[key(index, s)] = OpenShare(bytes: [UInt8](repeating: 0, count: Int(shareSize))); a.allocated.insert(s)
+                    st.open[key(index, s)] = OpenShare(bytes: [UInt8](repeating: 0, count: Int(shareSize)), secret: secrets.upload)
+                    a.allocated.insert(s)
                 }
             }
             return a
         }
     }
-    func write(_ index: StorageIndex, share: ShareNumber, offset: UInt64, data: [UInt8]) async throws {
+    /// The allocation `upload` names; another upload's is refused.
+    private func opened(_ st: State, _ upload: ShareUpload) throws -> OpenShare {
+        guard let open = st.open[key(upload.index, upload.share)] else {
+            throw StorageError.notAllocated(server: name, index: upload.index, share: upload.share)
+        }
+        guard open.secret == upload.secret else { throw StorageError.badUploadSecret(server: name, index: upload.index, share: upload.share) }
+        return open
+    }
+    private static func lease(_ st: inout State, _ index: StorageIndex, _ secrets: LeaseSecrets) {
+        if !(st.leases[index.hex] ?? []).contains(secrets.renew) { st.leases[index.hex, default: []].append(secrets.renew) }
+    }
+    func leases(_ index: StorageIndex) -> [[UInt8]] { state.withLock { $0.leases[index.hex] ?? [] } }
+    func addLease(_ index: StorageIndex, secrets: LeaseSecrets) async throws {
         try check()
+        state.withLock { Self.lease(&$0, index, secrets) }
+    }
+
+    func write(_ upload: ShareUpload, offset: UInt64, data: [UInt8]) async throws {
+        try check()
+        let index = upload.index, share = upload.share
         try state.withLock { st in
-            guard let open = st.open[key(index, share)] else { throw StorageError.notAllocated(server: name, index: index, share: share) }
+            let open = try opened(st, upload)
             guard offset <= UInt64(open.bytes.count), UInt64(data.count) <= UInt64(open.bytes.count) - offset else {
                 throw StorageError.outOfRange(server: name, reason: "write of \(data.count) bytes at \(offset) runs past the end of share \(share) (\(open.bytes.count) bytes)")
             }
@@ -98,10 +122,11 @@ final class MemoryServer: StorageServer {
             st.open[key(index, share)]!.written.insert(offset..<(offset + UInt64(data.count)))
         }
     }
-    func finish(_ index: StorageIndex, share: ShareNumber) async throws {
+    func finish(_ upload: ShareUpload) async throws {
         try check()
+        let index = upload.index, share = upload.share
         try state.withLock { st in
-            guard let open = st.open[key(index, share)] else { throw StorageError.notAllocated(server: name, index: index, share: share) }
+            let open = try opened(st, upload)
             if let gap = open.written.firstGap(in: UInt64(open.bytes.count)) {
                 throw StorageError.outOfRange(server: name, reason: "bytes \(gap.lowerBound)..<\(gap.upperBound) of share \(share) were never written")
             }
@@ -109,12 +134,11 @@ final class MemoryServer: StorageServer {
             st.done[key(index, share)] = open.bytes
         }
     }
-    func abort(_ index: StorageIndex, share: ShareNumber) async throws {
+    func abort(_ upload: ShareUpload) async throws {
         try check()
         try state.withLock { st in
-            guard st.open.removeValue(forKey: key(index, share)) != nil else {
-                throw StorageError.notAllocated(server: name, index: index, share: share)
-            }
+            _ = try opened(st, upload)
+            st.open[key(upload.index, upload.share)] = nil
         }
     }
     func sync() async throws { try check() }
@@ -141,11 +165,13 @@ final class MemoryServer: StorageServer {
     var reports: [String] { state.withLock { $0.reports } }
 
     var capabilities: ServerCapabilities { ServerCapabilities(supersedesShares: supersedes, rangesPerRead: 1) }
-    func allocateReplacements(_ index: StorageIndex, shares: Set<ShareNumber>, shareSize: UInt64) async throws -> Set<ShareNumber> {
+    func allocateReplacements(_ index: StorageIndex, shares: Set<ShareNumber>, shareSize: UInt64,
+                              secrets: UploadSecrets) async throws -> Set<ShareNumber> {
         try check()
         guard supersedes else { throw StorageError.outOfRange(server: name, reason: "cannot supersede") }
         return state.withLock { st in
-            for s in shares { st.open[key(index, s)] = OpenShare(bytes: [UInt8](repeating: 0, count: Int(shareSize))) }
+            Self.lease(&st, index, secrets.lease)
+            for s in shares { st.open[key(index, s)] = OpenShare(bytes: [UInt8](repeating: 0, count: Int(shareSize)), secret: secrets.upload) }
             return shares
         }
     }
@@ -184,3 +210,7 @@ final class MemoryServer: StorageServer {
     func interfereBeforeNextWrite(_ i: StorageIndex, _ shares: [ShareNumber: [UInt8]]) { state.withLock { $0.interference[i.hex] = shares } }
     func setSlotShare(_ i: StorageIndex, _ s: ShareNumber, _ bytes: [UInt8]?) { state.withLock { $0.slots[i.hex, default: [:]][s] = bytes } }
 }
+
+/// The secrets tests present when they talk to servers directly (any fixed values: servers only compare them).
+let testSecrets = UploadSecrets(upload: [UInt8](repeating: 0xA1, count: 32),
+                                lease: LeaseSecrets(renew: [UInt8](repeating: 0xB2, count: 32), cancel: [UInt8](repeating: 0xC3, count: 32)))

@@ -207,3 +207,25 @@ func quarantined(_ tg: TestGrid) -> [String] {
         #expect(try await Checker(grid: try tg.open()).check(c1.verifyCap!, verify: true).isHealthy)
     }
 }
+
+@Suite struct LeasesAndSecrets {
+    /// Every allocation carries the lease for that server and storage index, derived from the grid's secret:
+    /// one per server, all different, the same again when the same content is put again (a renewal), and
+    /// different under another secret.
+    @Test func leaseSecretsArePerServerAndStorageIndex() async throws {
+        let (grid, servers) = try memoryGrid(segment: 3000)
+        let data = testBytes(4000, seed: 61)
+        let cap = try await Uploader(grid: grid).put(MemorySource(data))
+        let index = StorageIndex(cap.verifyCap!.storageIndex)!
+        let renewals = servers.map { $0.leases(index) }
+        #expect(renewals.allSatisfy { $0.count == 1 && $0[0].count == 32 })
+        #expect(Set(renewals.map { $0[0] }).count == servers.count)
+        _ = try await Uploader(grid: grid).put(MemorySource(data))
+        #expect(servers.map { $0.leases(index) } == renewals)
+
+        let (other, otherServers) = try memoryGrid(segment: 3000, secret: [UInt8](repeating: 9, count: 32))
+        let otherCap = try await Uploader(grid: other).put(MemorySource(data))
+        let otherIndex = StorageIndex(otherCap.verifyCap!.storageIndex)!
+        #expect(Set(otherServers.flatMap { $0.leases(otherIndex) }).isDisjoint(with: Set(renewals.flatMap { $0 })))
+    }
+}

@@ -139,16 +139,15 @@ enum Conformance {
     static func upload(_ server: any StorageServer, _ index: StorageIndex, _ shares: [ShareNumber: [UInt8]],
                        chunk: Int = 1_000) async throws {
         let size = UInt64(shares.first!.value.count)
-        let allocation = try await server.allocate(index, shares: Set(shares.keys), shareSize: size)
+        let allocation = try await server.allocate(index, shares: Set(shares.keys), shareSize: size, secrets: testSecrets)
         guard allocation.allocated == Set(shares.keys), allocation.alreadyHave.isEmpty else {
             throw ConformanceFailure(description: "allocate of fresh shares \(shares.keys.sorted()) answered \(allocation)")
         }
         for (share, data) in shares {
             for offset in stride(from: 0, to: data.count, by: chunk).reversed() {
-                try await server.write(index, share: share, offset: UInt64(offset),
-                                       data: Array(data[offset..<min(offset + chunk, data.count)]))
+                try await server.write(ShareUpload(index: index, share: share, secret: testSecrets.upload), offset: UInt64(offset), data: Array(data[offset..<min(offset + chunk, data.count)]))
             }
-            try await server.finish(index, share: share)
+            try await server.finish(ShareUpload(index: index, share: share, secret: testSecrets.upload))
         }
         try await server.sync()
     }
@@ -184,9 +183,9 @@ enum Conformance {
         guard let backend = ConformanceBackend.named(name) else { throw ConformanceFailure(description: "no backend \(name)") }
         try await withServer(backend) { server in
             let index = randomIndex()
-            let a = try await server.allocate(index, shares: [0], shareSize: 100)
+            let a = try await server.allocate(index, shares: [0], shareSize: 100, secrets: testSecrets)
             guard a.allocated == [0] else { throw ConformanceFailure(description: "allocate answered \(a)") }
-            try await server.write(index, share: 0, offset: 0, data: bytes(100, seed: 1))  // exactly fills it
+            try await server.write(ShareUpload(index: index, share: 0, secret: testSecrets.upload), offset: 0, data: bytes(100, seed: 1))  // exactly fills it
             let attempts: [(UInt64, Int, String)] = [
                 (90, 20, "write of 20 bytes at offset 90 of a 100-byte share"),
                 (100, 1, "write of 1 byte at offset 100 of a 100-byte share"),
@@ -195,7 +194,7 @@ enum Conformance {
             ]
             for (offset, count, what) in attempts {
                 if let problem = await errorProblem(.refused, what, {
-                    try await server.write(index, share: 0, offset: offset, data: bytes(count, seed: 2))
+                    try await server.write(ShareUpload(index: index, share: 0, secret: testSecrets.upload), offset: offset, data: bytes(count, seed: 2))
                 }) {
                     throw ConformanceFailure(description: problem)
                 }
@@ -218,7 +217,7 @@ enum Conformance {
             let index = C.randomIndex()
             let data: [ShareNumber: [UInt8]] = [0: C.bytes(size, seed: 10), 3: C.bytes(size, seed: 13)]
 
-            let a = try await server.allocate(index, shares: [0, 3], shareSize: UInt64(size))
+            let a = try await server.allocate(index, shares: [0, 3], shareSize: UInt64(size), secrets: testSecrets)
             #expect(a == Allocation(alreadyHave: [], allocated: [0, 3]))
             #expect(try await server.shares(of: index).isEmpty, "allocated shares are not held in full yet")
 
@@ -227,11 +226,11 @@ enum Conformance {
             let order = [3, 0, 4, 2, 1]
             for (n, i) in order.enumerated() {
                 for share in (n % 2 == 0 ? [0, 3] : [3, 0]) {
-                    try await server.write(index, share: share, offset: UInt64(cuts[i]), data: Array(data[share]![cuts[i]..<cuts[i + 1]]))
+                    try await server.write(ShareUpload(index: index, share: share, secret: testSecrets.upload), offset: UInt64(cuts[i]), data: Array(data[share]![cuts[i]..<cuts[i + 1]]))
                 }
             }
-            try await server.finish(index, share: 3)
-            try await server.finish(index, share: 0)
+            try await server.finish(ShareUpload(index: index, share: 3, secret: testSecrets.upload))
+            try await server.finish(ShareUpload(index: index, share: 0, secret: testSecrets.upload))
             try await server.sync()
 
             #expect(try await server.shares(of: index) == [0, 3])
@@ -271,21 +270,21 @@ enum Conformance {
             let held = C.bytes(500, seed: 20)
             try await C.upload(server, index, [0: held])
 
-            let first = try await server.allocate(index, shares: [1], shareSize: 500)  // upload A: share 1 open
+            let first = try await server.allocate(index, shares: [1], shareSize: 500, secrets: testSecrets)  // upload A: share 1 open
             #expect(first == Allocation(alreadyHave: [], allocated: [1]))
 
-            let second = try await server.allocate(index, shares: [0, 1, 2], shareSize: 500)  // upload B
+            let second = try await server.allocate(index, shares: [0, 1, 2], shareSize: 500, secrets: testSecrets)  // upload B
             #expect(second.alreadyHave == [0])
             #expect(second.allocated == [2])
             #expect(!second.alreadyHave.contains(1) && !second.allocated.contains(1),
                     "a share being written by another upload is in neither set")
 
             // A finishes share 1; B aborts share 2. Now share 1 is held.
-            try await server.write(index, share: 1, offset: 0, data: C.bytes(500, seed: 21))
-            try await server.finish(index, share: 1)
-            try await server.abort(index, share: 2)
+            try await server.write(ShareUpload(index: index, share: 1, secret: testSecrets.upload), offset: 0, data: C.bytes(500, seed: 21))
+            try await server.finish(ShareUpload(index: index, share: 1, secret: testSecrets.upload))
+            try await server.abort(ShareUpload(index: index, share: 2, secret: testSecrets.upload))
             try await server.sync()
-            let third = try await server.allocate(index, shares: [0, 1], shareSize: 500)
+            let third = try await server.allocate(index, shares: [0, 1], shareSize: 500, secrets: testSecrets)
             #expect(third == Allocation(alreadyHave: [0, 1], allocated: []))
             #expect(try await server.shares(of: index) == [0, 1])
             #expect(try await C.readAll(server, index, share: 0) == held)
@@ -296,12 +295,12 @@ enum Conformance {
     func finishWithUnwrittenBytesIsRefused(_ backend: ConformanceBackend) async throws {
         try await C.withServer(backend) { server in
             let index = C.randomIndex()
-            _ = try await server.allocate(index, shares: [0], shareSize: 100)
-            try await server.write(index, share: 0, offset: 0, data: C.bytes(40, seed: 30))
-            try await server.write(index, share: 0, offset: 60, data: C.bytes(40, seed: 31))
+            _ = try await server.allocate(index, shares: [0], shareSize: 100, secrets: testSecrets)
+            try await server.write(ShareUpload(index: index, share: 0, secret: testSecrets.upload), offset: 0, data: C.bytes(40, seed: 30))
+            try await server.write(ShareUpload(index: index, share: 0, secret: testSecrets.upload), offset: 60, data: C.bytes(40, seed: 31))
             try await C.check(backend, .finishWithUnwrittenBytes) {
                 await C.expectError(.refused, "finish of a share whose bytes 40..<60 were never written") {
-                    try await server.finish(index, share: 0)
+                    try await server.finish(ShareUpload(index: index, share: 0, secret: testSecrets.upload))
                 }
                 try await server.sync()
                 #expect(try await server.shares(of: index).isEmpty, "a share with unwritten bytes is not held in full")
@@ -336,15 +335,48 @@ enum Conformance {
         try await C.withServer(backend) { server in
             let index = C.randomIndex()
             await C.expectError(.conflict, "write to a share never allocated") {
-                try await server.write(index, share: 0, offset: 0, data: [1, 2, 3])
+                try await server.write(ShareUpload(index: index, share: 0, secret: testSecrets.upload), offset: 0, data: [1, 2, 3])
             }
             let held = C.bytes(300, seed: 40)
             try await C.upload(server, index, [0: held])
             await C.expectError(.conflict, "write to a held share without an allocation") {
-                try await server.write(index, share: 0, offset: 0, data: [1, 2, 3])
+                try await server.write(ShareUpload(index: index, share: 0, secret: testSecrets.upload), offset: 0, data: [1, 2, 3])
             }
             try await server.sync()
             #expect(try await C.readAll(server, index, share: 0) == held)
+        }
+    }
+
+    /// An allocation belongs to the upload secret that made it: another secret can neither write, finish nor
+    /// abort it, and the owner's upload is not disturbed.
+    @Test(arguments: ConformanceBackend.all)
+    func anotherUploadsSecretIsRefused(_ backend: ConformanceBackend) async throws {
+        try await C.withServer(backend) { server in
+            let index = C.randomIndex()
+            let data = C.bytes(500, seed: 77)
+            let a = try await server.allocate(index, shares: [0], shareSize: 500, secrets: testSecrets)
+            #expect(a.allocated == [0])
+            let mine = ShareUpload(index: index, share: 0, secret: testSecrets.upload)
+            let theirs = ShareUpload(index: index, share: 0, secret: [UInt8](repeating: 0x5E, count: 32))
+            try await server.write(mine, offset: 0, data: data)
+            await C.expectError(.refused, "write with another upload's secret") { try await server.write(theirs, offset: 0, data: [9]) }
+            await C.expectError(.refused, "finish with another upload's secret") { try await server.finish(theirs) }
+            await C.expectError(.refused, "abort with another upload's secret") { try await server.abort(theirs) }
+            try await server.finish(mine)
+            try await server.sync()
+            #expect(try await C.readAll(server, index, share: 0) == data)
+        }
+    }
+
+    /// Leases can be added and renewed on any backend (whether it keeps them is its own business).
+    @Test(arguments: ConformanceBackend.all)
+    func leasesAreAcceptedAndRenewed(_ backend: ConformanceBackend) async throws {
+        try await C.withServer(backend) { server in
+            let index = C.randomIndex()
+            try await C.upload(server, index, [0: C.bytes(100, seed: 78)])
+            try await server.addLease(index, secrets: testSecrets.lease)
+            try await server.addLease(index, secrets: testSecrets.lease)
+            #expect(try await server.shares(of: index) == [0])
         }
     }
 
@@ -356,10 +388,10 @@ enum Conformance {
             try await C.upload(server, index, [0: held])
             try await C.check(backend, .finishWithoutAllocation) {
                 await C.expectError(.conflict, "finish of a share never allocated") {
-                    try await server.finish(index, share: 5)
+                    try await server.finish(ShareUpload(index: index, share: 5, secret: testSecrets.upload))
                 }
                 await C.expectError(.conflict, "finish of a held share without an allocation") {
-                    try await server.finish(index, share: 0)
+                    try await server.finish(ShareUpload(index: index, share: 0, secret: testSecrets.upload))
                 }
                 try await server.sync()
                 #expect(try await server.shares(of: index) == [0], "a stray finish neither adds nor removes shares")
@@ -374,17 +406,17 @@ enum Conformance {
     func abortDropsTheAllocation(_ backend: ConformanceBackend) async throws {
         try await C.withServer(backend) { server in
             let index = C.randomIndex()
-            #expect(try await server.allocate(index, shares: [0], shareSize: 64).allocated == [0])
-            try await server.write(index, share: 0, offset: 0, data: C.bytes(32, seed: 50))
-            try await server.abort(index, share: 0)
+            #expect(try await server.allocate(index, shares: [0], shareSize: 64, secrets: testSecrets).allocated == [0])
+            try await server.write(ShareUpload(index: index, share: 0, secret: testSecrets.upload), offset: 0, data: C.bytes(32, seed: 50))
+            try await server.abort(ShareUpload(index: index, share: 0, secret: testSecrets.upload))
             await C.expectError(.conflict, "write after abort") {
-                try await server.write(index, share: 0, offset: 32, data: C.bytes(32, seed: 51))
+                try await server.write(ShareUpload(index: index, share: 0, secret: testSecrets.upload), offset: 32, data: C.bytes(32, seed: 51))
             }
             try await server.sync()
             #expect(try await server.shares(of: index).isEmpty)
             // Nobody is writing it any more: a new upload gets it.
-            #expect(try await server.allocate(index, shares: [0], shareSize: 64) == Allocation(alreadyHave: [], allocated: [0]))
-            try await server.abort(index, share: 0)
+            #expect(try await server.allocate(index, shares: [0], shareSize: 64, secrets: testSecrets) == Allocation(alreadyHave: [], allocated: [0]))
+            try await server.abort(ShareUpload(index: index, share: 0, secret: testSecrets.upload))
         }
     }
 
@@ -408,11 +440,11 @@ enum Conformance {
                 _ = try await server.shareSize(index, share: 1)
             }
             // Allocated but not finished: still not held.
-            _ = try await server.allocate(index, shares: [2], shareSize: 200)
+            _ = try await server.allocate(index, shares: [2], shareSize: 200, secrets: testSecrets)
             await C.expectError(.missing, "read of a share allocated but not finished") {
                 _ = try await server.read(index, share: 2, ranges: [0..<10])
             }
-            try await server.abort(index, share: 2)
+            try await server.abort(ShareUpload(index: index, share: 2, secret: testSecrets.upload))
         }
     }
 
@@ -429,7 +461,7 @@ enum Conformance {
             #expect(try await server.shares(of: index) == [0, 1])
             #expect(try await server.shareSize(index, share: 0) == 2_000)
             #expect(try await C.readAll(server, index, share: 0) == data)
-            #expect(try await server.allocate(index, shares: [0], shareSize: 2_000) == Allocation(alreadyHave: [0], allocated: []))
+            #expect(try await server.allocate(index, shares: [0], shareSize: 2_000, secrets: testSecrets) == Allocation(alreadyHave: [0], allocated: []))
         }
     }
 
@@ -442,14 +474,14 @@ enum Conformance {
             try await C.upload(server, index, [0: old])
             if server.capabilities.supersedesShares {
                 // Held (0) or not (1): both are allocated.
-                let got = try await server.allocateReplacements(index, shares: [0, 1], shareSize: UInt64(size))
+                let got = try await server.allocateReplacements(index, shares: [0, 1], shareSize: UInt64(size), secrets: testSecrets)
                 #expect(got == [0, 1])
                 let new: [ShareNumber: [UInt8]] = [0: C.bytes(size, seed: 81), 1: C.bytes(size, seed: 82)]
                 for (share, bytes) in new {
                     let half = bytes.count / 2
-                    try await server.write(index, share: share, offset: UInt64(half), data: Array(bytes[half...]))
-                    try await server.write(index, share: share, offset: 0, data: Array(bytes[..<half]))
-                    try await server.finish(index, share: share)
+                    try await server.write(ShareUpload(index: index, share: share, secret: testSecrets.upload), offset: UInt64(half), data: Array(bytes[half...]))
+                    try await server.write(ShareUpload(index: index, share: share, secret: testSecrets.upload), offset: 0, data: Array(bytes[..<half]))
+                    try await server.finish(ShareUpload(index: index, share: share, secret: testSecrets.upload))
                 }
                 try await server.sync()
                 #expect(try await server.shares(of: index) == [0, 1])
@@ -459,7 +491,7 @@ enum Conformance {
                 }
             } else {
                 await C.expectError(.refused, "allocateReplacements on a server that does not supersede shares") {
-                    _ = try await server.allocateReplacements(index, shares: [0], shareSize: UInt64(size))
+                    _ = try await server.allocateReplacements(index, shares: [0], shareSize: UInt64(size), secrets: testSecrets)
                 }
                 #expect(try await server.shares(of: index) == [0])
                 #expect(try await C.readAll(server, index, share: 0) == old)
@@ -596,16 +628,16 @@ enum Conformance {
         try await C.withServer(backend) { server in
             let index = C.randomIndex()
             let answers = try await withThrowingTaskGroup(of: Allocation.self) { group in
-                for _ in 0..<20 { group.addTask { try await server.allocate(index, shares: [0], shareSize: 100) } }
+                for _ in 0..<20 { group.addTask { try await server.allocate(index, shares: [0], shareSize: 100, secrets: testSecrets) } }
                 return try await group.reduce(into: [Allocation]()) { $0.append($1) }
             }
             #expect(answers.filter { $0.allocated == [0] }.count == 1)
             #expect(answers.allSatisfy { $0.alreadyHave.isEmpty })
             let data = C.bytes(100, seed: 300)
-            try await server.write(index, share: 0, offset: 0, data: data)
-            try await server.finish(index, share: 0)
+            try await server.write(ShareUpload(index: index, share: 0, secret: testSecrets.upload), offset: 0, data: data)
+            try await server.finish(ShareUpload(index: index, share: 0, secret: testSecrets.upload))
             try await server.sync()
-            #expect(try await server.allocate(index, shares: [0], shareSize: 100) == Allocation(alreadyHave: [0], allocated: []))
+            #expect(try await server.allocate(index, shares: [0], shareSize: 100, secrets: testSecrets) == Allocation(alreadyHave: [0], allocated: []))
             #expect(try await C.readAll(server, index, share: 0) == data)
         }
     }
@@ -624,6 +656,7 @@ enum Conformance {
             (.notAllocated(server: "s", index: i, share: 0), .conflict),
             (.outOfRange(server: "s", reason: "r"), .refused),
             (.badWriteEnabler(server: "s", index: i), .refused),
+            (.badUploadSecret(server: "s", index: i, share: 0), .refused),
         ]
         for (error, kind) in table { #expect(error.kind == kind, "\(error)") }
     }
@@ -635,9 +668,9 @@ enum Conformance {
         let inner = MemoryServer(number: 9)
         let server = LimitedServer(inner, deadline: .seconds(60), connections: 2)
         let index = StorageIndex([UInt8](repeating: 5, count: 16))!
-        _ = try await server.allocate(index, shares: [0], shareSize: 64)
-        try await server.write(index, share: 0, offset: 0, data: [UInt8](repeating: 7, count: 64))
-        try await server.finish(index, share: 0)
+        _ = try await server.allocate(index, shares: [0], shareSize: 64, secrets: testSecrets)
+        try await server.write(ShareUpload(index: index, share: 0, secret: testSecrets.upload), offset: 0, data: [UInt8](repeating: 7, count: 64))
+        try await server.finish(ShareUpload(index: index, share: 0, secret: testSecrets.upload))
         let answers = await withTaskGroup(of: Bool.self) { group in
             for _ in 0..<2000 {
                 group.addTask { (try? await server.read(index, share: 0, ranges: [0..<64]))?.first == [UInt8](repeating: 7, count: 64) }

@@ -1,4 +1,6 @@
 import CairnGrid
+import CairnStorage
+import Synchronization
 import Foundation
 import Testing
 @testable import CairnSnapshots
@@ -44,5 +46,38 @@ import Testing
         let held = try repo.state.lock()
         await #expect(throws: RepositoryError.locked) { try await repo.commit(CommitRequest(message: "x", allowEmpty: true)) }
         withExtendedLifetime(held) {}
+    }
+}
+
+/// Opens grids as configured, with every server behind a `LimitedServer`, and counts the opens.
+final class WrappingOpener: GridOpener {
+    let opens = Mutex(0)
+    func open(at location: String) throws -> Grid {
+        opens.withLock { $0 += 1 }
+        let g = try ConfiguredGrids().open(at: location)
+        return Grid(parameters: g.parameters, convergenceSecret: g.convergenceSecret,
+                    servers: g.servers.map { LimitedServer($0, deadline: .seconds(120), connections: 2) })
+    }
+}
+
+@Suite struct RepositoryGridOpening {
+    /// A repository opens its grid only through the opener it is given: here every server sits behind a
+    /// decorator, and commits, reads and checks all go through it.
+    @Test func theRepositoryUsesTheGridItIsGiven() async throws {
+        let scratch = try Scratch()
+        let work = try scratch.dir("work")
+        let state = LocalState(dir: FSPath(work + "/.cairn"))
+        _ = try await Repository.initialize(state: state, workTree: nil, gridPath: scratch.path + "/grid",
+                                            grid: try scratch.grid(), provider: SlotRefStoreProvider())
+        let opener = WrappingOpener()
+        let repo = try Repository.open(state: state, provider: SlotRefStoreProvider(), grids: opener)
+        #expect(opener.opens.withLock { $0 } == 1)
+        #expect(repo.baseGrid.servers.allSatisfy { $0 is LimitedServer })
+        try "hello".write(toFile: work + "/f", atomically: false, encoding: .utf8)
+        let snapshot = try #require(try await repo.commit(CommitRequest(message: "through the opener")).snapshot)
+        let again = try Repository.open(state: state, provider: SlotRefStoreProvider(), grids: opener)
+        let session = try await again.session()
+        #expect(try await again.status(session).isEmpty)
+        #expect(try again.base() == snapshot)
     }
 }

@@ -15,17 +15,17 @@ import Testing
         // A 5 MiB large share written in 64 KiB chunks in a scrambled order.
         let big = shareData(9999, size: 5 << 20 + 123)
         let bigIndex = storageIndex(9999)
-        let a = try await server.allocate(bigIndex, shares: [3, 4], shareSize: UInt64(big.count))
+        let a = try await server.allocate(bigIndex, shares: [3, 4], shareSize: UInt64(big.count), secrets: testSecrets)
         #expect(a.allocated == [3, 4] && a.alreadyHave.isEmpty)
         let chunk = 64 << 10
         var order = Array(stride(from: 0, to: big.count, by: chunk))
         var g = DeterministicBytes(seed: 7)
         for i in order.indices.reversed() { order.swapAt(i, Int(g.next() % UInt64(i + 1))) }
         for start in order {
-            try await server.write(bigIndex, share: 3, offset: UInt64(start), data: Array(big[start..<min(start + chunk, big.count)]))
+            try await server.write(ShareUpload(index: bigIndex, share: 3, secret: testSecrets.upload), offset: UInt64(start), data: Array(big[start..<min(start + chunk, big.count)]))
         }
-        try await server.finish(bigIndex, share: 3)
-        try await server.abort(bigIndex, share: 4)
+        try await server.finish(ShareUpload(index: bigIndex, share: 3, secret: testSecrets.upload))
+        try await server.abort(ShareUpload(index: bigIndex, share: 4, secret: testSecrets.upload))
         try await server.sync()
 
         for (index, share, data) in expected {
@@ -71,9 +71,9 @@ import Testing
         let si = storageIndex(5)
         try await put(server, si, share: 0, shareData(5, size: 300))
         try await server.sync()
-        let a = try await server.allocate(si, shares: [0, 1], shareSize: 300)
+        let a = try await server.allocate(si, shares: [0, 1], shareSize: 300, secrets: testSecrets)
         #expect(a == Allocation(alreadyHave: [0], allocated: [1]))
-        let b = try await tmp.server().allocate(si, shares: [0, 1], shareSize: 300)
+        let b = try await tmp.server().allocate(si, shares: [0, 1], shareSize: 300, secrets: testSecrets)
         #expect(b == Allocation(alreadyHave: [0], allocated: [1]))
     }
 
@@ -267,11 +267,11 @@ import Testing
         #expect(try await readAll(try tmp.server(), bigIndex, share: 1) == badBig)
 
         // A normal allocation answers "already have"; a replacement allocation supersedes at sync.
-        #expect(try await server.allocate(si, shares: [0], shareSize: UInt64(data.count)).alreadyHave == [0])
+        #expect(try await server.allocate(si, shares: [0], shareSize: UInt64(data.count), secrets: testSecrets).alreadyHave == [0])
         for (index, share, bytes) in [(si, 0, data), (bigIndex, 1, big)] {
-            #expect(try await server.allocateReplacements(index, shares: [share], shareSize: UInt64(bytes.count)) == [share])
-            try await server.write(index, share: share, offset: 0, data: bytes)
-            try await server.finish(index, share: share)
+            #expect(try await server.allocateReplacements(index, shares: [share], shareSize: UInt64(bytes.count), secrets: testSecrets) == [share])
+            try await server.write(ShareUpload(index: index, share: share, secret: testSecrets.upload), offset: 0, data: bytes)
+            try await server.finish(ShareUpload(index: index, share: share, secret: testSecrets.upload))
         }
         // Before the sync other instances still see the old copies.
         #expect(try await readAll(try tmp.server(), si) == bad)
@@ -295,12 +295,12 @@ import Testing
         let server = try tmp.server()
         let si = storageIndex(9)
         let data = shareData(9, size: 600_000)
-        #expect(try await server.allocate(si, shares: [0, 1], shareSize: UInt64(data.count)).allocated == [0, 1])
-        let second = try await server.allocate(si, shares: [0, 1, 2], shareSize: UInt64(data.count))
+        #expect(try await server.allocate(si, shares: [0, 1], shareSize: UInt64(data.count), secrets: testSecrets).allocated == [0, 1])
+        let second = try await server.allocate(si, shares: [0, 1, 2], shareSize: UInt64(data.count), secrets: testSecrets)
         #expect(second.allocated == [2] && second.alreadyHave.isEmpty)
         for share in [0, 1, 2] {
-            try await server.write(si, share: share, offset: 0, data: data)
-            try await server.finish(si, share: share)
+            try await server.write(ShareUpload(index: si, share: share, secret: testSecrets.upload), offset: 0, data: data)
+            try await server.finish(ShareUpload(index: si, share: share, secret: testSecrets.upload))
         }
         try await server.sync()
         #expect(try await tmp.server().shares(of: si) == [0, 1, 2])
@@ -362,30 +362,30 @@ import Testing
         let tmp = try TemporaryDirectory()
         let server = try LocalDirectoryServer(directory: tmp.path + "/s", id: ServerID([1]), name: "s", maximumShareSize: 10 << 20)
         let si = storageIndex(1)
-        _ = try await server.allocate(si, shares: [0], shareSize: 100)
-        try await server.write(si, share: 0, offset: 0, data: [UInt8](repeating: 1, count: 50))
-        try await server.write(si, share: 0, offset: 60, data: [UInt8](repeating: 1, count: 40))
+        _ = try await server.allocate(si, shares: [0], shareSize: 100, secrets: testSecrets)
+        try await server.write(ShareUpload(index: si, share: 0, secret: testSecrets.upload), offset: 0, data: [UInt8](repeating: 1, count: 50))
+        try await server.write(ShareUpload(index: si, share: 0, secret: testSecrets.upload), offset: 60, data: [UInt8](repeating: 1, count: 40))
         do {
-            try await server.finish(si, share: 0)
+            try await server.finish(ShareUpload(index: si, share: 0, secret: testSecrets.upload))
             Issue.record("finish of an incomplete share succeeded")
         } catch let StorageError.outOfRange(_, reason) {
             #expect(reason.contains("50..<60") && reason.contains("90 of 100"))
         }
         await #expect(throws: StorageError.self) {
-            try await server.write(si, share: 0, offset: 90, data: [UInt8](repeating: 1, count: 11))
+            try await server.write(ShareUpload(index: si, share: 0, secret: testSecrets.upload), offset: 90, data: [UInt8](repeating: 1, count: 11))
         }
         await #expect(throws: StorageError.notAllocated(server: "s", index: si, share: 1)) {
-            try await server.write(si, share: 1, offset: 0, data: [1])
+            try await server.write(ShareUpload(index: si, share: 1, secret: testSecrets.upload), offset: 0, data: [1])
         }
         await #expect(throws: StorageError.notAllocated(server: "s", index: si, share: 1)) {
-            try await server.finish(si, share: 1)
+            try await server.finish(ShareUpload(index: si, share: 1, secret: testSecrets.upload))
         }
         await #expect(throws: StorageError.self) {
-            _ = try await server.allocate(si, shares: [2], shareSize: 11 << 20)
+            _ = try await server.allocate(si, shares: [2], shareSize: 11 << 20, secrets: testSecrets)
         }
         // Filling the gap makes it finishable.
-        try await server.write(si, share: 0, offset: 50, data: [UInt8](repeating: 1, count: 10))
-        try await server.finish(si, share: 0)
+        try await server.write(ShareUpload(index: si, share: 0, secret: testSecrets.upload), offset: 50, data: [UInt8](repeating: 1, count: 10))
+        try await server.finish(ShareUpload(index: si, share: 0, secret: testSecrets.upload))
         #expect(try await readAll(server, si) == [UInt8](repeating: 1, count: 100))
         let info = try await server.info()
         #expect(info.maximumShareSize == 10 << 20 && (info.availableSpace ?? 0) > 0)

@@ -43,10 +43,10 @@ func shareData(_ n: Int, size: Int) -> [UInt8] {
 
 /// Allocates, writes in one piece and finishes one share.
 func put(_ server: LocalDirectoryServer, _ index: StorageIndex, share: Int = 0, _ data: [UInt8]) async throws {
-    let a = try await server.allocate(index, shares: [share], shareSize: UInt64(data.count))
+    let a = try await server.allocate(index, shares: [share], shareSize: UInt64(data.count), secrets: testSecrets)
     #expect(a.allocated == [share])
-    try await server.write(index, share: share, offset: 0, data: data)
-    try await server.finish(index, share: share)
+    try await server.write(ShareUpload(index: index, share: share, secret: testSecrets.upload), offset: 0, data: data)
+    try await server.finish(ShareUpload(index: index, share: share, secret: testSecrets.upload))
 }
 
 func readAll(_ server: LocalDirectoryServer, _ index: StorageIndex, share: Int = 0) async throws -> [UInt8] {
@@ -69,3 +69,7 @@ func appendBytes(_ bytes: [UInt8], to path: String) throws {
 func fileSize(_ path: String) throws -> UInt64 {
     (try FileManager.default.attributesOfItem(atPath: path)[.size] as! NSNumber).uint64Value
 }
+
+/// The secrets the tests' uploads present (any fixed values: servers only compare them).
+let testSecrets = UploadSecrets(upload: [UInt8](repeating: 0xA1, count: 32),
+                                lease: LeaseSecrets(renew: [UInt8](repeating: 0xB2, count: 32), cancel: [UInt8](repeating: 0xC3, count: 32)))

@@ -14,9 +14,9 @@ import Testing
         let clock = ContinuousClock()
         let start = clock.now
         for si in indexes {
-            _ = try await server.allocate(si, shares: [0], shareSize: 4096)
-            try await server.write(si, share: 0, offset: 0, data: data)
-            try await server.finish(si, share: 0)
+            _ = try await server.allocate(si, shares: [0], shareSize: 4096, secrets: testSecrets)
+            try await server.write(ShareUpload(index: si, share: 0, secret: testSecrets.upload), offset: 0, data: data)
+            try await server.finish(ShareUpload(index: si, share: 0, secret: testSecrets.upload))
         }
         let written = clock.now
         try await server.sync()
@@ -42,9 +42,9 @@ extension ThroughputTests {
         let size = 85 << 20
         let clock = ContinuousClock()
         let start = clock.now
-        _ = try await server.allocate(si, shares: [0], shareSize: UInt64(size))
-        for i in 0..<85 { try await server.write(si, share: 0, offset: UInt64(i << 20), data: chunk) }
-        try await server.finish(si, share: 0)
+        _ = try await server.allocate(si, shares: [0], shareSize: UInt64(size), secrets: testSecrets)
+        for i in 0..<85 { try await server.write(ShareUpload(index: si, share: 0, secret: testSecrets.upload), offset: UInt64(i << 20), data: chunk) }
+        try await server.finish(ShareUpload(index: si, share: 0, secret: testSecrets.upload))
         let written = clock.now
         try await server.sync()
         let synced = clock.now
