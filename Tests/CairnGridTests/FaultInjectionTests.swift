@@ -283,6 +283,40 @@ func servers(in mask: Int) -> [Int] { (0..<10).filter { mask & (1 << $0) != 0 } 
 
     // MARK: lost writes
 
+    /// Every subset of up to 7 faulty servers during an upload, each faulty server refusing allocations, failing
+    /// its writes mid-upload, or failing its sync (seeded choice): `put` either fails with an error, or every
+    /// share it reported is on servers that really hold it, at least `happy` of them, and the file reads back.
+    @Test func uploadsSucceedOnlyWhenHappyServersHoldTheShares() async throws {
+        var violations: [String] = []
+        var successes = 0, failures = 0
+        for mask in 0..<(1 << 10) {
+            let faulty = servers(in: mask)
+            guard faulty.count <= 7 else { continue }
+            let (grid, faultyServers, _) = try faultyGrid()
+            var rng = SplitMix64(seed: UInt64(mask) &* 7919)
+            let kinds: [Fault] = [.error, .failWrites, .failSync]
+            var labels: [String] = []
+            for i in faulty {
+                let f = kinds[Int(rng.next() % 3)]
+                faultyServers[i].setFault(f)
+                labels.append("\(i): \(f)")
+            }
+            let data = testBytes(FaultScenario.size, seed: UInt64(mask))
+            let put = await captured { try await Uploader(grid: grid).put(MemorySource(data)) }
+            for s in faultyServers { s.heal() }
+            guard case .success(let cap) = put else { failures += 1; continue }
+            successes += 1
+            let report = try await Checker(grid: grid).check(cap.verifyCap!, verify: true)
+            if !(report.distinctShares == 10 && report.serversWithShares >= 7) {
+                violations.append("[\(labels.joined(separator: ", "))]: put succeeded, but \(report.distinctShares) shares on \(report.serversWithShares) servers")
+            }
+            if (try? await Downloader(grid: grid).bytes(cap)) != data { violations.append("[\(labels.joined(separator: ", "))]: bytes differ") }
+        }
+        #expect(successes + failures == 968)
+        #expect(successes > 0 && failures > 0)
+        #expect(violations.isEmpty, "\(violations.prefix(5).joined(separator: "\n"))")
+    }
+
     /// Servers acknowledge every write but drop finished shares. `put` cannot tell; the checker can.
     @Test(arguments: [4, 5, 6, 7, 8, 10])
     func lostWritesAreCaughtByCheck(losing: Int) async throws {

@@ -28,6 +28,10 @@ enum Fault: Sendable {
     case bitFlip(seed: UInt64)
     /// Acknowledges allocate / write / finish / sync, but a finished share silently vanishes.
     case loseWrites
+    /// Allocations succeed; every write of share bytes then fails (a disk that errors mid-upload).
+    case failWrites
+    /// Everything succeeds until `sync`, which fails (nothing becomes durable).
+    case failSync
 }
 
 /// Seeded PRNG (SplitMix64): every injected position is reproducible from its seed.
@@ -180,6 +184,7 @@ final class FaultyServer: StorageServer {
     }
     func write(_ upload: ShareUpload, offset: UInt64, data: [UInt8]) async throws {
         try writeFault(upload.index, upload.share)
+        if case .failWrites = current.fault { hit(); throw ioError(upload.index, upload.share, "write") }
         try await inner.write(upload, offset: offset, data: data)
     }
     func finish(_ upload: ShareUpload) async throws {
@@ -203,6 +208,7 @@ final class FaultyServer: StorageServer {
     }
     func sync() async throws {
         if case .unreachable = current.fault { hit(); throw down }
+        if case .failSync = current.fault { hit(); throw StorageError.io(server: name, path: "sync", reason: "injected sync failure") }
         try await inner.sync()
     }
 
@@ -239,7 +245,7 @@ final class FaultyServer: StorageServer {
         let touched = ranges.map { affects($0, s.region) }
         guard touched.contains(true) else { return try await inner.read(index, share: share, ranges: ranges) }
         switch s.fault {
-        case .healthy, .loseWrites:
+        case .healthy, .loseWrites, .failWrites, .failSync:
             return try await inner.read(index, share: share, ranges: ranges)
         case .unreachable:
             hit(); throw down
