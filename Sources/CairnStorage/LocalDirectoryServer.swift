@@ -641,6 +641,23 @@ public final class LocalDirectoryServer: StorageServer {
         } }
     }
 
+    /// Deletes the bytes repairs kept in `quarantine/` (or, with `dryRun`, only counts them): the one way they
+    /// go. Returns the files and bytes reclaimed.
+    public func reclaimQuarantine(dryRun: Bool = false) async throws -> (files: Int, bytes: UInt64) {
+        try await io.run { [self] () throws(StorageError) in try mapped {
+            var files = 0, bytes: UInt64 = 0
+            for name in try FileSystem.list(layout.quarantine) ?? [] {
+                let path = layout.quarantine + "/" + name
+                guard let st = try FileSystem.status(path), !st.isDirectory else { continue }
+                files += 1
+                bytes += st.size
+                if !dryRun { try FileSystem.unlink(path) }
+            }
+            if files > 0 && !dryRun { try FileSystem.syncDirectory(layout.quarantine) }
+            return (files, bytes)
+        } }
+    }
+
     /// Keeps the live copy of a share that a replacement is about to supersede: a hard link of a large share's
     /// file, a copy of a pack record's bytes, in `quarantine/`, durable before the replacement can win.
     private func quarantine(_ index: StorageIndex, _ k: ShareKey) throws {

@@ -2,10 +2,32 @@ import CairnPrimitives
 import ArgumentParser
 import CairnFormats
 import CairnGrid
+import CairnStorage
 
 struct GridCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "grid", abstract: "Manage embedded local grids.",
-                                                    subcommands: [Create.self])
+                                                    subcommands: [Create.self, ReclaimQuarantine.self])
+
+    struct ReclaimQuarantine: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "reclaim-quarantine",
+            abstract: "Delete the share bytes repairs superseded and kept in each server's quarantine folder.",
+            discussion: "Repairs never delete a share: the copy a replacement superseded is kept. This is the only command that removes those copies.")
+        @OptionGroup var gridOptions: GridOptions
+        @Flag(help: "Only count what would be deleted.") var dryRun = false
+
+        func run() async throws {
+            let grid = try gridOptions.open()
+            var files = 0, bytes: UInt64 = 0
+            for server in grid.servers {
+                guard let local = server as? LocalDirectoryServer else { continue }
+                let r = try await local.reclaimQuarantine(dryRun: dryRun)
+                if r.files > 0 { Terminal.writeOut("server \(server.name): \(r.files) file\(r.files == 1 ? "" : "s"), \(r.bytes) bytes\n") }
+                files += r.files
+                bytes += r.bytes
+            }
+            Terminal.writeOut("\(dryRun ? "would reclaim" : "reclaimed") \(files) quarantined file\(files == 1 ? "" : "s"), \(bytes) bytes\n")
+        }
+    }
 
     struct Create: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Create a local grid of N server folders.")

@@ -105,6 +105,14 @@ import Testing
         let out = dir.file("back")
         #expect(try CairnProcess.run(["get", "--grid", grid, cap, "-o", out]).code == 0)
         #expect(try Data(contentsOf: URL(fileURLWithPath: out)) == Data(contentsOf: URL(fileURLWithPath: file)))
+
+        // The superseded copies wait in quarantine until reclaimed explicitly.
+        let dry = try CairnProcess.run(["grid", "reclaim-quarantine", "--grid", grid, "--dry-run"])
+        #expect(dry.code == 0 && dry.stdout.contains("would reclaim 8 quarantined files"), "\(dry.stdout)\(dry.stderr)")
+        let reclaim = try CairnProcess.run(["grid", "reclaim-quarantine", "--grid", grid])
+        #expect(reclaim.code == 0 && reclaim.stdout.contains("reclaimed 8 quarantined files"), "\(reclaim.stdout)\(reclaim.stderr)")
+        #expect(try CairnProcess.run(["grid", "reclaim-quarantine", "--grid", grid]).stdout.contains("reclaimed 0 quarantined files"))
+        #expect(try CairnProcess.run(["check", "--grid", grid, "--verify", cap]).code == 0)
     }
 
     /// (c) A folder holding two identical files over 512 KiB commits; `put f f` works.
