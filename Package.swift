@@ -58,7 +58,7 @@ let package = Package(
         .testTarget(name: "CairnDeltaTests", dependencies: ["CairnDelta"]),
         .testTarget(name: "CairnFormatsTests", dependencies: ["CairnFormats"]),
         .testTarget(name: "CairnStorageTests", dependencies: ["CairnStorage"]),
-        .testTarget(name: "CairnSnapshotsTests", dependencies: ["CairnSnapshots"]),
+        .testTarget(name: "CairnSnapshotsTests", dependencies: ["CairnSnapshots", "CairnFiles"]),
         .testTarget(name: "CairnGridTests", dependencies: ["CairnGrid"]),
         .testTarget(name: "CairnCLITests", dependencies: ["cairn"]),
     ],

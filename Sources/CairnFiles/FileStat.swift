@@ -21,6 +21,19 @@ public struct FileStat: Sendable, Equatable {
     /// Modification time, whole seconds since the epoch.
     public var modified: Int64 { mtimeSeconds }
 
+    public init(kind: Kind, mode: UInt32, size: UInt64, mtimeSeconds: Int64, mtimeNanoseconds: UInt32,
+                ctimeSeconds: Int64, ctimeNanoseconds: UInt32, inode: UInt64, device: UInt64) {
+        self.kind = kind
+        self.mode = mode
+        self.size = size
+        self.mtimeSeconds = mtimeSeconds
+        self.mtimeNanoseconds = mtimeNanoseconds
+        self.ctimeSeconds = ctimeSeconds
+        self.ctimeNanoseconds = ctimeNanoseconds
+        self.inode = inode
+        self.device = device
+    }
+
     init(_ st: stat) {
         let type = st.st_mode & S_IFMT
         kind = type == S_IFREG ? .file : type == S_IFDIR ? .directory : type == S_IFLNK ? .symlink : .other

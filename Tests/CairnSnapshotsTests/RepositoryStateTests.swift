@@ -1,3 +1,4 @@
+import CairnFiles
 import CairnGrid
 import Foundation
 import Testing
