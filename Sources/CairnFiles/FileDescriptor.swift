@@ -35,6 +35,17 @@ public final class FileDescriptor: Sendable {
         return FileDescriptor(fd: fd, path: path.description, owned: true)
     }
 
+    /// Creates a new file `DIR/PREFIX` + six random characters (`mkstemp`, mode 0600), open for reading and writing.
+    public static func createTemporary(in directory: String, prefix: String) throws(FileSystemError) -> FileDescriptor {
+        let pattern = directory + "/" + prefix + "XXXXXX"
+        var template = Array(pattern.utf8CString)
+        let created = try retrying("mkstemp", pattern) { mkstemp(&template) }
+        let path = String(decoding: template.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        // mkostemp (for O_CLOEXEC) is not visible from Swift's Glibc module: reopen the new file with it.
+        defer { _ = Glibc.close(created) }  // nothing was written through it: nothing to report
+        return try open(path, flags: O_RDWR)
+    }
+
     public static func openIfExists(_ path: some FileSystemPath, flags: Int32) throws(FileSystemError) -> FileDescriptor? {
         do { return try open(path, flags: flags) } catch where error.isNotFound { return nil }
     }

@@ -203,8 +203,9 @@ struct Restore: AsyncParsableCommand {
             guard let v = entry.version else { throw Failure("'\(rel)' is a directory; restore it into the worktree or use checkout", code: Code.usage) }
             let bytes = try await session.content.content(of: v)
             if output == "-" { try writeBytes(bytes) } else {
-                let f = try PlainFile(path: output, mode: .createTruncate)
+                let f = try FileDescriptor.open(output, flags: O_WRONLY | O_CREAT | O_TRUNC, mode: 0o644)
                 try f.write(bytes)
+                try f.close()
             }
             return
         }
