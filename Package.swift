@@ -24,10 +24,12 @@ let package = Package(
         // Linked only by the future git importer.
         systemLibrary("CGit2", pkgConfig: "libgit2", apt: "libgit2-dev"),
 
+        // Files: the one layer over the C file API (typed errno errors, EINTR loops, raw-byte paths, atomic replace).
+        .target(name: "CairnFiles", exclude: ["README.md"]),
         // Primitives: hashing, stream cipher, signatures, random, base32, zlib, crc.
         .target(name: "CairnPrimitives", dependencies: ["CSodium", "CZlib", "CISAL"], exclude: ["README.md"]),
         // Erasure code: zfec-identical Reed–Solomon with ISA-L kernels; zfec's .fec file format.
-        .target(name: "CairnErasure", dependencies: ["CISAL"], exclude: ["README.md"]),
+        .target(name: "CairnErasure", dependencies: ["CairnFiles", "CISAL"], exclude: ["README.md"]),
         // Forward deltas: VCDIFF (RFC 3284) encoder and decoder, xdelta3-compatible.
         // Optimized even in debug builds: the delta tests (and the snapshot tests above them) run its
         // hot loops over megabytes, which -Onone makes tens of times slower.
@@ -36,26 +38,27 @@ let package = Package(
         // Caps & formats: cap strings, UEB, hash trees, share layout.
         .target(name: "CairnFormats", dependencies: ["CairnPrimitives"], exclude: ["README.md"]),
         // Storage: the StorageServer protocol and the embedded local-directory server.
-        .target(name: "CairnStorage", dependencies: ["CairnPrimitives"], exclude: ["README.md"]),
+        .target(name: "CairnStorage", dependencies: ["CairnFiles", "CairnPrimitives"], exclude: ["README.md"]),
         // Grid client: upload, download, check, repair, placement, grid configuration.
-        .target(name: "CairnGrid", dependencies: ["CairnPrimitives", "CairnErasure", "CairnFormats", "CairnStorage"], exclude: ["README.md"]),
+        .target(name: "CairnGrid", dependencies: ["CairnFiles", "CairnPrimitives", "CairnErasure", "CairnFormats", "CairnStorage"], exclude: ["README.md"]),
         // Snapshots: objects, packs, delta chains, repository state, worktree scan.
-        .target(name: "CairnSnapshots", dependencies: ["CairnPrimitives", "CairnFormats", "CairnGrid", "CairnDelta"], exclude: ["README.md"]),
+        .target(name: "CairnSnapshots", dependencies: ["CairnFiles", "CairnPrimitives", "CairnFormats", "CairnGrid", "CairnDelta"], exclude: ["README.md"]),
         // The command-line tool.
         .executableTarget(name: "cairn", dependencies: [
-            "CairnPrimitives", "CairnGrid", "CairnErasure", "CairnFormats", "CairnStorage", "CairnSnapshots",
+            "CairnFiles", "CairnPrimitives", "CairnGrid", "CairnErasure", "CairnFormats", "CairnStorage", "CairnSnapshots",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
-        .executableTarget(name: "cairn-bench", dependencies: ["CairnGrid", "CairnErasure", "CairnFormats", "CairnPrimitives", "CISAL"],
+        .executableTarget(name: "cairn-bench", dependencies: ["CairnFiles", "CairnGrid", "CairnErasure", "CairnFormats", "CairnPrimitives", "CISAL"],
                           path: "Benchmarks/CairnBench"),
 
+        .testTarget(name: "CairnFilesTests", dependencies: ["CairnFiles"]),
         .testTarget(name: "CairnPrimitivesTests", dependencies: ["CairnPrimitives"]),
         .testTarget(name: "CairnErasureTests", dependencies: ["CairnErasure"]),
         .testTarget(name: "CairnDeltaTests", dependencies: ["CairnDelta"]),
         .testTarget(name: "CairnFormatsTests", dependencies: ["CairnFormats"]),
         .testTarget(name: "CairnStorageTests", dependencies: ["CairnStorage"]),
-        .testTarget(name: "CairnSnapshotsTests", dependencies: ["CairnSnapshots"]),
+        .testTarget(name: "CairnSnapshotsTests", dependencies: ["CairnSnapshots", "CairnFiles"]),
         .testTarget(name: "CairnGridTests", dependencies: ["CairnGrid"]),
         .testTarget(name: "CairnCLITests", dependencies: ["cairn"]),
     ],

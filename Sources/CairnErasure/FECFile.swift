@@ -1,3 +1,8 @@
+import CairnFiles
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// zfec's `filefec` share files (`zfec` / `zunfec` command-line tools), byte for byte: file
 /// `PREFIX.NN_MM.SUFFIX` (share number and M zero-padded to the width of M) holds the header (`FECHeader`)
 /// and then, for every segment of K×4096 input bytes, that segment's zfec block for this share; the last
@@ -39,32 +44,44 @@ public enum FECFile {
                               overwrite: Bool = false,
                               progress: ((Int64, Int64) -> Void)? = nil) throws -> [String] {
         let code = try ErasureCode(k: k, n: m)
-        let input = try PosixFile.openForReading(inputPath)
-        let (size, isRegular) = try input.status()
-        guard isRegular else { throw FECFileError.notARegularFile(path: inputPath) }
-        let pad = ZFEC.padLength(forLength: Int(size % Int64(k)), k: k)
-        let name = prefix ?? defaultPrefix(forInput: inputPath)
-        let dir = directory.isEmpty || directory.hasSuffix("/") ? directory : directory + "/"
-        let paths = (0..<m).map { dir + shareFileName(prefix: name, shareNumber: $0, m: m, suffix: suffix) }
+        return try FECFileError.mapping {
+            let input = try FileDescriptor.open(inputPath, flags: O_RDONLY)
+            let status = try input.status()
+            guard status.kind == .file else { throw FECFileError.notARegularFile(path: inputPath) }
+            let size = Int64(status.size)
+            let pad = ZFEC.padLength(forLength: Int(size % Int64(k)), k: k)
+            let name = prefix ?? defaultPrefix(forInput: inputPath)
+            let dir = directory.isEmpty || directory.hasSuffix("/") ? directory : directory + "/"
+            let paths = (0..<m).map { dir + shareFileName(prefix: name, shareNumber: $0, m: m, suffix: suffix) }
 
-        var outputs: [PosixFile] = []
-        do {
-            for (number, path) in paths.enumerated() {
-                let file = try PosixFile.create(path, overwrite: overwrite)
-                outputs.append(file)
-                try file.write(FECHeader(m: m, k: k, padLength: pad, shareNumber: number).bytes)
+            var outputs: [FileDescriptor] = []
+            do {
+                for (number, path) in paths.enumerated() {
+                    let file = try create(path, overwrite: overwrite)
+                    outputs.append(file)
+                    try file.write(FECHeader(m: m, k: k, padLength: pad, shareNumber: number).bytes)
+                }
+                let read = try ShareFileEncoder(code: code).run(input: input, outputs: outputs, progress: { done in
+                    progress?(done, size)
+                })
+                guard read == size else { throw FECFileError.inputChanged(path: inputPath, expected: size, observed: read) }
+                for file in outputs { try file.close() }
+            } catch {
+                for file in outputs { try? file.close() }
+                for path in paths.prefix(outputs.count) { _ = try? FileSystem.unlink(path) }
+                throw error
             }
-            let read = try ShareFileEncoder(code: code).run(input: input, outputs: outputs, progress: { done in
-                progress?(done, size)
-            })
-            guard read == size else { throw FECFileError.inputChanged(path: inputPath, expected: size, observed: read) }
-            for file in outputs { try file.close() }
-        } catch {
-            for file in outputs { try? file.close() }
-            for path in paths.prefix(outputs.count) { PosixFile.remove(path) }
-            throw error
+            return paths
         }
-        return paths
+    }
+
+    /// Creates `path`; when `overwrite` is false an existing file is an error (O_EXCL, as zfec does).
+    static func create(_ path: String, overwrite: Bool) throws(FECFileError) -> FileDescriptor {
+        do {
+            return try FileDescriptor.open(path, flags: O_WRONLY | O_CREAT | (overwrite ? O_TRUNC : O_EXCL), mode: 0o666)
+        } catch {
+            throw FECFileError(error, creating: true)
+        }
     }
 
     /// What a decode used and produced.
@@ -82,17 +99,19 @@ public enum FECFile {
     @discardableResult
     public static func decode(sharePaths: [String], outputPath: String,
                               overwrite: Bool = false) throws -> DecodeResult {
-        let shares = try ShareFileSet.open(sorted(sharePaths))
-        let output = try PosixFile.create(outputPath, overwrite: overwrite)
-        do {
-            let written = try ShareFileDecoder(shares: shares).run(output: output)
-            try output.close()
-            return DecodeResult(k: shares.header.k, m: shares.header.m, sharesUsed: shares.files.map(\.path),
-                                bytesWritten: written)
-        } catch {
-            try? output.close()
-            PosixFile.remove(outputPath)
-            throw error
+        try FECFileError.mapping {
+            let shares = try ShareFileSet.open(sorted(sharePaths))
+            let output = try create(outputPath, overwrite: overwrite)
+            do {
+                let written = try ShareFileDecoder(shares: shares).run(output: output)
+                try output.close()
+                return DecodeResult(k: shares.header.k, m: shares.header.m, sharesUsed: shares.files.map(\.path),
+                                    bytesWritten: written)
+            } catch {
+                try? output.close()
+                _ = try? FileSystem.unlink(outputPath)
+                throw error
+            }
         }
     }
 

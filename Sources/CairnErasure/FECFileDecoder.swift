@@ -1,27 +1,32 @@
+import CairnFiles
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// The share files a decode will use: the first K with distinct share numbers, in the given order, with
 /// their headers checked against each other and the length of their block data.
 struct ShareFileSet {
     let header: FECHeader
-    let files: [PosixFile]
+    let files: [FileDescriptor]
     let numbers: [Int]
     /// Bytes after the header, equal in every file.
     let blockBytes: Int64
 
     static func open(_ paths: [String]) throws -> ShareFileSet {
         var first: (header: FECHeader, path: String, blockBytes: Int64)?
-        var files: [PosixFile] = []
+        var files: [FileDescriptor] = []
         var numbers: [Int] = []
         for path in paths {
             if let first, files.count == first.header.k { break }
-            let file = try PosixFile.openForReading(path)
+            let file = try FileDescriptor.open(path, flags: O_RDONLY)
             var consumed = 0
             let header = try FECHeader.parse(path: path) {
                 var byte: UInt8 = 0
-                guard try file.read(into: &byte, count: 1) == 1 else { return nil }
+                guard try withUnsafeMutableBytes(of: &byte, { try file.read(into: $0) }) == 1 else { return nil }
                 consumed += 1
                 return byte
             }
-            let blockBytes = try file.status().size - Int64(consumed)
+            let blockBytes = Int64(try file.size) - Int64(consumed)
             if let first {
                 for (field, value, other) in [("m", header.m, first.header.m), ("k", header.k, first.header.k),
                                               ("pad length", header.padLength, first.header.padLength)]
@@ -60,7 +65,7 @@ struct ShareFileDecoder {
     let shares: ShareFileSet
 
     /// Returns the number of bytes written.
-    func run(output: PosixFile) throws -> Int64 {
+    func run(output: FileDescriptor) throws -> Int64 {
         let k = shares.header.k, chunk = FECFile.chunkSize
         let code = try ErasureCode(k: k, n: shares.header.m)
         let perShareBatch = chunk * max(1, FECFile.batchBytes / (k * chunk))
@@ -78,7 +83,7 @@ struct ShareFileDecoder {
         while consumed < shares.blockBytes {
             let want = Int(min(Int64(perShareBatch), shares.blockBytes - consumed))
             for (c, file) in shares.files.enumerated() {
-                let got = try file.read(into: inBuffer + c * perShareBatch, count: want)
+                let got = try file.read(into: UnsafeMutableRawBufferPointer(start: inBuffer + c * perShareBatch, count: want))
                 guard got == want else {
                     throw FECFileError.unequalShareLengths(path: file.path, length: consumed + Int64(got),
                                                            otherPath: shares.files[0].path, otherLength: shares.blockBytes)
@@ -96,7 +101,7 @@ struct ShareFileDecoder {
                 offset += length
             }
             let count = Int(min(Int64(produced), remaining))
-            try output.write(from: outBuffer, count: count)
+            try output.write(UnsafeRawBufferPointer(start: outBuffer, count: count))
             remaining -= Int64(count)
             written += Int64(count)
         }

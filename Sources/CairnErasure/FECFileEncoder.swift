@@ -1,3 +1,5 @@
+import CairnFiles
+
 /// Streams an input file into zfec share files, a batch of whole K×4096-byte segments at a time.
 /// Share j's blocks of consecutive segments are adjacent in its output, and the code is linear byte by byte,
 /// so one ISA-L call per batch encodes every segment of it (the short, zero-padded tail included).
@@ -5,7 +7,7 @@ struct ShareFileEncoder {
     let code: ErasureCode
 
     /// Returns the number of input bytes read; headers are already written.
-    func run(input: PosixFile, outputs: [PosixFile], progress: (Int64) -> Void) throws -> Int64 {
+    func run(input: FileDescriptor, outputs: [FileDescriptor], progress: (Int64) -> Void) throws -> Int64 {
         let k = code.k, m = code.n, chunk = FECFile.chunkSize
         let segment = k * chunk
         let segmentsPerBatch = max(1, FECFile.batchBytes / segment)
@@ -22,7 +24,7 @@ struct ShareFileEncoder {
 
         var total: Int64 = 0
         while true {
-            let got = try input.read(into: inBuffer, count: inputBytes)
+            let got = try input.read(into: UnsafeMutableRawBufferPointer(start: inBuffer, count: inputBytes))
             if got == 0 { break }
             total += Int64(got)
             let full = got / segment, rest = got % segment
@@ -47,7 +49,7 @@ struct ShareFileEncoder {
             }
             for i in 0..<k { data[i] = UnsafeRawPointer(outBuffer + i * shareStride) }
             code.encode(data: data, parity: parity, blockSize: perShare)
-            for j in 0..<m { try outputs[j].write(from: outBuffer + j * shareStride, count: perShare) }
+            for j in 0..<m { try outputs[j].write(UnsafeRawBufferPointer(start: outBuffer + j * shareStride, count: perShare)) }
             progress(total)
             if got < inputBytes { break }  // a short read means end of file
         }

@@ -1,3 +1,5 @@
+import CairnFiles
+
 /// Why encoding to or decoding from zfec `.fec` share files failed; each message names the file and what to do.
 public enum FECFileError: Error, Equatable, CustomStringConvertible, Sendable {
     /// An output file exists and overwriting was not asked for.
@@ -24,7 +26,7 @@ public enum FECFileError: Error, Equatable, CustomStringConvertible, Sendable {
         case let .fileExists(path):
             return "there is already a file named '\(path)'; use -f to overwrite"
         case let .io(path, operation, code):
-            return "cannot \(operation) '\(path)': \(systemErrorMessage(code))"
+            return "cannot \(operation) '\(path)': \(FileSystemError.message(code))"
         case let .notARegularFile(path):
             return "'\(path)' is not a regular file; its size must be known before encoding"
         case let .inputChanged(path, expected, observed):
@@ -40,5 +42,27 @@ public enum FECFileError: Error, Equatable, CustomStringConvertible, Sendable {
         case let .insufficientShareFiles(needed, got):
             return "\(needed) distinct share files are required to recover this file, but only \(got) were given"
         }
+    }
+}
+
+extension FECFileError {
+    /// The one translation of the file layer's errors: "cannot OPERATION 'PATH': strerror". `creating`: the
+    /// failed call created an output, so an existing file is `fileExists` and an open is a "create".
+    init(_ error: FileSystemError, creating: Bool = false) {
+        if creating && error.isExists {
+            self = .fileExists(path: error.path)
+            return
+        }
+        let operation = switch error.operation {
+        case "open" where creating: "create"
+        case "fstat": "stat"
+        default: error.operation
+        }
+        self = .io(path: error.path, operation: operation, errno: error.code)
+    }
+
+    /// Runs `body`, reporting the file layer's errors as `FECFileError`s.
+    static func mapping<T>(_ body: () throws -> T) throws -> T {
+        do { return try body() } catch let error as FileSystemError { throw FECFileError(error) }
     }
 }

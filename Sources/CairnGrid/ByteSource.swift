@@ -1,3 +1,8 @@
+import CairnFiles
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// Plaintext to put: random access so segments can be read by several tasks at once.
 public protocol ByteSource: Sendable {
     var size: UInt64 { get }
@@ -7,16 +12,20 @@ public protocol ByteSource: Sendable {
 
 /// A file on disk (the size is taken once, when opened).
 public struct FileSource: ByteSource {
-    let file: PlainFile
+    let file: FileDescriptor
     public let size: UInt64
 
     public init(path: String) throws {
-        file = try PlainFile(path: path, mode: .read)
-        size = try file.size()
+        (file, size) = try GridError.mapping {
+            let file = try FileDescriptor.open(path, flags: O_RDONLY)
+            let status = try file.status()
+            guard !status.isDirectory else { throw GridError.io(path: path, reason: "is a directory") }
+            return (file, status.size)
+        }
     }
 
     public func read(into buffer: UnsafeMutableRawBufferPointer, at offset: UInt64) throws {
-        let n = try file.read(into: buffer, at: offset)
+        let n = try GridError.mapping { try file.read(into: buffer, at: offset) }
         guard n == buffer.count else {
             throw GridError.io(path: file.path, reason: "file shrank while it was being read")
         }

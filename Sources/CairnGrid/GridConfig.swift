@@ -1,9 +1,7 @@
+import CairnFiles
 import CairnFormats
 import CairnPrimitives
 import CairnStorage
-#if canImport(Glibc)
-import Glibc
-#endif
 
 /// An embedded local grid: N server folders under one directory, a config and a private convergence
 /// secret. Layout (Documentation/LocalGrid.md):
@@ -115,39 +113,36 @@ public enum LocalGrid {
         guard count >= parameters.happy else {
             throw GridError.usage("\(count) servers cannot make \(parameters.happy) happy: use at least \(parameters.happy) servers or a lower --happy")
         }
-        if FileOps.exists(path + "/" + GridConfig.fileName) {
+        if FileSystem.exists(path + "/" + GridConfig.fileName) {
             throw GridError.usage("a grid already exists at \(path)")
         }
-        try FileOps.makeDirectories(path, mode: 0o755)
-        try FileOps.makeDirectories(path + "/private", mode: 0o700)
-        try FileOps.makeDirectories(path + "/servers", mode: 0o755)
-        let width = max(2, String(count - 1).count)
-        var servers: [GridConfig.Server] = []
-        for i in 0..<count {
-            let name = String(i).leftPadded(to: width)
-            let server = GridConfig.Server(id: ServerID(SecureRandom.bytes(32)), path: "servers/" + name)
-            try FileOps.makeDirectories(path + "/" + server.path, mode: 0o700)
-            servers.append(server)
+        return try GridError.mapping {
+            try FileSystem.makeDirectories(path, mode: 0o755)
+            try FileSystem.makeDirectories(path + "/private", mode: 0o700)
+            try FileSystem.makeDirectories(path + "/servers", mode: 0o755)
+            let width = max(2, String(count - 1).count)
+            var servers: [GridConfig.Server] = []
+            for i in 0..<count {
+                let name = String(i).leftPadded(to: width)
+                let server = GridConfig.Server(id: ServerID(SecureRandom.bytes(32)), path: "servers/" + name)
+                try FileSystem.makeDirectories(path + "/" + server.path, mode: 0o700)
+                servers.append(server)
+            }
+            let config = GridConfig(parameters: parameters, servers: servers)
+            try FileSystem.writeAtomically(path + "/private/convergence",
+                                           Array((Base32.encode(SecureRandom.bytes(32)) + "\n").utf8), permissions: 0o600)
+            try FileSystem.writeAtomically(path + "/" + GridConfig.fileName, Array(config.text.utf8), permissions: 0o644)
+            return config
         }
-        let config = GridConfig(parameters: parameters, servers: servers)
-        try FileOps.writeAtomically(path + "/private/convergence",
-                                    Array((Base32.encode(SecureRandom.bytes(32)) + "\n").utf8), mode: 0o600)
-        try FileOps.writeAtomically(path + "/" + GridConfig.fileName, Array(config.text.utf8), mode: 0o644)
-        return config
     }
 
     /// Opens a grid. A server folder that has gone missing is reported as unreachable, not recreated. Every
     /// server call answers within `deadline` or fails as unavailable.
     public static func open(at path: String, deadline: Duration = LocalDirectoryServer.defaultDeadline) throws -> Grid {
         let configPath = path + "/" + GridConfig.fileName
-        guard let data = FileOps.read(configPath) else {
-            if FileOps.exists(path) && !FileOps.exists(configPath) {
-                throw GridError.noGrid(path: path)
-            }
-            throw GridError.noGrid(path: path)
-        }
+        guard let data = try? FileSystem.readFile(configPath) else { throw GridError.noGrid(path: path) }
         let config = try GridConfig(parsing: String(decoding: data, as: UTF8.self), path: configPath)
-        guard let secretData = FileOps.read(path + "/private/convergence"),
+        guard let secretData = try? FileSystem.readFile(path + "/private/convergence"),
               let secret = Base32.decode(String(decoding: secretData, as: UTF8.self).trimmingCharacters(in: " \n")),
               secret.count == 32 else {
             throw GridError.badConfig(path: path + "/private/convergence", reason: "missing or not a base32 32-byte secret")
@@ -157,7 +152,7 @@ public enum LocalGrid {
         for (i, s) in config.servers.enumerated() {
             let dir = path + "/" + s.path
             let name = String(i)
-            if FileOps.isDirectory(dir) {
+            if (try? FileSystem.status(dir))??.isDirectory == true {
                 do {
                     servers.append(try LocalDirectoryServer(directory: dir, id: s.id, name: name, deadline: deadline,
                                                             budget: budgets[dir]))

@@ -1,3 +1,4 @@
+import CairnFiles
 import CairnStorage
 
 /// Grid-level failures, each a sentence a user can act on.
@@ -41,6 +42,19 @@ public enum GridError: Error, CustomStringConvertible {
         case .full(let m): return m
         case .usage(let m): return m
         }
+    }
+}
+
+extension GridError {
+    /// The one translation of the file layer's errors for the grid client (source files, grid configuration):
+    /// "PATH: strerror", or `.full` when the disk or quota is full.
+    public init(_ error: FileSystemError) {
+        self = error.isNoSpace ? .full("\(error.path): no space left on device") : .io(path: error.path, reason: error.message)
+    }
+
+    /// Runs `body`, reporting the file layer's errors as `GridError`s.
+    static func mapping<T>(_ body: () throws -> T) throws -> T {
+        do { return try body() } catch let error as FileSystemError { throw GridError(error) }
     }
 }
 

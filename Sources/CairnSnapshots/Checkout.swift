@@ -1,3 +1,5 @@
+import CairnFiles
+
 /// Writes trees back to disk (the restorer half): bytes, permission bits, mtimes, symlinks, empty
 /// directories. Gitlinks become empty directories, as git leaves them.
 public struct Checkout: Sendable {
@@ -9,7 +11,7 @@ public struct Checkout: Sendable {
     public func write(tree id: ObjectID, into dir: FSPath, isRoot: Bool = false) async throws {
         let tree = try await content.objects.tree(id)
         // What a killed checkout left here under temporary names goes; this one writes every entry anew.
-        LocalFS.removeStaleTemporaries(in: dir)
+        FileSystem.removeStaleTemporaries(in: dir)
         for e in tree.entries {
             if isRoot && e.name == Array(LocalState.folderName.utf8) { continue }
             let path = dir.appending(e.name)
@@ -22,31 +24,42 @@ public struct Checkout: Sendable {
     /// out of the worktree.
     public func write(entry e: TreeEntry, at path: FSPath) async throws {
         let mtime = (e.mtimeSeconds, e.mtimeNanoseconds)
-        if let st = try? LocalFS.lstat(path) {
+        if let st = try? FileSystem.linkStatus(path) {
             let fits = switch e.kind {
             case .directory, .gitlink: st.kind == .directory
             case .file: st.kind == .file
             case .symlink: false
             }
-            if !fits { try LocalFS.remove(path) }
+            if !fits { try FileSystem.remove(path) }
         }
         switch e.kind {
         case .file:
             guard let v = e.version else { throw StoreError.damaged("file \(path) has no stored version") }
-            try LocalFS.writeFile(path, try await content.content(of: v), mode: e.mode, mtime: mtime)
+            try Self.writeFile(path, try await content.content(of: v), mode: e.mode, mtime: mtime)
         case .symlink:
             guard let v = e.version else { throw StoreError.damaged("symlink \(path) has no stored target") }
-            if LocalFS.exists(path) { try LocalFS.remove(path) }
-            try LocalFS.makeSymlink(path, target: try await content.content(of: v))
-            LocalFS.setTimes(path: path, mtime, followSymlink: false)
+            if FileSystem.exists(path) { try FileSystem.remove(path) }
+            try FileSystem.makeSymlink(path, target: try await content.content(of: v))
+            try FileSystem.setTimes(path, modified: mtime, followSymlink: false)
         case .directory:
-            try LocalFS.makeDirectory(path, mode: 0o700)
+            try FileSystem.makeDirectory(path, mode: 0o700)
             guard let id = ObjectID(e.hash) else { throw StoreError.damaged("directory \(path) has a bad tree id") }
             try await write(tree: id, into: path)
-            try LocalFS.chmod(path, e.mode)
-            LocalFS.setTimes(path: path, mtime, followSymlink: false)
+            try FileSystem.setPermissions(path, e.mode)
+            try FileSystem.setTimes(path, modified: mtime, followSymlink: false)
         case .gitlink:
-            try LocalFS.makeDirectory(path, mode: 0o755)
+            try FileSystem.makeDirectory(path, mode: 0o755)
         }
+    }
+
+    /// Writes a worktree file whole (`NAME.cairn-tmp-PID`, renamed into place) with exactly `mode`'s
+    /// permission bits and, if given, its mtime. No fsync: a checkout writes many files, and a crash leaves
+    /// a worktree that the next checkout repairs (Snapshots.md, "Checkout and restore in the worktree").
+    static func writeFile(_ path: FSPath, _ bytes: [UInt8], mode: UInt32, mtime: (Int64, UInt32)?) throws {
+        let f = try AtomicFile(replacing: path)
+        try f.file.write(bytes)
+        try f.file.setPermissions(mode)
+        if let mtime { try f.file.setTimes(modified: mtime) }
+        try f.commit(.none)
     }
 }

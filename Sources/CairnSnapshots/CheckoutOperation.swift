@@ -1,3 +1,4 @@
+import CairnFiles
 import CairnPrimitives
 extension Repository {
     /// Uncommitted changes: the worktree against HEAD's tree (everything is "added" before a first commit).
@@ -61,7 +62,7 @@ extension Repository {
                 } else {
                     try makeRealDirectories(rel)
                     let path = workTree.appending(Array(rel.utf8))
-                    LocalFS.removeStaleTemporaries(in: path.parent)
+                    FileSystem.removeStaleTemporaries(in: path.parent)
                     try await checkout.write(entry: entry, at: path)
                 }
             }
@@ -72,11 +73,11 @@ extension Repository {
         // still holds untracked files.
         for path in baseTree.keys.sorted(by: { $0.count > $1.count }) where newTree[path] == nil {
             let p = workTree.appending(path)
-            guard let st = try? LocalFS.lstat(p) else { continue }
+            guard let st = try? FileSystem.linkStatus(p) else { continue }
             if st.kind == .directory {
-                if (try? LocalFS.list(p))?.isEmpty == true { try? LocalFS.remove(p) }
+                if (try? FileSystem.names(in: p))?.isEmpty == true { try? FileSystem.remove(p) }
             } else {
-                try? LocalFS.remove(p)
+                try? FileSystem.remove(p)
             }
         }
         try await checkout.write(tree: targetTree, into: workTree, isRoot: true)
@@ -95,11 +96,11 @@ extension Repository {
         var path = workTree
         for component in rel.split(separator: "/").dropLast() {
             path = path.appending(Array(component.utf8))
-            if let st = try? LocalFS.lstat(path) {
+            if let st = try? FileSystem.linkStatus(path) {
                 if st.kind == .directory { continue }
-                try LocalFS.remove(path)
+                try FileSystem.remove(path)
             }
-            try LocalFS.makeDirectory(path)
+            try FileSystem.makeDirectory(path, mode: 0o755)
         }
     }
 

@@ -1,3 +1,4 @@
+import CairnFiles
 import CairnPrimitives
 
 public struct CommitRequest: Sendable {
@@ -56,7 +57,7 @@ extension Repository {
 
         var rules = IgnoreRules()
         for pattern in request.excludes { rules.add(override: pattern) }
-        let started = LocalFS.now()  // the snapshot's time: when the scan began
+        let started = FileSystem.now()  // the snapshot's time: when the scan began
         let builder = TreeBuilder(root: workTree, content: content, rules: rules, cache: statCache())
         builder.progress = request.progress
         builder.stateFolder = state.dir
@@ -114,7 +115,7 @@ extension Repository {
         }
         if case .detached = head { try setHead(.detached(snapshotID)) }
         try setBase(snapshotID, tree: treeID)
-        try? LocalFS.remove(state.path("pending"))
+        try? FileSystem.remove(state.path("pending"))
         try? state.write("statcache", builder.newCache.encoded)
         let branch: String? = if case .branch(let b) = head { b } else { nil }
         return CommitOutcome(snapshot: snapshotID, branch: branch, filesRead: builder.filesRead,

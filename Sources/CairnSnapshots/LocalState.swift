@@ -1,3 +1,4 @@
+import CairnFiles
 import CairnPrimitives
 #if canImport(Glibc)
 import Glibc
@@ -23,13 +24,13 @@ public struct LocalState: Sendable {
 
     public func read(_ name: String) throws -> [UInt8]? {
         let p = path(name)
-        guard LocalFS.exists(p) else { return nil }
-        return try LocalFS.readFile(p)
+        guard FileSystem.exists(p) else { return nil }
+        return try FileSystem.readFile(p, followSymlink: false)
     }
 
     /// Atomic replace with fsync: a killed command leaves the old file or the new one.
     public func write(_ name: String, _ bytes: [UInt8], mode: UInt32 = 0o600) throws {
-        try LocalFS.writeFile(path(name), bytes, mode: mode, mtime: nil, sync: true)
+        try FileSystem.writeAtomically(path(name), bytes, permissions: mode_t(mode))
     }
 
     public func readText(_ name: String) throws -> String? {
@@ -42,26 +43,18 @@ public struct LocalState: Sendable {
     /// A folder that holds a Cairn repository's state (any `.cairn` with a `config`, e.g. a nested
     /// repository's): never stored, since its config holds a write cap.
     static func isStateFolder(name: [UInt8], path: FSPath) -> Bool {
-        name == Array(folderName.utf8) && LocalFS.exists(path.appending(Array("config".utf8)))
+        name == Array(folderName.utf8) && FileSystem.exists(path.appending(Array("config".utf8)))
     }
 }
 
-/// An exclusive flock held until deinit.
-public final class StateLock: @unchecked Sendable {
-    // Only the descriptor, closed once in deinit.
-    private let fd: Int32
+/// An exclusive flock held until deinit (closing the descriptor releases it).
+public final class StateLock: Sendable {
+    private let file: FileDescriptor
 
     init(path: FSPath) throws {
-        let fd = path.withCString { open($0, O_RDWR | O_CREAT | O_CLOEXEC, 0o600) }
-        guard fd >= 0 else { throw LocalFS.fail(path, "open") }
-        if flock(fd, LOCK_EX | LOCK_NB) != 0 {
-            close(fd)
-            throw RepositoryError.locked
-        }
-        self.fd = fd
+        file = try FileDescriptor.open(path, flags: O_RDWR | O_CREAT)
+        guard try file.tryLockExclusive() else { throw RepositoryError.locked }
     }
-
-    deinit { close(fd) }
 }
 
 /// Parsed `config`.

@@ -1,3 +1,4 @@
+import CairnFiles
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -52,7 +53,7 @@ final class ScanQueue: Sendable {
         var busy = 0
         var skipped: [TreeBuilder.Problem] = []
         var unreadable: [TreeBuilder.Problem] = []
-        var failure: LocalFSError?
+        var failure: FileSystemError?
     }
     let state = Mutex(State())
 
@@ -85,7 +86,7 @@ extension TreeBuilder {
     static func parallelScan(root: FSPath, rules: IgnoreRules, threads: Int, stateFolder: FSPath?) -> (Directory, [Problem], [Problem]) {
         let top = Directory()
         let queue = ScanQueue()
-        let identity = stateFolder.flatMap { try? LocalFS.lstat($0) }.map { ($0.device, $0.inode) }
+        let identity = stateFolder.flatMap { try? FileSystem.linkStatus($0) }.map { ($0.device, $0.inode) }
         queue.state.withLock { $0.pending = [ScanQueue.Work(path: root, relative: [], rules: rules, directory: top, stateIdentity: identity)] }
         OSThreads.run(threads) { _ in
             while let work = queue.next() {
@@ -101,13 +102,13 @@ extension TreeBuilder {
     private static func scanOne(_ work: ScanQueue.Work, into children: inout [ScanQueue.Work],
                                 skipped: inout [Problem], unreadable: inout [Problem]) {
         var rules = work.rules
-        let listing: [(name: [UInt8], stat: Result<FileStat, LocalFSError>)]
-        do { listing = try LocalFS.listWithStats(work.path).sorted { $0.name.lexicographicallyPrecedes($1.name) } } catch {
+        let listing: [(name: [UInt8], status: Result<FileStat, FileSystemError>)]
+        do { listing = try FileSystem.namesWithStatus(in: work.path).sorted { $0.name.lexicographicallyPrecedes($1.name) } } catch {
             unreadable.append(Problem(path: work.relative.isEmpty ? "." : String(decoding: work.relative, as: UTF8.self), message: "\(error)"))
             return
         }
         if listing.contains(where: { $0.name == Array(".cairnignore".utf8) }),
-           let text = try? LocalFS.readFile(work.path.appending(Array(".cairnignore".utf8))) {
+           let text = try? FileSystem.readFile(work.path.appending(Array(".cairnignore".utf8)), followSymlink: false) {
             rules.add(fileContents: text, base: work.relative)
         }
         for (name, result) in listing {
@@ -124,7 +125,7 @@ extension TreeBuilder {
             if rules.isIgnored(rel, isDirectory: st.kind == .directory) { continue }
             // A file a killed checkout or restore was writing (`<name>.cairn-tmp-<pid>`) is not stored, and the
             // user is told (a file of theirs that merely looks like one is never dropped silently).
-            if st.kind == .file, LocalFS.temporaryOwner(name) != nil {
+            if st.kind == .file, FileSystem.temporaryOwner(name) != nil {
                 skipped.append(Problem(path: String(decoding: rel, as: UTF8.self),
                                        message: "looks like a temporary file of an interrupted checkout or restore; skipped (rename it to keep it)"))
                 continue

@@ -1,3 +1,4 @@
+import CairnFiles
 import CairnFormats
 import CairnGrid
 import CairnPrimitives
@@ -25,7 +26,7 @@ public struct Repository: Sendable {
         var dir = start
         while true {
             let candidate = dir.appending(Array(LocalState.folderName.utf8))
-            if LocalFS.exists(candidate.appending(Array("config".utf8))) { return LocalState(dir: candidate) }
+            if FileSystem.exists(candidate.appending(Array("config".utf8))) { return LocalState(dir: candidate) }
             let parent = dir.parent
             if parent == dir || dir.bytes == [0x2F] { throw RepositoryError.notARepository(start.description) }
             dir = parent
@@ -48,11 +49,11 @@ public struct Repository: Sendable {
     /// local state. Returns the repository and its write cap (printed once by `cairn init`).
     public static func initialize(state: LocalState, workTree: FSPath?, gridPath: String, grid: Grid,
                                   provider: any RefStoreProvider, branch: String = "main") async throws -> (Repository, String) {
-        if LocalFS.exists(state.path("config")) { throw RepositoryError.alreadyARepository(state.dir.parent.description) }
+        if FileSystem.exists(state.path("config")) { throw RepositoryError.alreadyARepository(state.dir.parent.description) }
         let refs = Refs(secret: SecureRandom.bytes(32))
         let (store, writeCap) = try await provider.create(grid: grid, refs: refs)
-        try LocalFS.makeDirectories(state.dir)
-        try LocalFS.chmod(state.dir, 0o700)
+        try FileSystem.makeDirectories(state.dir)
+        try FileSystem.setPermissions(state.dir, 0o700)
         let config = RepoConfig(grid: gridPath, slotCap: writeCap, workTree: workTree?.description)
         try state.write("HEAD", Array(Head.branch(branch).text.utf8))
         try state.write("seen", Array("1\n".utf8))
@@ -65,11 +66,11 @@ public struct Repository: Sendable {
     /// Clones: local state pointing at an existing slot (a read cap gives a read-only clone).
     public static func clone(cap: String, state: LocalState, gridPath: String, grid: Grid,
                              provider: any RefStoreProvider) async throws -> Repository {
-        if LocalFS.exists(state.path("config")) { throw RepositoryError.alreadyARepository(state.dir.parent.description) }
+        if FileSystem.exists(state.path("config")) { throw RepositoryError.alreadyARepository(state.dir.parent.description) }
         let store = try provider.open(grid: grid, cap: cap)
         let (refs, version) = try await store.load()
-        try LocalFS.makeDirectories(state.dir)
-        try LocalFS.chmod(state.dir, 0o700)
+        try FileSystem.makeDirectories(state.dir)
+        try FileSystem.setPermissions(state.dir, 0o700)
         let branch = refs.branches["main"] != nil || refs.branches.isEmpty ? "main" : refs.branches.keys.sorted()[0]
         try state.write("HEAD", Array(Head.branch(branch).text.utf8))
         try state.write("seen", Array("\(version)\n".utf8))
@@ -162,15 +163,15 @@ public struct Repository: Sendable {
         if let id = ObjectID(hex: text.trimmingCharacters(in: "\n ")), case .branch(let b) = try head(), refs.branches[b] == id {
             try setBase(id)
         }
-        try LocalFS.remove(state.path("pending"))
+        try FileSystem.remove(state.path("pending"))
     }
 
     /// The scan's start on the worktree file system's clock: the mtime of a stamp file written now (in
     /// the state folder; a worktree elsewhere may sit on another file system, hence the fallback).
     public func scanStamp() -> (Int64, UInt32)? {
-        guard (try? LocalFS.lstat(state.dir))?.device == (try? LocalFS.lstat(workTree))?.device else { return nil }
+        guard (try? FileSystem.linkStatus(state.dir))?.device == (try? FileSystem.linkStatus(workTree))?.device else { return nil }
         let path = state.path("scan-stamp")
-        guard (try? LocalFS.writeFile(path, [], mode: 0o600, mtime: nil)) != nil, let st = try? LocalFS.lstat(path) else { return nil }
+        guard (try? FileSystem.writeAtomically(path, [], durability: .none)) != nil, let st = try? FileSystem.linkStatus(path) else { return nil }
         return (st.mtimeSeconds, st.mtimeNanoseconds)
     }
 

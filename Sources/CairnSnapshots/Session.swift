@@ -1,3 +1,5 @@
+import CairnFiles
+
 /// One command's view of the repository: refs as read once, the object store and the resolver.
 public struct Session: Sendable {
     public let repository: Repository
@@ -62,6 +64,6 @@ extension Repository {
         let (refs, version) = try await loadRefs()
         let objects = try await objectStore(refs)
         return Session(repository: self, refs: refs, version: version, objects: objects,
-                       content: ContentStore(objects: objects), now: LocalFS.now().0)
+                       content: ContentStore(objects: objects), now: FileSystem.now().0)
     }
 }

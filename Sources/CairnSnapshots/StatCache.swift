@@ -1,3 +1,4 @@
+import CairnFiles
 import CairnPrimitives
 
 /// The worktree's stat cache (like git's index or Tahoe's backupdb): path + (size, mtime, ctime,

@@ -1,3 +1,4 @@
+import CairnFiles
 import CairnPrimitives
 
 /// Turns a worktree into trees and file versions (the archiver half; `Checkout` is the restorer).
@@ -34,7 +35,7 @@ public final class TreeBuilder: @unchecked Sendable {
         self.oldCache = cache
         // Without a stamp on the file system (see `Repository.scanStamp`), be safe against a file-system
         // clock that lags this one or keeps whole seconds.
-        let now = LocalFS.now()
+        let now = FileSystem.now()
         newCache.scanStart = (now.0 - 2, now.1)
     }
 
@@ -82,7 +83,7 @@ public final class TreeBuilder: @unchecked Sendable {
     }
 
     private func build(previousTree previous: PreviousVersions.Root?) async throws -> ObjectID {
-        _ = try LocalFS.list(root)  // an unreadable worktree root fails the commit, not just one entry
+        _ = try FileSystem.names(in: root)  // an unreadable worktree root fails the commit, not just one entry
         let (top, scanSkipped, scanUnreadable) = Self.parallelScan(root: root, rules: rules, threads: Self.scanThreads, stateFolder: stateFolder)
         skipped += scanSkipped
         unreadable += scanUnreadable
@@ -148,7 +149,7 @@ public final class TreeBuilder: @unchecked Sendable {
                     job.directory.stored[job.position] = s
                     if s.wasRead { filesRead += 1 }
                     if let e = s.cacheEntry { newCache.entries[ByteKey(job.item.relative)] = e }
-                case .failure(let e as LocalFSError):
+                case .failure(let e as FileSystemError):
                     unreadable.append(Problem(path: String(decoding: job.item.relative, as: UTF8.self), message: e.description))
                 case .failure(let e):
                     throw e
@@ -162,7 +163,7 @@ public final class TreeBuilder: @unchecked Sendable {
 
     private static func store(_ item: Item, content: ContentStore, cache: StatCache, previous: PreviousVersions) async throws -> Stored {
         if item.kind == .symlink {
-            let target = try LocalFS.readLink(item.path)
+            let target = try FileSystem.readLink(item.path)
             let hash = ContentHash.of(target)
             let version = try await content.store(target, hash: hash, previous: nil)
             return Stored(hash: hash, version: version, size: UInt64(target.count), cacheEntry: nil, wasRead: false)
@@ -170,7 +171,7 @@ public final class TreeBuilder: @unchecked Sendable {
         if let cached = cache.lookup(item.relative, item.stat), await content.objects.contains(cached.version) {
             return Stored(hash: cached.contentHash, version: cached.version, size: item.stat.size, cacheEntry: cached, wasRead: false)
         }
-        let bytes = try LocalFS.readFile(item.path)
+        let bytes = try FileSystem.readFile(item.path, followSymlink: false)
         let hash = ContentHash.of(bytes)
         // The delta base: the same path's version in the parent snapshot (trees fetched only now, for
         // files that changed, so an unchanged tree costs no downloads).

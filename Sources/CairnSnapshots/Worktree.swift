@@ -1,3 +1,5 @@
+import CairnFiles
+
 /// A flat view of a tree or a worktree: path → what is there (for status, diff and checkout checks).
 public struct FlatEntry: Sendable, Equatable {
     public var kind: TreeEntry.Kind
@@ -36,7 +38,7 @@ extension Repository {
     public func scanWorktree(excludes: [String] = []) throws -> [[UInt8]: FlatEntry] {
         var rules = IgnoreRules()
         for p in excludes { rules.add(override: p) }
-        _ = try LocalFS.list(workTree)
+        _ = try FileSystem.names(in: workTree)
         // The same scan a commit makes (ignore rules, state folders), then hashes from the stat cache.
         let (top, _, _) = TreeBuilder.parallelScan(root: workTree, rules: rules, threads: TreeBuilder.scanThreads, stateFolder: state.dir)
         let cache = statCache()
@@ -48,12 +50,12 @@ extension Repository {
                 case .file:
                     let hash: [UInt8]
                     if let c = cache.lookup(item.relative, st) { hash = c.contentHash } else {
-                        guard let bytes = try? LocalFS.readFile(item.path) else { continue }
+                        guard let bytes = try? FileSystem.readFile(item.path, followSymlink: false) else { continue }
                         hash = ContentHash.of(bytes)
                     }
                     out[item.relative] = FlatEntry(kind: .file, mode: st.mode, hash: hash, version: nil, size: st.size)
                 case .symlink:
-                    guard let target = try? LocalFS.readLink(item.path) else { continue }
+                    guard let target = try? FileSystem.readLink(item.path) else { continue }
                     out[item.relative] = FlatEntry(kind: .symlink, mode: st.mode, hash: ContentHash.of(target), version: nil, size: UInt64(target.count))
                 case .directory:
                     out[item.relative] = FlatEntry(kind: .directory, mode: st.mode, hash: [], version: nil, size: 0)

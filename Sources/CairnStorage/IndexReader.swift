@@ -1,3 +1,4 @@
+import CairnFiles
 #if canImport(Glibc)
 import Glibc
 #endif

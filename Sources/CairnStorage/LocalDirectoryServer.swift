@@ -1,3 +1,4 @@
+import CairnFiles
 import CairnPrimitives
 import Synchronization
 #if canImport(Glibc)

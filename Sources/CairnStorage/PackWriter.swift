@@ -1,3 +1,4 @@
+import CairnFiles
 import CairnPrimitives
 #if canImport(Glibc)
 import Glibc

@@ -1,3 +1,4 @@
+import CairnFiles
 import CairnPrimitives
 #if canImport(Glibc)
 import Glibc
@@ -11,11 +12,12 @@ import Glibc
 ///     <server>/slots/<2 hex>/<32 hex>/lock            empty; flocked by writers
 ///     <server>/slots/<2 hex>/<32 hex>/write-enabler   the write enabler given at the first write
 ///     <server>/slots/<2 hex>/<32 hex>/<share>         the share's bytes (share number in decimal)
-///     <server>/slots/<2 hex>/<32 hex>/.tmp-<share>-<16 hex>   a share being replaced
+///     <server>/slots/<2 hex>/<32 hex>/<name>.cairn-tmp-<pid>  a share (or write-enabler) being replaced
 struct SlotStore: Sendable {
     static let lockName = "lock"
     static let writeEnablerName = "write-enabler"
-    static let temporaryPrefix = ".tmp-"
+    /// Temporary files of builds before CairnFiles' `AtomicFile` (`.tmp-<name>-<16 hex>`).
+    static let legacyTemporaryPrefix = ".tmp-"
     /// Slots hold small payloads; a share past this size is refused.
     static let maximumShareSize: UInt64 = 64 << 20
 
@@ -92,14 +94,16 @@ struct SlotStore: Sendable {
             guard result.success, !updates.isEmpty else { return result }
 
             // Leftovers of a writer that died holding this lock: nobody else can be writing them now.
-            for name in try FileSystem.list(dir) ?? [] where name.hasPrefix(Self.temporaryPrefix) {
+            for name in try FileSystem.list(dir) ?? []
+            where FileSystem.temporaryOwner(Array(name.utf8)) != nil || name.hasPrefix(Self.legacyTemporaryPrefix) {
                 try FileSystem.unlink(dir + "/" + name)
             }
-            if stored == nil { try replace(enablerPath, with: writeEnabler, in: dir, tag: "we") }
+            // Each file fsynced before its rename; the folder once, below.
+            if stored == nil { try FileSystem.writeAtomically(enablerPath, writeEnabler, durability: .fileOnly) }
             for (share, bytes) in updates.sorted(by: { $0.key < $1.key }) {
                 let path = dir + "/" + String(share)
                 if let bytes {
-                    try replace(path, with: bytes, in: dir, tag: String(share))
+                    try FileSystem.writeAtomically(path, bytes, durability: .fileOnly)
                 } else {
                     try FileSystem.unlink(path)
                 }
@@ -107,14 +111,5 @@ struct SlotStore: Sendable {
             try FileSystem.syncDirectory(dir)
             return result
         }
-    }
-
-    /// Writes `bytes` to a temporary file in `dir`, fsyncs it and renames it over `path`.
-    private func replace(_ path: String, with bytes: [UInt8], in dir: String, tag: String) throws {
-        let temporary = dir + "/" + Self.temporaryPrefix + tag + "-" + hexString(SecureRandom.bytes(8))
-        let fd = try FileDescriptor.open(temporary, flags: O_WRONLY | O_CREAT | O_EXCL)
-        try fd.write(bytes, at: 0)
-        try fd.sync()
-        try FileSystem.rename(temporary, to: path)
     }
 }

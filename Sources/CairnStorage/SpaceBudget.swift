@@ -1,3 +1,4 @@
+import CairnFiles
 import Synchronization
 
 /// Bytes promised to allocations but not yet written to the file system, shared by every server of a grid

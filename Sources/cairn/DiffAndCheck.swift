@@ -1,3 +1,4 @@
+import CairnFiles
 import ArgumentParser
 import CairnFormats
 import CairnGrid
@@ -56,8 +57,8 @@ struct Diff: AsyncParsableCommand {
     }
 }
 
-func readFileBytes(_ path: FSPath) throws -> [UInt8] { try path.readContents() }
-func readLinkBytes(_ path: FSPath) throws -> [UInt8] { try path.readLinkTarget() }
+func readFileBytes(_ path: FSPath) throws -> [UInt8] { try FileSystem.readFile(path, followSymlink: false) }
+func readLinkBytes(_ path: FSPath) throws -> [UInt8] { try FileSystem.readLink(path) }
 
 /// Repository-wide check (no CAP) or one cap's shares (CAP given).
 struct Check: AsyncParsableCommand {

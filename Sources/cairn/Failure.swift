@@ -1,3 +1,4 @@
+import CairnFiles
 import ArgumentParser
 import CairnFormats
 import CairnGrid
@@ -61,7 +62,7 @@ struct Failure: Error {
     static func isOurs(_ error: Error) -> Bool {
         error is Failure || error is GridError || error is CapError || error is FormatError || error is StorageError
             || error is SlotError || error is RepositoryError || error is RefStoreError || error is DateParser.Error
-            || error is ObjectError || error is StoreError || error is LocalFSError
+            || error is ObjectError || error is StoreError || error is FileSystemError
     }
 
     init(_ error: RepositoryError) {
@@ -85,7 +86,7 @@ struct Failure: Error {
         if let d = error as? DateParser.Error { return Failure(d.description, code: Code.usage) }
         if let o = error as? ObjectError { return Failure(o.description, code: Code.integrity) }
         if let s = error as? StoreError { return Failure(s.description, code: Code.integrity) }
-        if let l = error as? LocalFSError { return Failure(l.description, code: Code.ioError) }
+        if let f = error as? FileSystemError { return Failure(f.description, code: Code.ioError) }
         if let c = error as? CapError { return Failure(c.description, code: Code.usage) }
         if let f = error as? FormatError { return Failure(f.description, code: Code.usage) }
         if let s = error as? StorageError {

@@ -1,9 +1,7 @@
+import CairnFiles
 import ArgumentParser
 import CairnFormats
 import CairnGrid
-#if canImport(Glibc)
-import Glibc
-#endif
 
 struct Get: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Fetch a file by its read cap, to stdout or a file.")
@@ -27,16 +25,14 @@ struct Get: AsyncParsableCommand {
         }
         let total = wanted.map { $0.upperBound - $0.lowerBound } ?? cap.size
         if let output {
-            // Write beside the target and rename at the end: a failed get never leaves half a file.
-            let partial = output + ".cairn-partial-\(getpid())"
-            let file = try PlainFile(path: partial, mode: .createTruncate)
+            // Written beside the target and renamed at the end: a failed get never leaves half a file, and
+            // a finished one is on disk (fsynced, folder too) when cairn exits.
+            let out = try AtomicFile(replacing: output, permissions: 0o644)
             do {
-                try await fetch(grid, cap, wanted, total, into: file)
-                guard rename(partial, output) == 0 else {
-                    throw Failure("\(output): \(String(cString: strerror(errno)))", code: Code.ioError)
-                }
+                try await fetch(grid, cap, wanted, total, into: out.file)
+                try out.commit()
             } catch {
-                unlink(partial)
+                out.discard()
                 throw error
             }
         } else {
@@ -44,7 +40,7 @@ struct Get: AsyncParsableCommand {
         }
     }
 
-    private func fetch(_ grid: Grid, _ cap: Cap, _ wanted: Range<UInt64>?, _ total: UInt64, into file: PlainFile) async throws {
+    private func fetch(_ grid: Grid, _ cap: Cap, _ wanted: Range<UInt64>?, _ total: UInt64, into file: FileDescriptor) async throws {
         let counter = Counter()
         try await Downloader(grid: grid).get(cap, range: wanted) { bytes in
             try file.write(bytes)

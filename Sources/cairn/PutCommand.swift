@@ -1,3 +1,4 @@
+import CairnFiles
 import CairnPrimitives
 import ArgumentParser
 import CairnFormats
@@ -59,7 +60,7 @@ struct Put: AsyncParsableCommand {
                 source = name == "-" ? try spoolStandardInput() : try FileSource(path: name)
             } catch {
                 let f = Failure.from(error)
-                let missing = access(name, F_OK) != 0
+                let missing = (try? FileSystem.status(name)).flatMap { $0 } == nil
                 Terminal.error(missing ? "\(name): no such file" : f.message)
                 worst = max(worst, missing ? Code.noInput : f.code)
                 continue
@@ -76,19 +77,19 @@ struct Put: AsyncParsableCommand {
     /// Copies stdin to an unlinked temporary file and reads it from there.
     func spoolStandardInput() throws -> any ByteSource {
         let dir = ProcessEnvironment.current["TMPDIR"] ?? "/tmp"
-        var template = Array((dir + "/cairn-stdin-XXXXXX").utf8CString)
-        let fd = mkstemp(&template)
-        guard fd >= 0 else { throw Failure("cannot create a spool file in \(dir): \(String(cString: strerror(errno)))", code: Code.ioError) }
-        let path = String(decoding: template.dropLast().map { UInt8(bitPattern: $0) }, as: UTF8.self)
-        close(fd)
-        defer { unlink(path) }
-        let out = try PlainFile(path: path, mode: .createTruncate, permissions: 0o600)
+        let out: FileDescriptor
+        do {
+            out = try FileDescriptor.createTemporary(in: dir, prefix: "cairn-stdin-")
+        } catch {
+            throw Failure("cannot create a spool file in \(dir): \(error.message)", code: Code.ioError)
+        }
+        defer { _ = try? FileSystem.unlink(out.path) }  // FileSource keeps it open
         var buffer = [UInt8](repeating: 0, count: 1 << 20)
         while true {
-            let n = try buffer.withUnsafeMutableBytes { try PlainFile.standardInput.readSome(into: $0) }
+            let n = try buffer.withUnsafeMutableBytes { try FileDescriptor.standardInput.readSome(into: $0) }
             if n == 0 { break }
             try buffer.withUnsafeBytes { try out.write(UnsafeRawBufferPointer(rebasing: $0[0..<n])) }
         }
-        return try FileSource(path: path)
+        return try FileSource(path: out.path)
     }
 }

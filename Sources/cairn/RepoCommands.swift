@@ -1,3 +1,4 @@
+import CairnFiles
 import ArgumentParser
 import CairnFormats
 import CairnGrid
@@ -48,7 +49,7 @@ struct Commit: AsyncParsableCommand {
 
     func run() async throws {
         let repo = try openRepository()
-        let now = LocalFSNow()
+        let now = FileSystem.currentTimeSeconds()
         let when = try date.map { try DateParser.parse($0, now: now) }
         let sig = try author.map { try parseAuthor($0, time: when?.time ?? now, zone: when?.zone ?? localZoneOffsetMinutes(at: now)) }
         var request = CommitRequest(message: message, author: sig, date: when, allowEmpty: allowEmpty, excludes: exclude)
@@ -66,11 +67,6 @@ struct Commit: AsyncParsableCommand {
     }
 }
 
-func LocalFSNow() -> Int64 {
-    var ts = timespec()
-    clock_gettime(CLOCK_REALTIME, &ts)
-    return Int64(ts.tv_sec)
-}
 
 struct Status: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Show uncommitted changes (A added, M modified, D deleted).")
@@ -198,7 +194,7 @@ struct Restore: AsyncParsableCommand {
         let repo = try openRepository()
         let session = try await repo.session()
         let rel = try repo.relativePath(path)
-        let now = LocalFSNow()
+        let now = FileSystem.currentTimeSeconds()
         let (date, _) = try DateParser.parse(at, now: now)
         let tip = try await session.resolve("HEAD")
         let id = try await session.resolver.asOf(date, from: tip, "HEAD@{\(at)}")
@@ -207,8 +203,9 @@ struct Restore: AsyncParsableCommand {
             guard let v = entry.version else { throw Failure("'\(rel)' is a directory; restore it into the worktree or use checkout", code: Code.usage) }
             let bytes = try await session.content.content(of: v)
             if output == "-" { try writeBytes(bytes) } else {
-                let f = try PlainFile(path: output, mode: .createTruncate)
+                let f = try FileDescriptor.open(output, flags: O_WRONLY | O_CREAT | O_TRUNC, mode: 0o644)
                 try f.write(bytes)
+                try f.close()
             }
             return
         }
@@ -294,10 +291,10 @@ struct Clone: AsyncParsableCommand {
         let grid = try ConfiguredGrids().open(at: gridPath)
         let dir = absolutePath(directory)
         // Never over someone's files: a clone goes into a new or empty folder.
-        if let existing = try? FSPath(dir).list(), !existing.isEmpty {
+        if let existing = try? FileSystem.names(in: dir), !existing.isEmpty {
             throw Failure("\(dir) is not empty: clone into a new or empty folder", code: Code.usage)
         }
-        try FSPath(dir).makeDirectories()
+        try FileSystem.makeDirectories(dir)
         let state = LocalState(dir: FSPath(dir).appending(Array(LocalState.folderName.utf8)))
         let repo = try await Repository.clone(cap: cap, state: state, gridPath: absolutePath(gridPath), grid: grid, provider: SlotRefStoreProvider())
         let session = try await repo.session()

@@ -1,10 +1,8 @@
+import CairnFiles
 import CairnPrimitives
 import ArgumentParser
 import CairnGrid
 import CairnSnapshots
-#if canImport(Glibc)
-import Glibc
-#endif
 
 /// Opens the repository around the current directory.
 func openRepository() throws -> Repository {
@@ -32,7 +30,7 @@ func parseAuthor(_ text: String, time: Int64, zone: Int16) throws -> Signature {
 
 
 func writeBytes(_ bytes: [UInt8]) throws {
-    try PlainFile.standardOutput.write(bytes)
+    try FileDescriptor.standardOutput.write(bytes)
 }
 
 func firstLine(_ message: [UInt8]) -> String {

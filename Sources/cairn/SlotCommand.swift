@@ -1,3 +1,4 @@
+import CairnFiles
 import ArgumentParser
 import CairnFormats
 import CairnGrid
@@ -70,9 +71,9 @@ struct SlotRead: AsyncParsableCommand {
         guard parsed.isSlot else { throw Failure(code: Code.usage, "not a slot cap; read files with 'cairn get'") }
         let version = try await SlotClient(grid: try gridOptions.open()).read(parsed)
         if let output {
-            try writeAtomically(output, version.payload)
+            try FileSystem.writeAtomically(output, version.payload, permissions: 0o644)
         } else {
-            try PlainFile.standardOutput.write(version.payload)
+            try FileDescriptor.standardOutput.write(version.payload)
         }
         if printVersion { Terminal.writeErr("version \(version.seqnum)\n") }
     }
@@ -96,9 +97,10 @@ struct SlotCaps: ParsableCommand {
 
 /// A whole payload from a file or stdin ('-'); slots are small, so it is read into memory.
 func readPayload(_ name: String) throws -> [UInt8] {
-    let file: PlainFile
+    let file: FileDescriptor
     do {
-        file = name == "-" ? .standardInput : try PlainFile(path: name, mode: .read)
+        file = name == "-" ? .standardInput : try FileDescriptor.open(name, flags: O_RDONLY)
+        if try file.status().isDirectory { throw GridError.io(path: name, reason: "is a directory") }
     } catch {
         throw Failure(code: Code.noInput, "\(name): cannot open: \(Failure.from(error).message)")
     }
@@ -111,20 +113,6 @@ func readPayload(_ name: String) throws -> [UInt8] {
         if UInt64(out.count) > SlotHeader.maximumPayload {
             throw SlotError.tooLarge(size: UInt64(out.count), limit: SlotHeader.maximumPayload)
         }
-    }
-}
-
-/// Writes beside `path` and renames, so a failed write never leaves half a file.
-func writeAtomically(_ path: String, _ bytes: [UInt8]) throws {
-    let partial = path + ".cairn-partial-\(getpid())"
-    do {
-        try PlainFile(path: partial, mode: .createTruncate).write(bytes)
-        guard rename(partial, path) == 0 else {
-            throw Failure("\(path): \(String(cString: strerror(errno)))", code: Code.ioError)
-        }
-    } catch {
-        unlink(partial)
-        throw error
     }
 }
 

@@ -166,4 +166,19 @@ import Testing
         }
         #expect(!FileManager.default.fileExists(atPath: dir + "/o3"))
     }
+
+    /// File-layer failures keep their wording: "cannot OPERATION 'PATH': strerror".
+    @Test func systemCallFailuresNameTheFile() throws {
+        let dir = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let missing = dir + "/missing"
+        #expect(throws: FECFileError.io(path: missing, operation: "open", errno: ENOENT)) {
+            try FECFile.encode(inputPath: missing, directory: dir)
+        }
+        #expect(throws: FECFileError.notARegularFile(path: dir)) { try FECFile.encode(inputPath: dir, directory: dir) }
+        let input = dir + "/in"
+        try Data([1, 2, 3]).write(to: URL(fileURLWithPath: input))
+        let error = #expect(throws: FECFileError.self) { try FECFile.encode(inputPath: input, directory: dir + "/no/such") }
+        #expect(error?.description == "cannot create '\(dir)/no/such/in.0_8.fec': No such file or directory")
+    }
 }

@@ -1,3 +1,4 @@
+import CairnFiles
 import CairnGrid
 import CairnStorage
 import Synchronization

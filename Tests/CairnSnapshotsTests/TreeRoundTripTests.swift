@@ -1,3 +1,4 @@
+import CairnFiles
 import CairnGrid
 import Foundation
 import Glibc
@@ -8,7 +9,7 @@ import Testing
 func makeSampleTree(at root: String) throws {
     func write(_ rel: [UInt8], _ bytes: [UInt8], mode: mode_t, mtime: Int) throws {
         let path = FSPath(root).appending(rel)
-        try LocalFS.writeFile(path, bytes, mode: UInt32(mode), mtime: (Int64(mtime), 123_456_789))
+        try Checkout.writeFile(path, bytes, mode: UInt32(mode), mtime: (Int64(mtime), 123_456_789))
     }
     let fm = FileManager.default
     try fm.createDirectory(atPath: root + "/nested/deeper/deepest", withIntermediateDirectories: true)
@@ -23,27 +24,27 @@ func makeSampleTree(at root: String) throws {
     try write(Array("héllo wörld ✓.txt".utf8), Array("utf8\n".utf8), mode: 0o644, mtime: 1_600_000_006)
     try write([0x6C, 0x61, 0x74, 0x69, 0x6E, 0xE9, 0xFF, 0x2E, 0x62, 0x69, 0x6E], testBytes(1000, seed: 5), mode: 0o640, mtime: 1_600_000_007)
     try write(Array("nested/dup-of-a.txt".utf8), Array("hello\n".utf8), mode: 0o644, mtime: 1_600_000_008)
-    try LocalFS.makeSymlink(FSPath(root + "/link-to-a"), target: Array("a.txt".utf8))
-    try LocalFS.makeSymlink(FSPath(root + "/nested/dangling"), target: Array("../no/such/file".utf8))
-    LocalFS.setTimes(path: FSPath(root + "/nested/deeper"), (1_500_000_000, 0), followSymlink: false)
+    try FileSystem.makeSymlink(FSPath(root + "/link-to-a"), target: Array("a.txt".utf8))
+    try FileSystem.makeSymlink(FSPath(root + "/nested/dangling"), target: Array("../no/such/file".utf8))
+    try FileSystem.setTimes(FSPath(root + "/nested/deeper"), modified: (1_500_000_000, 0), followSymlink: false)
 }
 
 /// Everything that must survive: kind, mode, size, mtime (files, dirs), bytes, link targets.
 func describeTree(_ root: String) throws -> [String] {
     var out: [String] = []
     func walk(_ dir: FSPath, _ rel: String) throws {
-        for name in try LocalFS.list(dir).sorted(by: { $0.lexicographicallyPrecedes($1) }) {
+        for name in try FileSystem.names(in: dir).sorted(by: { $0.lexicographicallyPrecedes($1) }) {
             let path = dir.appending(name)
             let r = rel + "/" + name.map { String(format: "%02x", $0) }.joined()
-            let st = try LocalFS.lstat(path)
+            let st = try FileSystem.linkStatus(path)
             switch st.kind {
             case .file:
-                out.append("\(r) file \(String(st.mode, radix: 8)) \(st.size) \(st.mtimeSeconds).\(st.mtimeNanoseconds) \(ContentHash.of(try LocalFS.readFile(path)))")
+                out.append("\(r) file \(String(st.mode, radix: 8)) \(st.size) \(st.mtimeSeconds).\(st.mtimeNanoseconds) \(ContentHash.of(try FileSystem.readFile(path)))")
             case .symlink:
-                out.append("\(r) link \(try LocalFS.readLink(path))")
+                out.append("\(r) link \(try FileSystem.readLink(path))")
             case .directory:
                 try walk(path, r)
-                let after = try LocalFS.lstat(path)
+                let after = try FileSystem.linkStatus(path)
                 out.append("\(r) dir \(String(after.mode, radix: 8)) \(after.mtimeSeconds)")
             case .other:
                 out.append("\(r) other")
