@@ -31,15 +31,16 @@ extension Repository {
             baseTree = try await Self.flatten(try await session.objects.snapshot(id).tree, objects: session.objects)
         }
         let worktree = try scanWorktree()
-        // What would be lost: tracked files changed or deleted, and untracked files the target would
-        // overwrite. Other untracked files are left alone, as git does.
+        // What would be lost: tracked files changed, and untracked files the target would overwrite. Other untracked files are left alone, as git does.
         // A path that already is what the target has loses nothing either: that is how an interrupted
         // checkout or restore leaves the paths it got to, so running it again needs no --force.
         let dirty = Self.changes(from: baseTree, to: worktree).filter { c in
             let incoming = newTree[c.path], here = worktree[c.path]
             if let incoming, let here, incoming.kind == here.kind,
                here.kind == .directory || (incoming.hash == here.hash && incoming.mode == here.mode) { return false }
-            if incoming == nil && here == nil { return false }  // deleted here, and the target has no such path
+            // Absent here (deleted, or removed by an interrupted checkout on its way to a folder of that name):
+            // whatever the target writes there loses nothing the user had.
+            if here == nil { return false }
             if c.kind != .added { return true }
             guard let incoming, let here else { return false }
             return incoming.kind != here.kind || (here.kind != .directory && incoming.hash != here.hash)
