@@ -43,9 +43,9 @@ public final class LocalDirectoryServer: StorageServer {
     let budget: SpaceBudget
     /// Blocking calls run here, never on the cooperative pool (BlockingIO).
     let io: BlockingIO
-    private let state: Mutex<State>
-    private let writer: Mutex<WriterState>
-    private let reader: Mutex<ReaderState>
+    let state: Mutex<State>
+    let writer: Mutex<WriterState>
+    let reader: Mutex<ReaderState>
 
     // MARK: State
 
@@ -258,7 +258,7 @@ public final class LocalDirectoryServer: StorageServer {
         try mapped { try refreshNow() }
     }
 
-    private func refreshNow() throws {
+    func refreshNow() throws {
         try reader.withLock { r in
             let batches = try r.index.poll()
             r.lastRefresh = FileSystem.monotonicSeconds()
@@ -294,7 +294,7 @@ public final class LocalDirectoryServer: StorageServer {
 
     // MARK: Lookups
 
-    private enum Found {
+    enum Found {
         case memory(ShareBuffer)
         case file(FileDescriptor, dataOffset: UInt64, length: UInt64)
     }
@@ -306,7 +306,7 @@ public final class LocalDirectoryServer: StorageServer {
         case none
     }
 
-    private func findOnce(_ key: ShareKey, _ index: StorageIndex) throws -> Found? {
+    func findOnce(_ key: ShareKey, _ index: StorageIndex) throws -> Found? {
         let lookup: Lookup = state.withLock { s in
             if let l = s.map.lookup(key) {
                 switch l.place {
@@ -628,213 +628,4 @@ public final class LocalDirectoryServer: StorageServer {
     /// Accepted and not kept: the local grid never expires shares, so a lease would change nothing.
     public func addLease(_ index: StorageIndex, secrets: LeaseSecrets) async throws {}
 
-    /// Records the report (a line in `corruption-reports`, fsynced) and changes nothing else: the share stays
-    /// readable until a repair's replacement supersedes it, so a mistaken report can never lose data.
-    public func reportCorrupt(_ index: StorageIndex, share: ShareNumber, reason: String) async throws {
-        try await io.run { [self] () throws(StorageError) in try mapped {
-            let clean = reason.map { $0.isNewline ? " " : $0 }
-            let line = "\(FileSystem.currentTimeSeconds()) \(index.hex) \(share) \(String(clean))\n"
-            let created = try FileSystem.status(layout.reportsFile) == nil
-            let fd = try FileDescriptor.open(layout.reportsFile, flags: O_WRONLY | O_CREAT | O_APPEND)
-            try fd.write(Array(line.utf8), at: 0)
-            try fd.sync()
-            if created { try FileSystem.syncDirectory(layout.root) }
-        } }
-    }
-
-    /// Deletes the bytes repairs kept in `quarantine/` (or, with `dryRun`, only counts them): the one way they
-    /// go. Returns the files and bytes reclaimed.
-    public func reclaimQuarantine(dryRun: Bool = false) async throws -> (files: Int, bytes: UInt64) {
-        try await io.run { [self] () throws(StorageError) in try mapped {
-            var files = 0, bytes: UInt64 = 0
-            for name in try FileSystem.list(layout.quarantine) ?? [] {
-                let path = layout.quarantine + "/" + name
-                guard let st = try FileSystem.status(path), !st.isDirectory else { continue }
-                files += 1
-                bytes += st.size
-                if !dryRun { try FileSystem.unlink(path) }
-            }
-            if files > 0 && !dryRun { try FileSystem.syncDirectory(layout.quarantine) }
-            return (files, bytes)
-        } }
-    }
-
-    /// Keeps the live copy of a share that a replacement is about to supersede: a hard link of a large share's
-    /// file, a copy of a pack record's bytes, in `quarantine/`, durable before the replacement can win.
-    private func quarantine(_ index: StorageIndex, _ k: ShareKey) throws {
-        let target = layout.quarantine + "/\(index.hex).\(k.share).\(hexString(SecureRandom.bytes(8)))"
-        let createdFolder = try FileSystem.makeDirectory(layout.quarantine)
-        if createdFolder { try FileSystem.syncDirectory(layout.root) }
-        var kept = try FileSystem.link(layout.largePath(index, k.share), to: target)
-        if !kept, let found = try findOnce(k, index) {
-            let tmp = target + ".tmp"
-            let out = try FileDescriptor.open(tmp, flags: O_WRONLY | O_CREAT | O_EXCL)
-            switch found {
-            case .memory(let b): try out.write(Array(UnsafeRawBufferPointer(b.data)), at: 0)
-            case .file(let fd, let dataOffset, let length):
-                var copied: UInt64 = 0
-                while copied < length {
-                    let chunk = try fd.read(count: Int(min(length - copied, 1 << 20)), at: dataOffset + copied)
-                    if chunk.isEmpty { break }
-                    try out.write(chunk, at: copied)
-                    copied += UInt64(chunk.count)
-                }
-            }
-            try out.sync()
-            try FileSystem.rename(tmp, to: target)
-            kept = true
-        }
-        if kept { try FileSystem.syncDirectory(layout.quarantine) }
-    }
-
-    // MARK: Flush and sync (under the writer lock)
-
-    /// Runs `body`; if it fails, the packs being written are given up (their unindexed tails are truncated by
-    /// whoever takes them next) and this instance forgets every unsynced share and reloads its map from the
-    /// index files, so that it never serves a share a failed sync did not store.
-    private func guarded(_ w: inout WriterState, _ body: (inout WriterState) throws -> Void) throws {
-        do {
-            try body(&w)
-        } catch {
-            // Give back what the failed batch wrote: pack tails cut to the last durable end, temporary files
-            // of finished large shares removed. A cleanup that fails too is noted; the next writer of the
-            // pack trims the tail anyway (recovery), and the stale-file sweep removes temporaries.
-            var cleanup: [String] = []
-            for pw in w.retired + (w.current.map { [$0] } ?? []) {
-                do { try pw.discardUnsynced() } catch { cleanup.append("\(error)") }
-            }
-            w.current = nil
-            w.retired = []
-            let large = reader.withLock { r in
-                r.index.reset()
-                return state.withLock { s in
-                    s.lostBatch = "\(error)"
-                    s.map = ShareMap()
-                    let dropped = s.pending.reduce(UInt64(0)) { $0 + Self.reservation(UInt64($1.buffer.length)) }
-                    budget.release(dropped, written: false)
-                    s.pending = []
-                    s.pendingBytes = 0
-                    let large = Array(s.finishedLarge.values)
-                    s.finishedLarge = [:]
-                    return large
-                }
-            }
-            for f in large {
-                do { try FileSystem.unlink(f.temporaryPath) } catch { cleanup.append("\(error)") }
-            }
-            do { try refreshNow() } catch let e { cleanup.append("\(e)") }
-            if !cleanup.isEmpty {
-                reader.withLock { $0.index.problems.append("after a failed sync: " + cleanup.joined(separator: "; ")) }
-            }
-            throw error
-        }
-    }
-
-    /// Writes every finished small share to the current pack (rolling over to new packs as they fill), without
-    /// fsync; records the index entries to append at the next sync.
-    private func flushLocked(_ w: inout WriterState) throws {
-        let batch = state.withLock { s in
-            let b = s.pending
-            s.pending = []
-            s.pendingBytes = 0
-            return b
-        }
-        guard !batch.isEmpty else { return }
-        // The batch's promises end here: its bytes are now the file system's to count, or will never be.
-        var wrote = false
-        defer {
-            let promised = batch.reduce(UInt64(0)) { $0 + Self.reservation(UInt64($1.buffer.length)) }
-            budget.release(promised, written: wrote)
-        }
-        var placed: [(key: ShareKey, sequence: UInt64, base: String, offset: UInt64)] = []
-        placed.reserveCapacity(batch.count)
-        try withExtendedLifetime(batch) {
-            var i = 0
-            while i < batch.count {
-                let pw = try w.take(layout)
-                let start = pw.end
-                var end = start
-                var buffers: [UnsafeRawBufferPointer] = []
-                while i < batch.count {
-                    let r = batch[i]
-                    let n = UInt64(r.buffer.storage.count)
-                    if end + n > PackFormat.packSizeLimit && end > UInt64(PackFormat.fileHeaderSize) { break }
-                    buffers.append(r.buffer.record)
-                    pw.unsyncedEntries.append(.init(key: r.key, flags: 0, recordOffset: end, length: UInt64(r.buffer.length),
-                                                    sequence: r.sequence, dataCRC: r.dataCRC))
-                    placed.append((r.key, r.sequence, pw.base, end))
-                    end += n
-                    i += 1
-                }
-                if !buffers.isEmpty {
-                    try pw.pack.write(gathering: buffers, at: start)
-                    pw.end = end
-                    pw.dirty = true
-                }
-                if i < batch.count || pw.isFull {
-                    w.retired.append(pw)
-                    w.current = nil
-                }
-            }
-        }
-        wrote = true
-        state.withLock { s in
-            for p in placed {
-                let pack = s.packID(p.base)
-                s.map.relocate(p.key, sequence: p.sequence, to: .pack(pack: pack, recordOffset: p.offset))
-            }
-        }
-    }
-
-    /// Makes every finished share durable: pack records written and fsynced, index entries appended and
-    /// fsynced, large-share files fsynced and renamed into place, and every directory that gained (or lost)
-    /// an entry fsynced. One fsync per file touched, whatever the number of shares.
-    /// Nothing finished since the last sync: answered at once, without waiting for the I/O threads (which may
-    /// all be stuck on a dead disk while this server received nothing to store).
-    public func sync() async throws {
-        guard state.withLock({ $0.dirty || $0.lostBatch != nil }) else { return }
-        try await io.run { [self] () throws(StorageError) in try mapped {
-            let lost = state.withLock { s -> String? in
-                defer { s.lostBatch = nil }
-                return s.lostBatch
-            }
-            if let lost {
-                throw StorageError.io(server: name, path: directory,
-                    reason: "shares finished before a failed write were discarded, not stored (\(lost))")
-            }
-            try writer.withLock { (w: inout WriterState) throws -> Void in
-                try guarded(&w) { try syncLocked(&$0) }
-            }
-        } }
-    }
-
-    private func syncLocked(_ w: inout WriterState) throws {
-        state.withLock { $0.dirty = false }
-        try flushLocked(&w)
-        let large = state.withLock { Array($0.finishedLarge.values) }
-        let writers = w.retired + (w.current.map { [$0] } ?? [])
-        for pw in writers { try pw.syncPack() }
-        for pw in writers { try pw.syncIndex() }
-
-        var dirs: Set<String> = []
-        if w.createdEntry { dirs.insert(layout.packs) }
-        for f in large { try f.fd.sync() }
-        for f in large {
-            let prefix = layout.largePrefixDirectory(f.index)
-            let dir = layout.largeDirectory(f.index)
-            if try FileSystem.makeDirectory(prefix) { dirs.insert(layout.large) }
-            if try FileSystem.makeDirectory(dir) { dirs.insert(prefix) }
-            try FileSystem.rename(f.temporaryPath, to: layout.largePath(f.index, f.share))
-            dirs.insert(dir)
-        }
-        for d in dirs.sorted(by: { $0.count > $1.count }) { try FileSystem.syncDirectoryIfExists(d) }
-        w.createdEntry = false
-        w.retired = []
-        state.withLock { s in
-            for f in large {
-                let k = ShareKey(f.index, f.share)
-                if s.finishedLarge[k] === f { s.finishedLarge[k] = nil }
-            }
-        }
-    }
 }
