@@ -25,8 +25,10 @@ public struct CheckReport: Sendable {
     public let n: Int
     public let happy: Int
     public var shares: [ShareReport]
-    /// Servers that could not be asked, with the reason.
+    /// Servers that could not be asked, by display name (this is a report for people), with the reason.
     public var unreachable: [String: String]
+    /// The same, by server id (what repair and placement go by).
+    public var unreachableIDs: [ServerID: String]
 
     /// Shares that count: good ones, or (without verification) every one found.
     var usable: [ShareReport] { shares.filter { $0.state == .good || $0.state == .found } }
@@ -46,7 +48,9 @@ public struct Checker: Sendable {
     public func check(_ cap: VerifyCap, verify: Bool) async throws -> CheckReport {
         let index = StorageIndex(cap.storageIndex)!
         let (holders, failures) = await grid.locate(index)
-        var report = CheckReport(k: cap.k, n: cap.n, happy: grid.parameters.happy, shares: [], unreachable: failures)
+        let byName = Dictionary(failures.map { (grid.name(of: $0.key), $0.value) }, uniquingKeysWith: { a, _ in a })
+        var report = CheckReport(k: cap.k, n: cap.n, happy: grid.parameters.happy, shares: [], unreachable: byName,
+                                 unreachableIDs: failures)
         var pairs: [(ShareNumber, any StorageServer)] = []
         for (share, servers) in holders { for s in servers { pairs.append((share, s)) } }
         pairs.sort { a, b in a.1.name != b.1.name ? a.1.name.localizedStandardLess(b.1.name) : a.0 < b.0 }

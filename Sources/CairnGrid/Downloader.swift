@@ -147,7 +147,7 @@ actor ShareSet {
             spares.removeAll { c in active.contains { $0.number == c.0 } }
         }
         guard active.count == k else {
-            let down = failures.keys.sorted { $0.localizedStandardLess($1) }
+            let down = failures.keys.map { grid.name(of: $0) }.sorted { $0.localizedStandardLess($1) }
             var missing = Set(grid.servers.map(\.name))
             for (_, servers) in holders { for s in servers { missing.remove(s.name) } }
             let names = Set(down).union(missing).sorted { $0.localizedStandardLess($1) }

@@ -31,8 +31,8 @@ public struct Grid: Sendable {
             .map(\.server)
     }
 
-    /// Asks every server which shares of `index` it holds. Failures are kept per server.
-    func locate(_ index: StorageIndex) async -> (holders: [ShareNumber: [any StorageServer]], failures: [String: String]) {
+    /// Asks every server which shares of `index` it holds. Failures are kept per server id.
+    func locate(_ index: StorageIndex) async -> (holders: [ShareNumber: [any StorageServer]], failures: [ServerID: String]) {
         await withTaskGroup(of: (Int, Result<Set<ShareNumber>, Error>).self) { group in
             for (i, server) in servers.enumerated() {
                 group.addTask {
@@ -41,18 +41,21 @@ public struct Grid: Sendable {
                 }
             }
             var holders: [ShareNumber: [any StorageServer]] = [:]
-            var failures: [String: String] = [:]
+            var failures: [ServerID: String] = [:]
             var results: [(Int, Result<Set<ShareNumber>, Error>)] = []
             for await r in group { results.append(r) }
             for (i, result) in results.sorted(by: { $0.0 < $1.0 }) {
                 switch result {
                 case .success(let shares): for s in shares { holders[s, default: []].append(servers[i]) }
-                case .failure(let e): failures[servers[i].name] = describe(e)
+                case .failure(let e): failures[servers[i].id] = describe(e)
                 }
             }
             return (holders, failures)
         }
     }
+
+    /// The display name of a configured server (its id if unknown).
+    func name(of id: ServerID) -> String { servers.first { $0.id == id }?.name ?? id.description }
 
     /// Makes every server's (or only `only`'s) finished shares durable; per-server failures are returned.
     public func syncAll(only: [any StorageServer]? = nil) async -> [String: String] {
@@ -82,7 +85,7 @@ final class UnreachableServer: StorageServer {
         self.reason = reason
     }
 
-    private var error: StorageError { .unreachable(server: name, reason: reason) }
+    private var error: StorageError { .unreachable(server: label, reason: reason) }
     func info() async throws -> ServerInfo { throw error }
     func allocate(_ index: StorageIndex, shares: Set<ShareNumber>, shareSize: UInt64,
                   secrets: UploadSecrets) async throws -> Allocation { throw error }

@@ -16,7 +16,7 @@ struct Placement {
     /// A share is never placed on a server listed for it in `avoid` (one holding a copy that is bad or could
     /// not be read: it would answer that it already has the share).
     static func place(_ index: StorageIndex, shareSize: UInt64, wanted: [ShareNumber],
-                      existing: [ShareNumber: [any StorageServer]], failures initialFailures: [String: String],
+                      existing: [ShareNumber: [any StorageServer]], failures initialFailures: [ServerID: String],
                       avoid initialAvoid: [ShareNumber: Set<ServerID>] = [:], secret: [UInt8]? = nil,
                       grid: Grid) async throws -> Placement {
         let ring = grid.permutedServers(for: index)
@@ -26,9 +26,9 @@ struct Placement {
         var load: [ServerID: Int] = [:]
         for (_, holders) in existing { for s in holders { load[s.id, default: 0] += 1 } }
         var pending = wanted.filter { existing[$0]?.isEmpty ?? true }
-        var usable = ring.filter { failures[$0.name] == nil }
+        var usable = ring.filter { failures[$0.id] == nil }
         var unplaceable: [ShareNumber] = []
-        var full: [String] = []
+        var full: [ServerID] = []
         var otherFailure = false
         var avoid = initialAvoid  // grows with servers that declined a share (another upload is writing it there)
 
@@ -82,8 +82,8 @@ struct Placement {
                     }
                     if allocation.allocated.isEmpty && allocation.alreadyHave.isEmpty { failed.insert(server.id) }
                 case .failure(let error):
-                    failures[server.name] = describe(error)
-                    if case StorageError.full = error { full.append(server.name) } else { otherFailure = true }
+                    failures[server.id] = describe(error)
+                    if case StorageError.full = error { full.append(server.id) } else { otherFailure = true }
                     failed.insert(server.id)
                     pending += plan[i]!
                 }
@@ -95,12 +95,12 @@ struct Placement {
         placement.serverCount = load.filter { $0.value > 0 }.count
         if !pending.isEmpty || !unplaceable.isEmpty || placement.serverCount < grid.parameters.happy {
             await placement.abort(index)
-            if !full.isEmpty && !otherFailure, let first = full.sorted(by: { $0.localizedStandardLess($1) }).first,
-               let why = failures[first] {
+            if !otherFailure, let first = full.first, let why = failures[first] {
                 // Out of space, not out of servers: say so first (and exit as an I/O error).
                 throw GridError.full("not enough space for this upload; nothing was stored (\(why))")
             }
-            let problems = failures.sorted { $0.key.localizedStandardLess($1.key) }.map { "\($0.value)" }
+            let problems = failures.map { (grid.name(of: $0.key), $0.value) }
+                .sorted { $0.0.localizedStandardLess($1.0) }.map { "\($0.1)" }
             throw GridError.placementFailed(servers: placement.serverCount,
                                             happy: grid.parameters.happy, problems: problems)
         }

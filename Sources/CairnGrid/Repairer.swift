@@ -74,7 +74,7 @@ public struct Repairer: Sendable {
                 for (share, server) in targets { existing[share, default: []].append(server) }
                 do {
                     placement = try await Placement.place(index, shareSize: shareSize, wanted: elsewhere, existing: existing,
-                                                          failures: before.unreachable, avoid: avoid, secret: secret, grid: grid)
+                                                          failures: before.unreachableIDs, avoid: avoid, secret: secret, grid: grid)
                 } catch {
                     await abort(index, targets, secret)
                     throw error

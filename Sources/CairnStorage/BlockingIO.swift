@@ -20,7 +20,7 @@ final class BlockingIO: Sendable {
     /// Set up once in init, cancelled in deinit; dispatch sources are thread-safe but not marked Sendable.
     nonisolated(unsafe) private let watchdog: DispatchSourceTimer
     private let inFlight = Registry()
-    let server: String
+    let server: ServerLabel
     let deadline: Duration
 
     /// Calls in flight, shared with the watchdog's handler (which must not hold on to `self`).
@@ -33,11 +33,11 @@ final class BlockingIO: Sendable {
         func withLock<R>(_ body: (inout State) -> R) -> R { state.withLock { body(&$0) } }
     }
 
-    init(server: String, deadline: Duration) {
+    init(server: ServerLabel, deadline: Duration) {
         self.server = server
         self.deadline = deadline
         threads = WorkerThreads(limit: Self.threadLimit)
-        watchdog = DispatchSource.makeTimerSource(queue: DispatchQueue(label: "cairn.server.\(server).watchdog"))
+        watchdog = DispatchSource.makeTimerSource(queue: DispatchQueue(label: "cairn.server.\(server.name).watchdog"))
         let limit = Self.nanoseconds(deadline)
         let period = max(1_000_000, min(limit / 4, 1_000_000_000))
         watchdog.schedule(deadline: .now() + .nanoseconds(period), repeating: .nanoseconds(period), leeway: .nanoseconds(period / 4))

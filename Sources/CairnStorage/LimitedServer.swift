@@ -41,7 +41,7 @@ public final class LimitedServer: StorageServer {
             }
             let timer = Task {
                 try await Task.sleep(for: deadline)
-                once.resume(.failure(StorageError.unreachable(server: name, reason: "no answer to \(what) within \(deadline)")))
+                once.resume(.failure(StorageError.unreachable(server: label, reason: "no answer to \(what) within \(deadline)")))
             }
             once.onFinish {
                 work.cancel()

@@ -1,6 +1,6 @@
 /// Slots (mutable shares) of a local server live apart from the immutable packs: see `SlotStore`.
 extension LocalDirectoryServer {
-    var slotStore: SlotStore { SlotStore(root: directory + "/slots", server: name) }
+    var slotStore: SlotStore { SlotStore(root: directory + "/slots", server: label) }
 
     public func readMutable(_ index: StorageIndex, shares: Set<ShareNumber>?, ranges: [Range<UInt64>]) async throws -> [ShareNumber: [[UInt8]]] {
         try await io.run { [self] () throws(StorageError) in try mapped { try slotStore.read(index, shares: shares, ranges: ranges) } }

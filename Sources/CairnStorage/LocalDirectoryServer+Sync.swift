@@ -119,7 +119,7 @@ extension LocalDirectoryServer {
                 return s.lostBatch
             }
             if let lost {
-                throw StorageError.io(server: name, path: directory,
+                throw StorageError.io(server: label, path: directory,
                     reason: "shares finished before a failed write were discarded, not stored (\(lost))")
             }
             try writer.withLock { (w: inout WriterState) throws -> Void in

@@ -158,13 +158,13 @@ public final class LocalDirectoryServer: StorageServer {
         self.maximumShareSize = maximumShareSize
         let layout = ServerLayout(root: directory)
         self.layout = layout
-        io = BlockingIO(server: name, deadline: deadline)
+        io = BlockingIO(server: ServerLabel(name: name, id: id), deadline: deadline)
         self.budget = budget ?? SpaceBudget(path: directory)
         state = Mutex(State())
         writer = Mutex(WriterState())
         reader = Mutex(ReaderState(index: IndexReader(layout: layout)))
         try mapped {
-            try Self.prepare(layout, server: name)
+            try Self.prepare(layout, server: ServerLabel(name: name, id: id))
             try rebuildLostIndexes()
             try refreshNow()
         }
@@ -192,7 +192,7 @@ public final class LocalDirectoryServer: StorageServer {
 
     /// Creates the directories (mode 0700) and the FORMAT file if missing, checks the format, and removes
     /// temporary files left by dead processes.
-    private static func prepare(_ layout: ServerLayout, server: String) throws {
+    private static func prepare(_ layout: ServerLayout, server: ServerLabel) throws {
         var createdRoot = false
         var path = layout.root.hasPrefix("/") ? "" : "."
         for component in layout.root.split(separator: "/") {
@@ -236,14 +236,14 @@ public final class LocalDirectoryServer: StorageServer {
     // MARK: Errors
 
     private func storageError(_ e: FileSystemError) -> StorageError {
-        e.isNoSpace ? .full(server: name, reason: e.description) : .io(server: name, path: e.path, reason: e.reason)
+        e.isNoSpace ? .full(server: label, reason: e.description) : .io(server: label, path: e.path, reason: e.reason)
     }
 
     func mapped<T>(_ body: () throws -> T) throws(StorageError) -> T {
         do { return try body() }
         catch let e as StorageError { throw e }
         catch let e as FileSystemError { throw storageError(e) }
-        catch { throw .io(server: name, path: directory, reason: "\(error)") }
+        catch { throw .io(server: label, path: directory, reason: "\(error)") }
     }
 
     private func key(_ index: StorageIndex, _ share: ShareNumber) -> ShareKey? {
@@ -326,7 +326,7 @@ public final class LocalDirectoryServer: StorageServer {
         case .found(let f): return f
         case .unopenedPack(let pack, let path, let dataOffset, let length):
             guard let opened = try FileDescriptor.openIfExists(path, flags: O_RDONLY) else {
-                throw StorageError.corruptStore(server: name, path: path, reason: "pack file is missing but its index lists shares")
+                throw StorageError.corruptStore(server: label, path: path, reason: "pack file is missing but its index lists shares")
             }
             let fd = state.withLock { s in
                 if let other = s.packs[Int(pack)].fd { return other }
@@ -341,11 +341,11 @@ public final class LocalDirectoryServer: StorageServer {
     }
 
     private func find(_ index: StorageIndex, _ share: ShareNumber) throws -> Found {
-        guard let key = key(index, share) else { throw StorageError.noSuchShare(server: name, index: index, share: share) }
+        guard let key = key(index, share) else { throw StorageError.noSuchShare(server: label, index: index, share: share) }
         if let f = try findOnce(key, index) { return f }
         try refreshNow()
         if let f = try findOnce(key, index) { return f }
-        throw StorageError.noSuchShare(server: name, index: index, share: share)
+        throw StorageError.noSuchShare(server: label, index: index, share: share)
     }
 
     private func heldShares(_ index: StorageIndex, includeLarge: Bool) throws -> Set<ShareNumber> {
@@ -397,7 +397,7 @@ public final class LocalDirectoryServer: StorageServer {
                 case .file(let fd, let dataOffset, _):
                     let bytes = try fd.read(count: Int(hi - lo), at: dataOffset + lo)
                     guard bytes.count == Int(hi - lo) else {
-                        throw StorageError.corruptStore(server: name, path: fd.path,
+                        throw StorageError.corruptStore(server: label, path: fd.path,
                             reason: "share \(share) of \(index) is cut short: expected \(hi - lo) bytes at offset \(dataOffset + lo), got \(bytes.count)")
                     }
                     return bytes
@@ -458,10 +458,10 @@ public final class LocalDirectoryServer: StorageServer {
 
     private func checkAllocation(_ index: StorageIndex, shares: Set<ShareNumber>, shareSize: UInt64) throws {
         guard shareSize <= maximumShareSize else {
-            throw StorageError.outOfRange(server: name, reason: "a share of \(shareSize) bytes exceeds this server's maximum of \(maximumShareSize) bytes")
+            throw StorageError.outOfRange(server: label, reason: "a share of \(shareSize) bytes exceeds this server's maximum of \(maximumShareSize) bytes")
         }
         for s in shares where key(index, s) == nil {
-            throw StorageError.outOfRange(server: name, reason: "share number \(s) is out of range (0...\(UInt32.max))")
+            throw StorageError.outOfRange(server: label, reason: "share number \(s) is out of range (0...\(UInt32.max))")
         }
     }
 
@@ -474,7 +474,7 @@ public final class LocalDirectoryServer: StorageServer {
         let large = shareSize > Self.smallShareLimit
         var files: [ShareNumber: LargeFile] = [:]
         guard !wanted.isEmpty else { return [] }
-        try budget.reserve(Self.reservation(shareSize) * UInt64(wanted.count), server: name)
+        try budget.reserve(Self.reservation(shareSize) * UInt64(wanted.count), server: label)
         if large {
             do {
                 for s in wanted {
@@ -519,13 +519,13 @@ public final class LocalDirectoryServer: StorageServer {
     public func write(_ upload: ShareUpload, offset: UInt64, data: [UInt8]) async throws {
         let index = upload.index, share = upload.share
         let file = try mapped { () throws -> LargeFile? in
-            guard let k = key(index, share) else { throw StorageError.notAllocated(server: name, index: index, share: share) }
+            guard let k = key(index, share) else { throw StorageError.notAllocated(server: label, index: index, share: share) }
             let count = UInt64(data.count)
             let file: LargeFile? = try state.withLock { s throws -> LargeFile? in
-                guard var o = try openShare(s, k, upload) else { throw StorageError.notAllocated(server: name, index: index, share: share) }
+                guard var o = try openShare(s, k, upload) else { throw StorageError.notAllocated(server: label, index: index, share: share) }
                 let (end, overflow) = offset.addingReportingOverflow(count)
                 guard !overflow, end <= o.size else {
-                    throw StorageError.outOfRange(server: name,
+                    throw StorageError.outOfRange(server: label,
                         reason: "write of \(count) bytes at offset \(offset) runs past the end of share \(share) of \(index) (\(o.size) bytes allocated)")
                 }
                 if let b = o.buffer {
@@ -557,11 +557,11 @@ public final class LocalDirectoryServer: StorageServer {
     public func finish(_ upload: ShareUpload) async throws {
         let index = upload.index, share = upload.share
         let complete = { [self] (remove: Bool) throws(StorageError) -> OpenShare in try mapped {
-            guard let k = key(index, share) else { throw StorageError.notAllocated(server: name, index: index, share: share) }
+            guard let k = key(index, share) else { throw StorageError.notAllocated(server: label, index: index, share: share) }
             return try state.withLock { s throws -> OpenShare in
-                guard let o = try openShare(s, k, upload) else { throw StorageError.notAllocated(server: name, index: index, share: share) }
+                guard let o = try openShare(s, k, upload) else { throw StorageError.notAllocated(server: label, index: index, share: share) }
                 if let gap = o.written.firstGap(in: o.size) {
-                    throw StorageError.outOfRange(server: name,
+                    throw StorageError.outOfRange(server: label,
                         reason: "cannot finish share \(share) of \(index): bytes \(gap.lowerBound)..<\(gap.upperBound) were never written (\(o.written.coveredBytes) of \(o.size) bytes written)")
                 }
                 if remove { s.open[k] = nil }
@@ -605,12 +605,12 @@ public final class LocalDirectoryServer: StorageServer {
     public func abort(_ upload: ShareUpload) async throws {
         let index = upload.index, share = upload.share
         try await io.run { [self] () throws(StorageError) in try mapped {
-            guard let k = key(index, share) else { throw StorageError.notAllocated(server: name, index: index, share: share) }
+            guard let k = key(index, share) else { throw StorageError.notAllocated(server: label, index: index, share: share) }
             let o = try state.withLock { s throws -> OpenShare? in
                 guard try openShare(s, k, upload) != nil else { return nil }
                 return s.open.removeValue(forKey: k)
             }
-            guard let o else { throw StorageError.notAllocated(server: name, index: index, share: share) }
+            guard let o else { throw StorageError.notAllocated(server: label, index: index, share: share) }
             budget.release(Self.reservation(o.size), written: false)
             if let f = o.file { try FileSystem.unlink(f.temporaryPath) }
         } }
@@ -620,7 +620,7 @@ public final class LocalDirectoryServer: StorageServer {
     private func openShare(_ s: State, _ k: ShareKey, _ upload: ShareUpload) throws -> OpenShare? {
         guard let o = s.open[k] else { return nil }
         guard o.secret == upload.secret else {
-            throw StorageError.badUploadSecret(server: name, index: upload.index, share: upload.share)
+            throw StorageError.badUploadSecret(server: label, index: upload.index, share: upload.share)
         }
         return o
     }

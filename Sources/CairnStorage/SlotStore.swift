@@ -22,7 +22,7 @@ struct SlotStore: Sendable {
     static let maximumShareSize: UInt64 = 64 << 20
 
     let root: String
-    let server: String
+    let server: ServerLabel
 
     func prefixDirectory(_ index: StorageIndex) -> String { root + "/" + String(index.hex.prefix(2)) }
     func directory(_ index: StorageIndex) -> String { prefixDirectory(index) + "/" + index.hex }

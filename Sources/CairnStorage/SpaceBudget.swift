@@ -39,7 +39,7 @@ public final class SpaceBudget: Sendable {
     }
 
     /// Promises `bytes`, or throws `full` naming what was needed and what is free.
-    func reserve(_ bytes: UInt64, server: String) throws {
+    func reserve(_ bytes: UInt64, server: ServerLabel) throws {
         try state.withLock { s throws in
             let now = FileSystem.monotonicSeconds()
             if s.free == nil || s.writtenSinceMeasure >= Self.remeasureAfter || now - s.measuredAt > 1

@@ -115,19 +115,32 @@ public enum StorageErrorKind: Sendable, Equatable {
     case refused
 }
 
+/// Which server an error comes from: its stable id (from the grid configuration) and, for messages, its name.
+/// A literal ("3") makes a label without an id, for errors raised before a server is known.
+public struct ServerLabel: Sendable, Hashable, CustomStringConvertible, ExpressibleByStringLiteral {
+    public let name: String
+    public let id: ServerID?
+    public init(name: String, id: ServerID?) {
+        self.name = name
+        self.id = id
+    }
+    public init(stringLiteral name: String) { self.init(name: name, id: nil) }
+    public var description: String { name }
+}
+
 /// A failure at one server. The grid client collects these per server and carries on with the others.
 public enum StorageError: Error, CustomStringConvertible, Equatable {
-    case unreachable(server: String, reason: String)
-    case noSuchShare(server: String, index: StorageIndex, share: ShareNumber)
-    case notAllocated(server: String, index: StorageIndex, share: ShareNumber)
-    case outOfRange(server: String, reason: String)
-    case full(server: String, reason: String)
-    case io(server: String, path: String, reason: String)
-    case corruptStore(server: String, path: String, reason: String)
+    case unreachable(server: ServerLabel, reason: String)
+    case noSuchShare(server: ServerLabel, index: StorageIndex, share: ShareNumber)
+    case notAllocated(server: ServerLabel, index: StorageIndex, share: ShareNumber)
+    case outOfRange(server: ServerLabel, reason: String)
+    case full(server: ServerLabel, reason: String)
+    case io(server: ServerLabel, path: String, reason: String)
+    case corruptStore(server: ServerLabel, path: String, reason: String)
     /// A slot write carried another write enabler than the one stored with the slot at its first write.
-    case badWriteEnabler(server: String, index: StorageIndex)
+    case badWriteEnabler(server: ServerLabel, index: StorageIndex)
     /// A write, finish or abort carried another upload secret than the allocation's.
-    case badUploadSecret(server: String, index: StorageIndex, share: ShareNumber)
+    case badUploadSecret(server: ServerLabel, index: StorageIndex, share: ShareNumber)
 
     public var kind: StorageErrorKind {
         switch self {
@@ -221,12 +234,14 @@ public protocol StorageServer: AnyObject, Sendable {
 }
 
 extension StorageServer {
+    /// This server in errors: id and name.
+    public var label: ServerLabel { ServerLabel(name: name, id: id) }
     public var capabilities: ServerCapabilities { .minimal }
     public var rank: Int { isNear ? 0 : 1 }
 
     public func allocateReplacements(_ index: StorageIndex, shares: Set<ShareNumber>, shareSize: UInt64,
                                      secrets: UploadSecrets) async throws -> Set<ShareNumber> {
-        throw StorageError.outOfRange(server: name, reason: "this server cannot replace a share it holds")
+        throw StorageError.outOfRange(server: label, reason: "this server cannot replace a share it holds")
     }
 }
 

@@ -145,9 +145,9 @@ final class FaultyServer: StorageServer {
 
     private var current: Setting { setting.withLock { $0 } }
     private func hit() { hits.withLock { $0 += 1 } }
-    private var down: StorageError { .unreachable(server: name, reason: "injected: down") }
+    private var down: StorageError { .unreachable(server: label, reason: "injected: down") }
     private func ioError(_ index: StorageIndex, _ share: ShareNumber, _ what: String) -> StorageError {
-        .io(server: name, path: "\(index.hex)/\(share)", reason: "injected \(what) failure")
+        .io(server: label, path: "\(index.hex)/\(share)", reason: "injected \(what) failure")
     }
     private func affects(_ range: Range<UInt64>, _ region: Range<UInt64>?) -> Bool {
         guard let region else { return true }
@@ -208,7 +208,7 @@ final class FaultyServer: StorageServer {
     }
     func sync() async throws {
         if case .unreachable = current.fault { hit(); throw down }
-        if case .failSync = current.fault { hit(); throw StorageError.io(server: name, path: "sync", reason: "injected sync failure") }
+        if case .failSync = current.fault { hit(); throw StorageError.io(server: label, path: "sync", reason: "injected sync failure") }
         try await inner.sync()
     }
 
@@ -227,7 +227,7 @@ final class FaultyServer: StorageServer {
         case .hang(let gate):
             hit()
             try await gate.wait()
-            throw StorageError.unreachable(server: name, reason: "injected: request timed out")
+            throw StorageError.unreachable(server: label, reason: "injected: request timed out")
         case .slow(let delay):
             hit()
             try await Task.sleep(for: delay)
@@ -254,7 +254,7 @@ final class FaultyServer: StorageServer {
         case .hang(let gate):
             hit()
             try await gate.wait()
-            throw StorageError.unreachable(server: name, reason: "injected: request timed out")
+            throw StorageError.unreachable(server: label, reason: "injected: request timed out")
         case .slow(let delay):
             hit()
             try await Task.sleep(for: delay)
@@ -268,7 +268,7 @@ final class FaultyServer: StorageServer {
         case .stale(let older):
             hit()
             guard let other = archive?.bytes(older, share) else {
-                throw StorageError.noSuchShare(server: name, index: older, share: share)
+                throw StorageError.noSuchShare(server: label, index: older, share: share)
             }
             return try await substitute(other, index, share, ranges, touched)
         case .swapped:
@@ -276,7 +276,7 @@ final class FaultyServer: StorageServer {
             let numbers = archive?.numbers(index) ?? []
             guard let other = numbers.first(where: { $0 > share }) ?? numbers.first(where: { $0 != share }),
                   let bytes = archive?.bytes(index, other) else {
-                throw StorageError.noSuchShare(server: name, index: index, share: share)
+                throw StorageError.noSuchShare(server: label, index: index, share: share)
             }
             return try await substitute(bytes, index, share, ranges, touched)
         case .bitFlip(let seed):

@@ -61,13 +61,13 @@ final class MemoryServer: StorageServer {
     }
 
     private func key(_ i: StorageIndex, _ s: ShareNumber) -> String { "\(i.hex)/\(s)" }
-    private func check() throws { if state.withLock({ $0.down }) { throw StorageError.unreachable(server: name, reason: "down") } }
+    private func check() throws { if state.withLock({ $0.down }) { throw StorageError.unreachable(server: label, reason: "down") } }
     func setDown(_ down: Bool) { state.withLock { $0.down = down } }
     /// Reads of share bytes fail as a disk out of file descriptors would (listing still works).
     func setFailingReads(_ failing: Bool) { state.withLock { $0.failingReads = failing } }
     private func checkRead() throws {
         try check()
-        if state.withLock({ $0.failingReads }) { throw StorageError.io(server: name, path: "memory", reason: "open: Too many open files (errno 24)") }
+        if state.withLock({ $0.failingReads }) { throw StorageError.io(server: label, path: "memory", reason: "open: Too many open files (errno 24)") }
     }
     func corrupt(_ i: StorageIndex, _ s: ShareNumber, at offset: Int) {
         state.withLock { $0.done[key(i, s)]![offset] ^= 0x40 }
@@ -96,9 +96,9 @@ final class MemoryServer: StorageServer {
     /// The allocation `upload` names; another upload's is refused.
     private func opened(_ st: State, _ upload: ShareUpload) throws -> OpenShare {
         guard let open = st.open[key(upload.index, upload.share)] else {
-            throw StorageError.notAllocated(server: name, index: upload.index, share: upload.share)
+            throw StorageError.notAllocated(server: label, index: upload.index, share: upload.share)
         }
-        guard open.secret == upload.secret else { throw StorageError.badUploadSecret(server: name, index: upload.index, share: upload.share) }
+        guard open.secret == upload.secret else { throw StorageError.badUploadSecret(server: label, index: upload.index, share: upload.share) }
         return open
     }
     private static func lease(_ st: inout State, _ index: StorageIndex, _ secrets: LeaseSecrets) {
@@ -116,7 +116,7 @@ final class MemoryServer: StorageServer {
         try state.withLock { st in
             let open = try opened(st, upload)
             guard offset <= UInt64(open.bytes.count), UInt64(data.count) <= UInt64(open.bytes.count) - offset else {
-                throw StorageError.outOfRange(server: name, reason: "write of \(data.count) bytes at \(offset) runs past the end of share \(share) (\(open.bytes.count) bytes)")
+                throw StorageError.outOfRange(server: label, reason: "write of \(data.count) bytes at \(offset) runs past the end of share \(share) (\(open.bytes.count) bytes)")
             }
             st.open[key(index, share)]!.bytes.replaceSubrange(Int(offset)..<Int(offset) + data.count, with: data)
             st.open[key(index, share)]!.written.insert(offset..<(offset + UInt64(data.count)))
@@ -128,7 +128,7 @@ final class MemoryServer: StorageServer {
         try state.withLock { st in
             let open = try opened(st, upload)
             if let gap = open.written.firstGap(in: UInt64(open.bytes.count)) {
-                throw StorageError.outOfRange(server: name, reason: "bytes \(gap.lowerBound)..<\(gap.upperBound) of share \(share) were never written")
+                throw StorageError.outOfRange(server: label, reason: "bytes \(gap.lowerBound)..<\(gap.upperBound) of share \(share) were never written")
             }
             st.open[key(index, share)] = nil
             st.done[key(index, share)] = open.bytes
@@ -149,12 +149,12 @@ final class MemoryServer: StorageServer {
     }
     func shareSize(_ index: StorageIndex, share: ShareNumber) async throws -> UInt64 {
         try check()
-        guard let b = shareBytes(index, share) else { throw StorageError.noSuchShare(server: name, index: index, share: share) }
+        guard let b = shareBytes(index, share) else { throw StorageError.noSuchShare(server: label, index: index, share: share) }
         return UInt64(b.count)
     }
     func read(_ index: StorageIndex, share: ShareNumber, ranges: [Range<UInt64>]) async throws -> [[UInt8]] {
         try checkRead()
-        guard let b = shareBytes(index, share) else { throw StorageError.noSuchShare(server: name, index: index, share: share) }
+        guard let b = shareBytes(index, share) else { throw StorageError.noSuchShare(server: label, index: index, share: share) }
         return ranges.map { r in Array(b[min(Int(r.lowerBound), b.count)..<min(Int(r.upperBound), b.count)]) }
     }
     /// Records the report; the share stays (as on every server: only a replacement supersedes it).
@@ -168,7 +168,7 @@ final class MemoryServer: StorageServer {
     func allocateReplacements(_ index: StorageIndex, shares: Set<ShareNumber>, shareSize: UInt64,
                               secrets: UploadSecrets) async throws -> Set<ShareNumber> {
         try check()
-        guard supersedes else { throw StorageError.outOfRange(server: name, reason: "cannot supersede") }
+        guard supersedes else { throw StorageError.outOfRange(server: label, reason: "cannot supersede") }
         return state.withLock { st in
             Self.lease(&st, index, secrets.lease)
             for s in shares { st.open[key(index, s)] = OpenShare(bytes: [UInt8](repeating: 0, count: Int(shareSize)), secret: secrets.upload) }
@@ -191,7 +191,7 @@ final class MemoryServer: StorageServer {
         try check()
         return try state.withLock { st in
             if let stored = st.enablers[index.hex], stored != writeEnabler {
-                throw StorageError.badWriteEnabler(server: name, index: index)
+                throw StorageError.badWriteEnabler(server: label, index: index)
             }
             if let landed = st.interference.removeValue(forKey: index.hex) {
                 for (share, bytes) in landed { st.slots[index.hex, default: [:]][share] = bytes }

@@ -368,6 +368,20 @@ enum Conformance {
         }
     }
 
+    /// An error names the server by its stable id (from the grid configuration), not only its display name.
+    @Test(arguments: ConformanceBackend.all)
+    func errorsCarryTheServersID(_ backend: ConformanceBackend) async throws {
+        try await C.withServer(backend) { server in
+            do {
+                _ = try await server.read(C.randomIndex(), share: 0, ranges: [0..<1])
+                Issue.record("a read of a share never stored succeeded")
+            } catch let e as StorageError {
+                guard case .noSuchShare(let label, _, _) = e else { Issue.record("\(e)"); return }
+                #expect(label.id == server.id && label.name == server.name)
+            }
+        }
+    }
+
     /// Leases can be added and renewed on any backend (whether it keeps them is its own business).
     @Test(arguments: ConformanceBackend.all)
     func leasesAreAcceptedAndRenewed(_ backend: ConformanceBackend) async throws {

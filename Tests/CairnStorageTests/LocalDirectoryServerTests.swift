@@ -92,7 +92,7 @@ import Testing
         #expect(try await readAll(a, bigIndex) == big)
         #expect(try await b.shares(of: si).isEmpty)
         #expect(try await b.shares(of: bigIndex).isEmpty)
-        await #expect(throws: StorageError.noSuchShare(server: "s", index: si, share: 1)) {
+        await #expect(throws: StorageError.noSuchShare(server: b.label, index: si, share: 1)) {
             _ = try await b.read(si, share: 1, ranges: [0..<10])
         }
         #expect(try a.location(of: si, share: 1) == nil)  // not on disk yet
@@ -374,10 +374,10 @@ import Testing
         await #expect(throws: StorageError.self) {
             try await server.write(ShareUpload(index: si, share: 0, secret: testSecrets.upload), offset: 90, data: [UInt8](repeating: 1, count: 11))
         }
-        await #expect(throws: StorageError.notAllocated(server: "s", index: si, share: 1)) {
+        await #expect(throws: StorageError.notAllocated(server: server.label, index: si, share: 1)) {
             try await server.write(ShareUpload(index: si, share: 1, secret: testSecrets.upload), offset: 0, data: [1])
         }
-        await #expect(throws: StorageError.notAllocated(server: "s", index: si, share: 1)) {
+        await #expect(throws: StorageError.notAllocated(server: server.label, index: si, share: 1)) {
             try await server.finish(ShareUpload(index: si, share: 1, secret: testSecrets.upload))
         }
         await #expect(throws: StorageError.self) {
@@ -395,10 +395,10 @@ import Testing
         let tmp = try TemporaryDirectory()
         let server = try tmp.server()
         let si = storageIndex(42)
-        await #expect(throws: StorageError.noSuchShare(server: "s", index: si, share: 0)) {
+        await #expect(throws: StorageError.noSuchShare(server: server.label, index: si, share: 0)) {
             _ = try await server.read(si, share: 0, ranges: [0..<1])
         }
-        await #expect(throws: StorageError.noSuchShare(server: "s", index: si, share: 3)) {
+        await #expect(throws: StorageError.noSuchShare(server: server.label, index: si, share: 3)) {
             _ = try await server.shareSize(si, share: 3)
         }
         #expect(try await server.shares(of: si).isEmpty)

@@ -64,7 +64,8 @@ import Testing
                                                      vectors: [0: .replace(testing: [], with: [2])])
             Issue.record("another write enabler was accepted")
         } catch let e as StorageError {
-            #expect(e == .badWriteEnabler(server: "s", index: si))
+            #expect(e == .badWriteEnabler(server: server.label, index: si))
+            #expect(e.kind == .refused && { if case .badWriteEnabler(let label, _) = e { label.id == server.id } else { false } }())
             #expect(e.description.contains("wrong write enabler"))
         }
         // A second instance (another process's view) sees the share and the same enabler rule.
