@@ -81,9 +81,12 @@ public struct Uploader: Sendable {
         let encoder = try ShareEncoder(geometry: geometry)
         let layout = encoder.layout
 
-        let (existing, failures) = await grid.locate(index)
+        // No listing round first: placement asks servers to allocate, and a server that already holds a share
+        // says so (as Tahoe's uploader learns it from allocate_buckets). Placement is a pure function of the
+        // storage index and the servers, so the same content asks the same servers again. One round trip per
+        // server instead of two: the small-file path is mostly these calls.
         let placement = try await Placement.place(index, shareSize: layout.shareSize, wanted: Array(0..<p.n),
-                                                  existing: existing, failures: failures, grid: grid)
+                                                  existing: [:], failures: [:], grid: grid)
         let cipher = StreamCipher(key: key)
         do {
             let ueb = try await encoder.encode(index: index, targets: placement.targets, secret: placement.secret) { i in

@@ -56,6 +56,17 @@ public final class SpaceBudget: Sendable {
         }
     }
 
+    /// Promises `bytes` if the last measurement still vouches for them (no system call); false when a fresh
+    /// measurement is due, which the caller then makes with `reserve` on its I/O threads.
+    func reserveWithoutMeasuring(_ bytes: UInt64) -> Bool {
+        state.withLock { s in
+            guard let free = s.free, s.writtenSinceMeasure < Self.remeasureAfter,
+                  FileSystem.monotonicSeconds() - s.measuredAt <= 1, s.reserved + bytes + Self.margin <= free else { return false }
+            s.reserved += bytes
+            return true
+        }
+    }
+
     /// Gives back a promise: its bytes were written (they now count in the file system's own usage) or
     /// will never be.
     func release(_ bytes: UInt64, written: Bool) {
