@@ -14,10 +14,6 @@ struct ConformanceBackend: Sendable, CustomTestStringConvertible {
     let name: String
     /// A fresh, empty server and what removes it afterwards.
     let make: @Sendable () throws -> ConformanceFixture
-    /// Conformance failures of this backend that are defects to fix in its code, with the observed
-    /// behaviour. The affected check runs anyway, inside `withKnownIssue`: once the defect is fixed the
-    /// suite fails ("known issue was not recorded") until the entry is removed.
-    var knownDefects: [ConformanceDefect: String] = [:]
 
     var testDescription: String { name }
 
@@ -50,13 +46,6 @@ struct ConformanceFixture: Sendable {
     }
 }
 
-/// Conformance checks some backends are known to fail (see `ConformanceBackend.knownDefects`).
-enum ConformanceDefect: String, Sendable {
-    case finishWithUnwrittenBytes
-    case writePastAllocatedSize
-    case finishWithoutAllocation
-}
-
 // MARK: - Helpers
 
 /// A mismatch found where `#expect` cannot be used (inside an exit test's child process).
@@ -70,17 +59,6 @@ enum Conformance {
         let fixture = try backend.make()
         defer { fixture.cleanup() }
         return try await body(fixture.server)
-    }
-
-    /// Runs `body` as a known issue when `backend` is known to fail `defect`, else as an ordinary check.
-    static func check(_ backend: ConformanceBackend, _ defect: ConformanceDefect,
-                      sourceLocation: SourceLocation = #_sourceLocation,
-                      _ body: () async throws -> Void) async throws {
-        if let reason = backend.knownDefects[defect] {
-            await withKnownIssue(Comment(rawValue: reason), sourceLocation: sourceLocation) { try await body() }
-        } else {
-            try await body()
-        }
     }
 
     static func randomIndex() -> StorageIndex {
@@ -298,7 +276,7 @@ enum Conformance {
             _ = try await server.allocate(index, shares: [0], shareSize: 100, secrets: testSecrets)
             try await server.write(ShareUpload(index: index, share: 0, secret: testSecrets.upload), offset: 0, data: C.bytes(40, seed: 30))
             try await server.write(ShareUpload(index: index, share: 0, secret: testSecrets.upload), offset: 60, data: C.bytes(40, seed: 31))
-            try await C.check(backend, .finishWithUnwrittenBytes) {
+            do {
                 await C.expectError(.refused, "finish of a share whose bytes 40..<60 were never written") {
                     try await server.finish(ShareUpload(index: index, share: 0, secret: testSecrets.upload))
                 }
@@ -311,7 +289,7 @@ enum Conformance {
     /// Runs in a child process (an exit test): a backend that traps here must not take the suite down.
     @Test(arguments: ConformanceBackend.all)
     func writePastAllocatedSizeIsRefused(_ backend: ConformanceBackend) async throws {
-        try await C.check(backend, .writePastAllocatedSize) {
+        do {
             // The child writes what it found wrong here (its output is not kept when it fails).
             let report = NSTemporaryDirectory() + "cairn-conformance-report-" + UUID().uuidString
             defer { try? FileManager.default.removeItem(atPath: report) }
@@ -400,7 +378,7 @@ enum Conformance {
             let index = C.randomIndex()
             let held = C.bytes(300, seed: 41)
             try await C.upload(server, index, [0: held])
-            try await C.check(backend, .finishWithoutAllocation) {
+            do {
                 await C.expectError(.conflict, "finish of a share never allocated") {
                     try await server.finish(ShareUpload(index: index, share: 5, secret: testSecrets.upload))
                 }
