@@ -46,6 +46,24 @@ public final class FileDescriptor: Sendable {
         return try open(path, flags: O_RDWR)
     }
 
+    /// How many more descriptors this process could open now, counting up to `wanted` (each is opened
+    /// on "/" and closed again), and the soft `RLIMIT_NOFILE` they count against.
+    public static func headroom(upTo wanted: Int) -> (free: Int, limit: UInt64) {
+        var opened: [Int32] = []
+        defer { for fd in opened { _ = Glibc.close(fd) } }  // nothing was written through them
+        while opened.count < wanted {
+            let fd = Glibc.open("/", O_RDONLY | O_CLOEXEC)
+            if fd < 0 {
+                if errno == EINTR { continue }
+                break
+            }
+            opened.append(fd)
+        }
+        var limit = rlimit()
+        let soft = getrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &limit) == 0 ? UInt64(limit.rlim_cur) : 0
+        return (opened.count, soft)
+    }
+
     public static func openIfExists(_ path: some FileSystemPath, flags: Int32) throws(FileSystemError) -> FileDescriptor? {
         do { return try open(path, flags: flags) } catch where error.isNotFound { return nil }
     }

@@ -45,7 +45,8 @@ struct BlockRecovery: Sendable {
             if !failed.isEmpty {
                 // Not proof of anything: the copies that would tell could not be read this time.
                 throw GridError.notEnoughShares(found: 0, needed: cap.k,
-                    servers: Set(failed.map { $0.0.1.name }).sorted { $0.localizedStandardLess($1) })
+                    servers: Set(failed.map { $0.0.1.name }).sorted { $0.localizedStandardLess($1) },
+                    problems: failed.compactMap { if case .failure(let e) = $0.1 { describe(e) } else { nil } })
             }
             throw GridError.integrity("no share holds this cap's UEB: the file cannot be repaired")
         }

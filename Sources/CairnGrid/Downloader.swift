@@ -113,6 +113,7 @@ actor ShareSet {
             for server in holders[share]!.sorted(by: { $0.rank < $1.rank }) { candidates.append((share, server)) }
         }
         var active: [VerifiedShare] = []
+        var openFailures: [String] = []
         var spares = candidates
         while active.count < k && !spares.isEmpty {
             // Open as many candidates as are still needed, each share number at most once.
@@ -141,7 +142,7 @@ actor ShareSet {
             for r in opened {
                 switch r {
                 case .success(let s): if !active.contains(where: { $0.number == s.number }) { active.append(s) }
-                case .failure: continue  // a share that does not verify is skipped; the next candidate is tried
+                case .failure(let error): openFailures.append(describe(error))  // the next candidate is tried
                 }
             }
             spares.removeAll { c in active.contains { $0.number == c.0 } }
@@ -151,7 +152,9 @@ actor ShareSet {
             var missing = Set(grid.servers.map(\.name))
             for (_, servers) in holders { for s in servers { missing.remove(s.name) } }
             let names = Set(down).union(missing).sorted { $0.localizedStandardLess($1) }
-            throw GridError.notEnoughShares(found: active.count, needed: k, servers: names)
+            let problems = failures.sorted { grid.name(of: $0.key).localizedStandardLess(grid.name(of: $1.key)) }
+                .map { labelled($0.value, server: grid.name(of: $0.key)) } + openFailures
+            throw GridError.notEnoughShares(found: active.count, needed: k, servers: names, problems: problems)
         }
         active.sort { $0.number < $1.number }
         return try ShareSet(index: index, uebHash: uebHash, size: size, k: k, n: n, active: active, spares: spares)
@@ -234,7 +237,8 @@ actor ShareSet {
             }
             guard spares.contains(where: { !numbers.contains($0.0) }) else {
                 let names = failures.keys.sorted { $0.localizedStandardLess($1) }
-                throw GridError.notEnoughShares(found: sources.count, needed: k, servers: names)
+                throw GridError.notEnoughShares(found: sources.count, needed: k, servers: names,
+                                                problems: names.map { labelled(failures[$0]!, server: $0) })
             }
             let task = Task { await self.openSpare(excluding: numbers) }
             opener = task
@@ -276,4 +280,9 @@ func withPointers<R>(_ arrays: [[UInt8]], _ body: ([UnsafeRawPointer]) throws ->
         return try arrays[i].withUnsafeBytes { try recurse(i + 1, acc + [$0.baseAddress!]) }
     }
     return try recurse(0, [])
+}
+
+/// A server's failure for a message, named once: storage errors already begin with their server.
+private func labelled(_ reason: String, server: String) -> String {
+    reason.hasPrefix("server \(server)") ? reason : "server \(server): \(reason)"
 }

@@ -5,7 +5,8 @@ import CairnStorage
 public enum GridError: Error, CustomStringConvertible {
     case noGrid(path: String)
     case badConfig(path: String, reason: String)
-    case notEnoughShares(found: Int, needed: Int, servers: [String])
+    /// `problems`: why servers or shares failed ("server 3: …: Too many open files"), for the message.
+    case notEnoughShares(found: Int, needed: Int, servers: [String], problems: [String])
     /// Repair could not rebuild a segment: fewer than K of its blocks could be read and verified.
     case notEnoughBlocks(segment: Int, found: Int, needed: Int, unreadable: Int, corrupt: Int, unverified: Int)
     case placementFailed(servers: Int, happy: Int, problems: [String])
@@ -20,9 +21,14 @@ public enum GridError: Error, CustomStringConvertible {
             return "no grid at \(p) (create one with 'cairn grid create \(p)')"
         case .badConfig(let p, let r):
             return "grid configuration \(p) is unusable: \(r)"
-        case .notEnoughShares(let found, let needed, let servers):
+        case .notEnoughShares(let found, let needed, let servers, let problems):
             var s = "found \(found) of the \(needed) shares needed"
             if !servers.isEmpty { s += "; servers \(servers.joined(separator: ", ")) unreachable or missing" }
+            // The first few reasons say what to do (a full descriptor table, a permission, a dead server).
+            if !problems.isEmpty {
+                s += ": " + problems.prefix(3).joined(separator: "; ")
+                if problems.count > 3 { s += "; and \(problems.count - 3) more" }
+            }
             return s
         case .notEnoughBlocks(let segment, let found, let needed, let unreadable, let corrupt, let unverified):
             var s = "segment \(segment): found \(found) of the \(needed) good blocks needed"

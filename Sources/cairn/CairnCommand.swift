@@ -4,7 +4,6 @@ import CairnGrid
 import Glibc
 #endif
 
-@main
 struct Cairn: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "cairn",
@@ -17,7 +16,8 @@ struct Cairn: AsyncParsableCommand {
 
     /// Runs the command; our own failures print one line, `cairn: <message>`, and exit with the code
     /// Documentation/CLI.md gives. Argument errors keep argument-parser's usage message and exit 64.
-    static func main() async {
+    /// Never returns.
+    static func runAndExit() async -> Never {
         do {
             var command = try parseAsRoot()
             if var asyncCommand = command as? AsyncParsableCommand {
@@ -32,5 +32,6 @@ struct Cairn: AsyncParsableCommand {
         } catch {
             exit(withError: error)
         }
+        Glibc.exit(0)
     }
 }

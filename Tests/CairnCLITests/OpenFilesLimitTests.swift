@@ -45,4 +45,40 @@ import Testing
         #expect(worktreeFiles(clone) == worktreeFiles(f.work))
         #expect(!failures.isEmpty, "no limit was low enough to make a commit fail; the test tested little")
     }
+
+    /// Descriptors inherited from the parent leave cairn fewer than `ulimit -n` says. libdispatch, which
+    /// runs Swift concurrency, takes its own descriptors lazily and traps (SIGILL) when it cannot; that
+    /// used to happen in the middle of a commit. Now every run either works or refuses in one line.
+    @Test func inheritedDescriptorsNeverCrashTheRuntime() throws {
+        let f = try RepoFixture()
+        for i in 0..<30 { try f.write("d/f\(i)", "file \(i)\n") }
+        #expect(try f.run(["commit", "-m", "base"]).code == 0)
+        var refused = 0, worked = 0
+        for limit in [20, 32] {
+            for inherited in stride(from: 3, to: limit, by: 2) {
+                try f.write("d/f\(inherited % 30)", "round \(limit) \(inherited)\n")
+                // bash, not dash: dash cannot redirect descriptors above 9.
+                let launcher = ["/bin/bash", "-c",
+                                "for ((fd = 3; fd < \(inherited); fd++)); do eval \"exec $fd</dev/null\"; done; "
+                                + "ulimit -n \(limit) && exec \"$0\" \"$@\""]
+                for args in [["status"], ["commit", "-m", "inherited \(inherited) of \(limit)"]] {
+                    let r = try CairnProcess.run(args, environment: f.env, currentDirectory: f.work, launcher: launcher)
+                    #expect(!r.stderr.contains("Signal"), "\(args[0]) with \(inherited) of \(limit): \(r.stderr)")
+                    if r.code == 0 {
+                        worked += 1
+                    } else {
+                        // `status` may have printed its first lines. With no descriptor free at all the
+                        // dynamic loader refuses before cairn runs (127).
+                        let oneLine = r.stderr.hasPrefix("cairn: ") && r.stderr.filter { $0 == "\n" }.count == 1
+                        #expect(oneLine || (r.code == 127 && r.stderr.contains("error while loading shared libraries")),
+                                "\(args[0]) with \(inherited) of \(limit): \(r.code) \(r.stderr)")
+                        if r.stderr.contains("file descriptors are free") { refused += 1 }
+                    }
+                }
+            }
+        }
+        #expect(worked > 0 && refused > 0, "worked \(worked), refused at start \(refused): the limits tested little")
+        let check = try f.run(["check"])
+        #expect(check.code == 0, "\(check.stdout) \(check.stderr)")
+    }
 }

@@ -1,0 +1,42 @@
+import CairnFiles
+import Dispatch
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// What must happen before any command runs.
+///
+/// libdispatch, which runs Swift concurrency on Linux, creates its epoll and event descriptors the
+/// first time a worker thread starts, its main-queue descriptor the first time a task hops to the main
+/// queue, and a timer descriptor for the first sleep; when it cannot, it traps (SIGILL). Under a small
+/// `ulimit -n`, or with many descriptors inherited, that moment came in the middle of a command. So
+/// cairn's entry point is synchronous: it checks that descriptors are free, then makes libdispatch take
+/// what it needs while they are, and only then starts the command.
+enum Startup {
+    /// Free descriptors needed at start: libdispatch takes five (measured: epoll, two event
+    /// descriptors, two timers), the loader one more for a moment (libgcc_s, when the main thread
+    /// leaves for `dispatchMain`), and a command needs a few for its first files.
+    static let descriptorsNeeded = 10
+
+    static func prepareOrExit() {
+        let (free, limit) = FileDescriptor.headroom(upTo: descriptorsNeeded)
+        guard free >= descriptorsNeeded else {
+            Terminal.error("only \(free) file descriptors are free under this process's limit of \(limit) (ulimit -n); "
+                           + "cairn needs at least \(descriptorsNeeded) to start: raise the limit or close inherited descriptors")
+            Glibc.exit(Code.ioError)
+        }
+        let ready = DispatchSemaphore(value: 0)
+        // A worker thread and a sleep (epoll, event and timer descriptors)...
+        Task.detached {
+            try? await Task.sleep(for: .milliseconds(1))
+            ready.signal()
+        }
+        ready.wait()
+        // ...and a hop to the main queue (its event descriptor); the block itself runs under dispatchMain.
+        DispatchQueue.global().async {
+            DispatchQueue.main.async {}
+            ready.signal()
+        }
+        ready.wait()
+    }
+}
