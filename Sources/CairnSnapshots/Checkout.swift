@@ -1,9 +1,12 @@
 import CairnFiles
+import Synchronization
 
 /// Writes trees back to disk (the restorer half): bytes, permission bits, mtimes, symlinks, empty
 /// directories. Gitlinks become empty directories, as git leaves them.
 public struct Checkout: Sendable {
     public let content: ContentStore
+    /// Paths of `missing` entries (content known by another id but absent): reported, not written.
+    public let missing = PathList()
     public init(content: ContentStore) { self.content = content }
 
     /// Materializes `tree` into `dir` (which must exist). At the top, an entry named `.cairn` is never
@@ -28,18 +31,16 @@ public struct Checkout: Sendable {
             let fits = switch e.kind {
             case .directory, .gitlink: st.kind == .directory
             case .file: st.kind == .file
-            case .symlink: false
+            case .symlink, .missing: false
             }
             if !fits { try FileSystem.remove(path) }
         }
         switch e.kind {
         case .file:
-            guard let v = e.version else { throw StoreError.damaged("file \(path) has no stored version") }
-            try Self.writeFile(path, try await content.content(of: v), mode: e.mode, mtime: mtime)
+            try Self.writeFile(path, try await content.content(forHash: e.hash), mode: e.mode, mtime: mtime)
         case .symlink:
-            guard let v = e.version else { throw StoreError.damaged("symlink \(path) has no stored target") }
             if FileSystem.exists(path) { try FileSystem.remove(path) }
-            try FileSystem.makeSymlink(path, target: try await content.content(of: v))
+            try FileSystem.makeSymlink(path, target: try await content.content(forHash: e.hash))
             try FileSystem.setTimes(path, modified: mtime, followSymlink: false)
         case .directory:
             try FileSystem.makeDirectory(path, mode: 0o700)
@@ -49,6 +50,8 @@ public struct Checkout: Sendable {
             try FileSystem.setTimes(path, modified: mtime, followSymlink: false)
         case .gitlink:
             try FileSystem.makeDirectory(path, mode: 0o755)
+        case .missing:
+            missing.append(path.description)
         }
     }
 
@@ -62,4 +65,12 @@ public struct Checkout: Sendable {
         if let mtime { try f.file.setTimes(modified: mtime) }
         try f.commit(.none)
     }
+}
+
+/// Paths collected while a checkout runs.
+public final class PathList: Sendable {
+    private let items = Mutex<[String]>([])
+    public init() {}
+    func append(_ path: String) { items.withLock { $0.append(path) } }
+    public var paths: [String] { items.withLock { $0 } }
 }

@@ -12,12 +12,15 @@ extension Repository {
 
     /// Checks out `revision`: the whole tree (moving HEAD: to the branch if `revision` names one,
     /// else detached), or only `paths` (HEAD stays). Refuses to overwrite uncommitted changes unless `force`.
-    public func checkout(_ revision: String, paths: [String], force: Bool) async throws {
+    /// Returns the paths of missing entries it could not write (reported, not fatal).
+    @discardableResult
+    public func checkout(_ revision: String, paths: [String], force: Bool) async throws -> [String] {
         try await checkout(revision, relativePaths: paths.isEmpty ? nil : paths.map { try relativePath($0) }, force: force)
     }
 
     /// As `checkout(_:paths:force:)` with paths already relative to the worktree root (nil = everything).
-    public func checkout(_ revision: String, relativePaths: [String]?, force: Bool) async throws {
+    @discardableResult
+    public func checkout(_ revision: String, relativePaths: [String]?, force: Bool) async throws -> [String] {
         let lock = try state.lock()
         defer { withExtendedLifetime(lock) {} }
         let session = try await session()
@@ -67,7 +70,7 @@ extension Repository {
                     try await checkout.write(entry: entry, at: path)
                 }
             }
-            return
+            return checkout.missing.paths
         }
         if !force && !dirty.isEmpty { throw RepositoryError.uncommittedChanges(dirty.map(\.pathString)) }
         // Remove what the worktree's snapshot tracked and the target lacks; never a directory that
@@ -89,6 +92,7 @@ extension Repository {
         }
         try setBase(target, tree: targetTree)
         try? state.write("statcache", StatCache().encoded)
+        return checkout.missing.paths
     }
 
     /// Makes every folder on the way to `rel` a real directory (replacing a file or symlink there), so

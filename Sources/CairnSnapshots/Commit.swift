@@ -83,13 +83,20 @@ extension Repository {
                                 message: Array(request.message.utf8))
         let snapshotID = try await objects.put(snapshot.encoded)
         request.progress?("uploading the index")
-        var indexCap = try await objects.saveIndex()
+        // What this commit added to the index: one new segment; the old ones are not rewritten.
+        let segment = try await objects.saveSegment()
+        let grid = repositoryGrid(refs)
 
-        // Move the ref by test-and-set; on a race, merge indexes and retry unless our branch moved.
+        // Move the ref by test-and-set; on a race, retry on the latest refs unless our branch moved.
         try state.write("pending", Array((snapshotID.hex + "\n").utf8))
         while true {
             var next = refs
-            next.indexCap = indexCap
+            if let segment, !next.segments.contains(segment) { next.segments.append(segment) }
+            if let start = SegmentPolicy.foldStart(sizes: next.segments.map(SegmentPolicy.size)) {
+                request.progress?("consolidating the index")
+                let folded = try await fold(Array(next.segments[start...]), grid: grid)
+                next.segments = Array(next.segments[..<start]) + [folded]
+            }
             switch head {
             case .branch(let b): next.branches[b] = snapshotID
             case .detached: break
@@ -99,16 +106,9 @@ extension Repository {
                 try state.write("seen", Array("\(version)\n".utf8))
                 break
             } catch RefStoreError.moved {
+                // Segments another writer added stay: the next list starts from theirs.
                 let (latest, latestVersion) = try await loadRefs()
                 if case .branch(let b) = head, latest.branches[b] != parent { throw RepositoryError.nonFastForward(branch: b) }
-                var merged = latest.indexCap.map { _ in RepoIndex() } ?? RepoIndex()
-                if let cap = latest.indexCap { merged = try await ObjectStore.loadIndex(grid: repositoryGrid(latest), cap: cap) }
-                let ours = await objects.index
-                let known = Set(merged.packs)
-                for (cap, ids) in zip(ours.packs, ours.packIDs) where !known.contains(cap) { merged.addPack(cap: cap, ids: ids) }
-                for (hash, id) in ours.dedup { merged.recordContent(hash.bytes, version: id) }
-                let store = ObjectStore(grid: repositoryGrid(latest), index: merged)
-                indexCap = try await store.saveIndex()
                 refs = latest
                 version = latestVersion
             }

@@ -4,14 +4,16 @@ import CairnPrimitives
 /// Stores file contents as file versions: a keyframe, or a VCDIFF delta on the same path's previous
 /// version when that is much smaller, with bounded chains (Documentation/Snapshots.md):
 /// - a delta is used only when its stored size is at most `deltaRatio` of the full version's;
-/// - a keyframe is forced at depth `maxDepth`, or when the deltas since the last keyframe would
-///   outweigh `chainFraction` of the full version's stored size.
+/// - a keyframe is forced at depth `maxDepth`, when the deltas since the last keyframe would
+///   outweigh `chainFraction` of the full version's stored size, or when the keyframe the chain rests
+///   on is more than `keyframeFactor` times the full version's stored size (a file that shrank).
 /// So restoring any version reads at most one keyframe and `maxDepth` deltas, and never more than
-/// (1 + chainFraction) × a full copy.
+/// (keyframeFactor + chainFraction) × a full copy.
 public struct ContentStore: Sendable {
     public static let maxDepth: UInt16 = 16
     public static let chainFraction = 0.5
     public static let deltaRatio = 0.5
+    public static let keyframeFactor: UInt64 = 4
 
     public let objects: ObjectStore
     /// Recently stored or rebuilt contents: the next version of a path deltas against the one just
@@ -19,12 +21,22 @@ public struct ContentStore: Sendable {
     let recent = RecentContents()
     public init(objects: ObjectStore) { self.objects = objects }
 
-    /// Returns the file version holding `content`, reusing any version with the same content hash.
-    public func store(_ content: [UInt8], hash: [UInt8]? = nil, previous: ObjectID?) async throws -> ObjectID {
-        let hash = hash ?? ContentHash.of(content)
-        if let existing = await objects.version(forContent: hash) { return existing }
+    /// Stores `content` unless the repository already has it; returns its content hash. `previous`: the
+    /// same path's content in the parent snapshot (the delta base). `leaves`: its leaf hashes, if known.
+    @discardableResult
+    public func store(_ content: [UInt8], leaves known: [Digest]? = nil, previous: [UInt8]?) async throws -> [UInt8] {
+        let leaves = known ?? ContentHash.leaves(of: content)
+        let hash = ContentHash.root(leaves: leaves, size: UInt64(content.count))
+        if await objects.version(forContent: hash) != nil { return hash }
+        let previousVersion: ObjectID? = if let previous { await objects.version(forContent: previous) } else { nil }
+        try await store(content, hash: hash, leaves: leaves, previous: previousVersion)
+        return hash
+    }
+
+    private func store(_ content: [UInt8], hash: [UInt8], leaves: [Digest], previous: ObjectID?) async throws {
         let (fullEncoding, fullPayload) = Self.pack(content)
         var version = FileVersion(contentHash: hash, size: UInt64(content.count), base: nil, depth: 0, chainBytes: 0,
+                                  keyframeSize: UInt64(fullPayload.count), leafHashes: leaves.count > 1 ? leaves : [],
                                   encoding: fullEncoding, storedSize: UInt64(fullPayload.count),
                                   payloadSize: UInt64(content.count), storage: .inline([]))
         var payload = fullPayload
@@ -35,10 +47,12 @@ public struct ContentStore: Sendable {
             let (deltaEncoding, deltaPayload) = Self.pack(delta)
             let (chain, overflow) = prior.chainBytes.addingReportingOverflow(UInt64(deltaPayload.count))
             if !overflow, Double(deltaPayload.count) <= Double(fullPayload.count) * Self.deltaRatio,
-               Double(chain) <= Double(fullPayload.count) * Self.chainFraction {
+               Double(chain) <= Double(fullPayload.count) * Self.chainFraction,
+               prior.keyframeSize / Self.keyframeFactor <= UInt64(fullPayload.count) {
                 version.base = previous
                 version.depth = prior.depth + 1
                 version.chainBytes = chain
+                version.keyframeSize = prior.keyframeSize
                 version.encoding = deltaEncoding
                 version.storedSize = UInt64(deltaPayload.count)
                 version.payloadSize = UInt64(delta.count)
@@ -47,10 +61,20 @@ public struct ContentStore: Sendable {
         }
         version.storage = payload.count <= ObjectStore.inlineLimit ? .inline(payload) : .cap(try await objects.putLarge(payload))
         let id = try await objects.put(version.encoded)
-        await objects.recordContent(hash, version: id)
+        await objects.recordContent(hash, version: id, depth: version.depth)
         await recent.remember(id, content)
-        return id
     }
+
+    /// The bytes whose content hash is `hash` (a file's or a symlink target's), rebuilt and checked.
+    public func content(forHash hash: [UInt8]) async throws -> [UInt8] {
+        guard let version = await objects.version(forContent: hash) else {
+            throw StoreError.missingContent(hash)
+        }
+        return try await content(of: version)
+    }
+
+    /// Whether the repository holds `hash`'s bytes.
+    public func has(_ hash: [UInt8]) async -> Bool { await objects.version(forContent: hash) != nil }
 
     /// Rebuilds a version's content, walking its delta chain, and checks it against the content hash.
     public func content(of id: ObjectID) async throws -> [UInt8] {
@@ -81,7 +105,9 @@ public struct ContentStore: Sendable {
         } else {
             content = payload
         }
-        guard UInt64(content.count) == version.size, ContentHash.of(content) == version.contentHash else {
+        let leaves = ContentHash.leaves(of: content)
+        guard UInt64(content.count) == version.size, ContentHash.root(leaves: leaves, size: version.size) == version.contentHash,
+              version.leafHashes.isEmpty || version.leafHashes == leaves else {
             throw StoreError.damaged("version \(id.short) does not rebuild to its content hash")
         }
         if version.depth > 0 || content.count <= 4 << 20 { await recent.remember(id, content) }

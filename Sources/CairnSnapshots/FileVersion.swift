@@ -1,7 +1,8 @@
 import CairnPrimitives
 
-/// One stored version of a file's bytes: the full content, or a VCDIFF delta on an earlier version.
-/// Small payloads sit inside the object (and so inside a pack); large ones in an immutable cap of their own.
+/// One stored version of a file's bytes (a storage record, not part of history: trees name content
+/// hashes, and the index maps each to a version): the full content, or a VCDIFF delta on an earlier
+/// version. Small payloads sit inside the object (and so inside a pack); large ones in a cap of their own.
 public struct FileVersion: Sendable, Equatable {
     public enum Encoding: UInt8, Sendable { case raw = 0, zlib = 1 }
 
@@ -21,6 +22,11 @@ public struct FileVersion: Sendable, Equatable {
     public var depth: UInt16
     /// Stored bytes of the deltas since the last keyframe, this one included (the chain policy's input).
     public var chainBytes: UInt64
+    /// Stored size of the keyframe the chain rests on (this version's own for a keyframe).
+    public var keyframeSize: UInt64
+    /// The content's leaf hashes (ContentHash) when it has more than one leaf; empty otherwise (the one
+    /// leaf is the whole content).
+    public var leafHashes: [Digest]
     public var encoding: Encoding
     /// Size of the stored payload (compressed if `encoding` is zlib).
     public var storedSize: UInt64
@@ -28,10 +34,11 @@ public struct FileVersion: Sendable, Equatable {
     public var payloadSize: UInt64
     public var storage: Storage
 
-    public init(contentHash: [UInt8], size: UInt64, base: ObjectID?, depth: UInt16, chainBytes: UInt64,
-                encoding: Encoding, storedSize: UInt64, payloadSize: UInt64, storage: Storage) {
+    public init(contentHash: [UInt8], size: UInt64, base: ObjectID?, depth: UInt16, chainBytes: UInt64, keyframeSize: UInt64,
+                leafHashes: [Digest], encoding: Encoding, storedSize: UInt64, payloadSize: UInt64, storage: Storage) {
         self.contentHash = contentHash; self.size = size; self.base = base; self.depth = depth
-        self.chainBytes = chainBytes; self.encoding = encoding; self.storedSize = storedSize
+        self.chainBytes = chainBytes; self.keyframeSize = keyframeSize; self.leafHashes = leafHashes
+        self.encoding = encoding; self.storedSize = storedSize
         self.payloadSize = payloadSize; self.storage = storage
     }
 
@@ -44,6 +51,9 @@ public struct FileVersion: Sendable, Equatable {
         if let base { w.u8(1); w.raw(base.bytes) } else { w.u8(0) }
         w.u16(depth)
         w.u64(chainBytes)
+        w.u64(keyframeSize)
+        w.u32(UInt32(leafHashes.count))
+        for h in leafHashes { w.raw(h) }
         w.u8(encoding.rawValue)
         w.u64(storedSize)
         w.u64(payloadSize)
@@ -68,6 +78,13 @@ public struct FileVersion: Sendable, Equatable {
             }
             depth = try r.u16()
             chainBytes = try r.u64()
+            keyframeSize = try r.u64()
+            let leaves = Int(try r.u32())
+            guard leaves <= r.remaining / 32 else { throw ObjectError.malformed("too many leaf hashes") }
+            leafHashes = try (0..<leaves).map { _ in try r.raw(32) }
+            guard leaves == 0 ? size <= UInt64(ContentHash.leafSize) : leaves == ContentHash.leafCount(size: size) else {
+                throw ObjectError.malformed("wrong number of leaf hashes")
+            }
             guard let e = Encoding(rawValue: try r.u8()) else { throw ObjectError.malformed("unknown encoding") }
             encoding = e
             storedSize = try r.u64()

@@ -59,7 +59,7 @@ public final class StateLock: Sendable {
 
 /// Parsed `config`.
 public struct RepoConfig: Sendable, Equatable {
-    public static let formatVersion = 1
+    public static let formatVersion = 2
     public var grid: String
     public var slotCap: String
     /// Absolute worktree path when it lives apart from the state folder.
@@ -82,7 +82,10 @@ public struct RepoConfig: Sendable, Equatable {
             guard let eq = line.firstIndex(of: "=") else { throw RepositoryError.corruptState(path, "a line is not 'key = value'") }
             values[line[..<eq].trimmingCharacters(in: " ")] = line[line.index(after: eq)...].trimmingCharacters(in: " ")
         }
-        guard values["format"] == String(Self.formatVersion) else { throw RepositoryError.corruptState(path, "unknown format") }
+        guard values["format"] == String(Self.formatVersion) else {
+            if values["format"] == "1" { throw RepositoryError.unsupportedFormat("\(path) is format 1, made by an older Cairn") }
+            throw RepositoryError.corruptState(path, "unknown format")
+        }
         guard let grid = values["grid"], let slot = values["slot"], !grid.isEmpty, slot.hasPrefix("cairn:slot") else {
             throw RepositoryError.corruptState(path, "grid and slot are required")
         }

@@ -36,10 +36,78 @@ public struct ByteKey: Hashable, Sendable {
     public static func == (a: ByteKey, b: ByteKey) -> Bool { a.bytes == b.bytes }
 }
 
-/// The content hash of a file's bytes (what tree entries carry and dedup keys on).
+/// A file's content hash: the root of a hash tree over fixed 1 MiB leaves of its bytes, bound to its size
+/// (Documentation/Snapshots.md). Storage records keep the leaf hashes, so any leaf (and so any byte
+/// range) can be checked on its own before it is output.
+///
+/// leaf = H("cairn:leaf", bytes); node = H("cairn:node", left ‖ right), an odd last node moving up as it
+/// is; content hash = H("cairn:content", size u64 ‖ root). An empty file has one empty leaf.
 public enum ContentHash {
-    public static let tag = HashTag("cairn:content")
-    public static func of(_ data: [UInt8]) -> [UInt8] { TaggedHash.hash(tag, data) }
+    public static let leafSize = 1 << 20
+    static let tag = HashTag("cairn:content")
+    static let leafTag = HashTag("cairn:leaf")
+    static let nodeTag = HashTag("cairn:node")
+
+    public static func of(_ data: [UInt8]) -> [UInt8] { root(leaves: leaves(of: data), size: UInt64(data.count)) }
+
+    /// The leaf hashes of `data` (one for an empty or small file).
+    public static func leaves(of data: [UInt8]) -> [Digest] {
+        if data.count <= leafSize { return [leaf(data[...])] }
+        return stride(from: 0, to: data.count, by: leafSize).map { leaf(data[$0..<min($0 + leafSize, data.count)]) }
+    }
+
+    public static func leaf(_ bytes: ArraySlice<UInt8>) -> Digest { TaggedHash.hash(leafTag, bytes) }
+
+    /// How many leaves a file of `size` bytes has.
+    public static func leafCount(size: UInt64) -> Int { max(1, Int((size + UInt64(leafSize) - 1) / UInt64(leafSize))) }
+
+    public static func root(leaves: [Digest], size: UInt64) -> [UInt8] {
+        var level = leaves
+        while level.count > 1 {
+            var next: [Digest] = []
+            next.reserveCapacity((level.count + 1) / 2)
+            var i = 0
+            while i + 1 < level.count {
+                next.append(TaggedHash.hash(nodeTag, level[i] + level[i + 1]))
+                i += 2
+            }
+            if i < level.count { next.append(level[i]) }
+            level = next
+        }
+        var w = ByteWriter(capacity: 40)
+        w.u64(size)
+        w.raw(level.first ?? leaf([][...]))
+        return TaggedHash.hash(tag, w.bytes)
+    }
+}
+
+/// Checks a file's leaves one at a time against leaf hashes that were first checked against its
+/// content hash: a reader can output a verified byte range without the rest of the file.
+public struct LeafVerifier: Sendable {
+    public let contentHash: [UInt8]
+    public let size: UInt64
+    public let leaves: [Digest]
+
+    /// Fails unless the leaf hashes are the right number and rebuild `contentHash`.
+    public init(contentHash: [UInt8], size: UInt64, leaves: [Digest]) throws {
+        guard leaves.count == ContentHash.leafCount(size: size), leaves.allSatisfy({ $0.count == 32 }),
+              ContentHash.root(leaves: leaves, size: size) == contentHash else {
+            throw StoreError.damaged("the leaf hashes do not match the content hash \(hexEncode(Array(contentHash.prefix(6))))")
+        }
+        self.contentHash = contentHash; self.size = size; self.leaves = leaves
+    }
+
+    /// The byte range leaf `index` covers.
+    public func range(ofLeaf index: Int) -> Range<UInt64> {
+        let start = UInt64(index) * UInt64(ContentHash.leafSize)
+        return start..<min(start + UInt64(ContentHash.leafSize), size)
+    }
+
+    /// Whether `bytes` are exactly leaf `index`.
+    public func check(leaf index: Int, _ bytes: ArraySlice<UInt8>) -> Bool {
+        index >= 0 && index < leaves.count && UInt64(bytes.count) == UInt64(range(ofLeaf: index).count)
+            && ContentHash.leaf(bytes) == leaves[index]
+    }
 }
 
 let hexDigits = Array("0123456789abcdef".utf8)

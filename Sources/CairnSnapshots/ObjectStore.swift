@@ -4,11 +4,14 @@ import CairnPrimitives
 
 public enum StoreError: Error, CustomStringConvertible {
     case missingObject(ObjectID)
+    /// No index segment says how to rebuild this content.
+    case missingContent([UInt8])
     case damaged(String)
 
     public var description: String {
         switch self {
         case .missingObject(let id): return "object \(id.short) is not in the repository"
+        case .missingContent(let hash): return "content \(hexEncode(Array(hash.prefix(6)))) is not in the repository's index"
         case .damaged(let m): return m
         }
     }
@@ -22,6 +25,8 @@ public actor ObjectStore {
     public static let inlineLimit = 512 << 10
     /// File versions up to this size (a cap reference, or a tiny inline file) live in metadata packs.
     public static let metadataObjectLimit = 1024
+    /// Packs kept in memory, least recently used first out (long walks: check --read-data, big checkouts).
+    static let cachedPacks = 32
 
     let grid: Grid
     public private(set) var index: RepoIndex
@@ -32,7 +37,14 @@ public actor ObjectStore {
     private var pendingObjects: [ObjectID: [UInt8]] = [:]
     /// Objects of packs being uploaded right now (readable, not yet in the index).
     private var uploading: [ObjectID: [UInt8]] = [:]
-    private var packCache: [Int: PackReader] = [:]
+    private var uploadsInFlight = 0
+    private var uploadsDone: [CheckedContinuation<Void, Never>] = []
+    /// The first upload that failed: nothing may name this command's objects after it.
+    private var uploadFailure: Error?
+    private var packCache: [Int: (reader: PackReader, used: UInt64)] = [:]
+    private var useClock: UInt64 = 0
+    /// Packs being downloaded, so two readers of one pack wait for one download.
+    private var packLoads: [Int: Task<PackReader, Error>] = [:]
 
     /// `grid` must carry the repository's convergence secret.
     public init(grid: Grid, index: RepoIndex) {
@@ -72,28 +84,62 @@ public actor ObjectStore {
     public func get(_ id: ObjectID) async throws -> [UInt8] {
         if let b = pendingObjects[id] ?? uploading[id] { return b }
         guard let n = index.location[id] else { throw StoreError.missingObject(id) }
-        if packCache[n] == nil {
-            let cap = try Cap(parsing: index.packs[n])
-            let bytes = try await Downloader(grid: grid).bytes(cap)
-            // Keep memory bounded on long walks (check --read-data, big checkouts): at most 32 packs.
-            if packCache.count >= 32, let victim = packCache.keys.first { packCache[victim] = nil }
-            packCache[n] = try PackReader(bytes)
-        }
-        guard let b = try packCache[n]!.object(id) else {
+        let reader = try await pack(n)
+        guard let b = try reader.object(id) else {
             throw StoreError.damaged("pack \(n) does not hold object \(id.short) although the index says so")
         }
         return b
     }
 
+    /// Pack `n`, from memory or downloaded once however many readers ask at the same time.
+    private func pack(_ n: Int) async throws -> PackReader {
+        useClock += 1
+        if let cached = packCache[n] {
+            packCache[n] = (cached.reader, useClock)
+            return cached.reader
+        }
+        if let loading = packLoads[n] { return try await loading.value }
+        let grid = self.grid, capText = index.packs[n]
+        let task = Task { () throws -> PackReader in
+            let cap = try Cap(parsing: capText)
+            return try PackReader(try await Downloader(grid: grid).bytes(cap))
+        }
+        packLoads[n] = task
+        defer { packLoads[n] = nil }
+        let reader = try await task.value
+        remember(n, reader)
+        return reader
+    }
+
+    private func remember(_ n: Int, _ reader: PackReader) {
+        useClock += 1
+        if packCache[n] == nil && packCache.count >= Self.cachedPacks,
+           let victim = packCache.min(by: { $0.value.used < $1.value.used })?.key {
+            packCache[victim] = nil
+        }
+        packCache[n] = (reader, useClock)
+    }
+
     public func snapshot(_ id: ObjectID) async throws -> Snapshot { try Snapshot(decoding: try await get(id)) }
     public func tree(_ id: ObjectID) async throws -> Tree { try Tree(decoding: try await get(id)) }
     public func fileVersion(_ id: ObjectID) async throws -> FileVersion { try FileVersion(decoding: try await get(id)) }
+    public func annotatedTag(_ id: ObjectID) async throws -> AnnotatedTag { try AnnotatedTag(decoding: try await get(id)) }
 
-    public func recordContent(_ hash: [UInt8], version: ObjectID) { index.recordContent(hash, version: version) }
-    public func version(forContent hash: [UInt8]) -> ObjectID? { index.dedup[ByteKey(hash)] }
+    public func recordContent(_ hash: [UInt8], version: ObjectID, depth: UInt16) {
+        index.recordContent(hash, version: version, depth: depth)
+    }
 
-    /// Uploads a payload as a cap of its own (for large files and deltas). Not synced: `saveIndex`
-    /// syncs every server once before the index (and so the commit) can refer to it.
+    public func hasContents(_ hashes: [[UInt8]]) -> [Bool] { hashes.map { version(forContent: $0) != nil } }
+
+    /// The version that rebuilds `hash`: only one whose object is really here (a known pack, or this
+    /// command's own), never an index entry alone.
+    public func version(forContent hash: [UInt8]) -> ObjectID? {
+        guard let v = index.version(forContent: hash), contains(v) else { return nil }
+        return v
+    }
+
+    /// Uploads a payload as a cap of its own (for large files and deltas). Not synced: `saveSegment`
+    /// syncs every server once before the segment (and so the commit) can refer to it.
     public nonisolated func putLarge(_ bytes: [UInt8]) async throws -> String {
         try await Uploader(grid: grid).putUnsynced(MemorySource(bytes)).string
     }
@@ -102,8 +148,8 @@ public actor ObjectStore {
         try await Downloader(grid: grid).bytes(try Cap(parsing: cap))
     }
 
-    /// Uploads the pending pack, if any. The pack is taken out of `pending` before the upload awaits,
-    /// so objects put meanwhile (the actor is reentrant) start the next pack instead of being lost.
+    /// Uploads the pending packs, if any. A pack is taken out of `pending` before the upload awaits, so
+    /// objects put meanwhile (the actor is reentrant) start the next pack instead of being lost.
     public func flushPack() async throws {
         try await flush(data: true)
         try await flush(data: false)
@@ -116,26 +162,46 @@ public actor ObjectStore {
         var objects: [ObjectID: [UInt8]] = [:]
         for id in builder.ids { objects[id] = pendingObjects.removeValue(forKey: id) }
         for (id, bytes) in objects { uploading[id] = bytes }
-        defer { for id in objects.keys { uploading[id] = nil } }
+        uploadsInFlight += 1
+        defer {
+            for id in objects.keys { uploading[id] = nil }
+            uploadsInFlight -= 1
+            if uploadsInFlight == 0 {
+                for waiter in uploadsDone { waiter.resume() }
+                uploadsDone = []
+            }
+        }
         let bytes = builder.build()
-        let cap = try await Uploader(grid: grid).putUnsynced(MemorySource(bytes))
-        index.addPack(cap: cap.string, ids: builder.ids)
-        packCache[index.packs.count - 1] = try PackReader(bytes)
+        do {
+            let cap = try await Uploader(grid: grid).putUnsynced(MemorySource(bytes))
+            index.addPack(cap: cap.string, ids: builder.ids)
+            remember(index.packs.count - 1, try PackReader(bytes))
+        } catch {
+            if uploadFailure == nil { uploadFailure = error }
+            throw error
+        }
     }
 
-    /// Flushes the pending pack and uploads the index; returns the index's cap.
-    public func saveIndex() async throws -> String {
+    /// Flushes the pending packs, waits for every upload, makes them durable and uploads what this
+    /// command added to the index as one segment; returns its cap (nil when nothing was added).
+    public func saveSegment() async throws -> String? {
         try await flushPack()
-        while !uploading.isEmpty { await Task.yield() }  // packs still being uploaded by other calls
-        // Everything the index names must be durable before the index is.
+        if uploadsInFlight > 0 { await withCheckedContinuation { uploadsDone.append($0) } }
+        if let uploadFailure { throw uploadFailure }
+        guard !index.added.isEmpty else { return nil }
+        // Everything the segment names must be durable before the segment is.
+        try await Self.syncAll(grid)
+        return try await Uploader(grid: grid).put(MemorySource(index.added.encoded)).string
+    }
+
+    static func syncAll(_ grid: Grid) async throws {
         let failures = await grid.syncAll()
         if !failures.isEmpty {
             throw GridError.io(path: "grid", reason: "could not make the commit's data durable: " + failures.values.sorted().joined(separator: "; "))
         }
-        return try await Uploader(grid: grid).put(MemorySource(index.encoded)).string
     }
 
-    public static func loadIndex(grid: Grid, cap: String) async throws -> RepoIndex {
-        try RepoIndex(decoding: try await Downloader(grid: grid).bytes(try Cap(parsing: cap)))
+    public static func loadSegment(grid: Grid, cap: String) async throws -> [UInt8] {
+        try await Downloader(grid: grid).bytes(try Cap(parsing: cap))
     }
 }

@@ -6,6 +6,7 @@ public enum ObjectKind: UInt8, Sendable {
     case snapshot = 1
     case tree = 2
     case fileVersion = 3
+    case tag = 4
 }
 
 public enum ObjectError: Error, CustomStringConvertible, Equatable {
@@ -17,7 +18,7 @@ public enum ObjectError: Error, CustomStringConvertible, Equatable {
 
 enum ObjectCoding {
     static let magic: [UInt8] = Array("CRNO".utf8)
-    static let version: UInt8 = 1
+    static let version: UInt8 = 2
     static let idTag = HashTag("cairn:obj:id")
 
     static func header(_ kind: ObjectKind) -> ByteWriter {
@@ -31,7 +32,11 @@ enum ObjectCoding {
     static func reader(_ bytes: [UInt8], expecting kind: ObjectKind) throws -> ByteReader {
         var r = ByteReader(bytes)
         guard (try? r.raw(4)) == magic else { throw ObjectError.malformed("bad magic") }
-        guard (try? r.u8()) == version else { throw ObjectError.malformed("unknown object version") }
+        switch try? r.u8() {
+        case version?: break
+        case 1?: throw ObjectError.malformed("a format-1 object: this repository was made by an older Cairn and cannot be read")
+        default: throw ObjectError.malformed("unknown object version")
+        }
         guard (try? r.u8()) == kind.rawValue else { throw ObjectError.malformed("expected a \(kind) object") }
         return r
     }
@@ -58,26 +63,70 @@ extension ByteReader {
     func expectEnd() throws { guard remaining == 0 else { throw ObjectError.malformed("trailing bytes") } }
 }
 
-/// Who and when, with the zone offset kept (as git does) so times print as they were written.
+/// Who and when, as raw bytes: git allows names and emails in any encoding and zone text such as
+/// "-0000" that no offset can express, and a git id is only recomputed from the exact bytes.
 public struct Signature: Sendable, Equatable {
-    public var name: String
-    public var email: String
+    public var nameBytes: [UInt8]
+    public var emailBytes: [UInt8]
     /// Seconds since 1970 UTC.
     public var time: Int64
-    /// Minutes east of UTC.
-    public var zoneOffset: Int16
+    /// The zone as written: "+0100", "-0000", or whatever a git object held.
+    public var zone: [UInt8]
 
+    public init(nameBytes: [UInt8], emailBytes: [UInt8], time: Int64, zone: [UInt8]) {
+        self.nameBytes = nameBytes; self.emailBytes = emailBytes; self.time = time; self.zone = zone
+    }
+
+    /// `zoneOffset`: minutes east of UTC, written "+hhmm" as git does.
     public init(name: String, email: String, time: Int64, zoneOffset: Int16) {
-        self.name = name; self.email = email; self.time = time; self.zoneOffset = zoneOffset
+        self.init(nameBytes: Array(name.utf8), emailBytes: Array(email.utf8), time: time, zone: Self.zoneText(zoneOffset))
+    }
+
+    public var name: String { String(decoding: nameBytes, as: UTF8.self) }
+    public var email: String { String(decoding: emailBytes, as: UTF8.self) }
+
+    /// Minutes east of UTC for display and dates; 0 for zone text that is not "±hhmm".
+    public var zoneOffset: Int16 {
+        get {
+            guard zone.count == 5, zone[0] == 0x2B || zone[0] == 0x2D,
+                  zone[1...].allSatisfy({ (0x30...0x39).contains($0) }) else { return 0 }
+            let d = zone[1...].map { Int($0 - 0x30) }
+            let minutes = (d[0] * 10 + d[1]) * 60 + d[2] * 10 + d[3]
+            return Int16(clamping: zone[0] == 0x2D ? -minutes : minutes)
+        }
+        set { zone = Self.zoneText(newValue) }
+    }
+
+    static func zoneText(_ offset: Int16) -> [UInt8] {
+        let m = abs(Int(offset))
+        let digits = [m / 600 % 10, m / 60 % 10, m % 60 / 10, m % 10].map { UInt8(0x30 + $0) }
+        return [offset < 0 ? 0x2D : 0x2B] + digits
     }
 
     func encode(_ w: inout ByteWriter) {
-        w.bytes16(Array(name.utf8)); w.bytes16(Array(email.utf8)); w.i64(time); w.u16(UInt16(bitPattern: zoneOffset))
+        w.bytes32(nameBytes); w.bytes32(emailBytes); w.i64(time); w.bytes16(zone)
     }
 
     static func decode(_ r: inout ByteReader) throws -> Signature {
-        Signature(name: String(decoding: try r.bytes16(), as: UTF8.self), email: String(decoding: try r.bytes16(), as: UTF8.self),
-                  time: try r.i64(), zoneOffset: Int16(bitPattern: try r.u16()))
+        Signature(nameBytes: try r.bytes32(), emailBytes: try r.bytes32(), time: try r.i64(), zone: try r.bytes16())
+    }
+}
+
+/// Extra headers in order, keys and values as bytes (a git import's encoding, gpgsig, mergetag…).
+public struct ExtraHeader: Sendable, Equatable {
+    public var key: [UInt8]
+    public var value: [UInt8]
+    public init(key: [UInt8], value: [UInt8]) { self.key = key; self.value = value }
+
+    static func encode(_ headers: [ExtraHeader], _ w: inout ByteWriter) {
+        w.u32(UInt32(headers.count))
+        for h in headers { w.bytes32(h.key); w.bytes32(h.value) }
+    }
+
+    static func decode(_ r: inout ByteReader) throws -> [ExtraHeader] {
+        let count = Int(try r.u32())
+        guard count <= r.remaining / 8 else { throw ObjectError.malformed("too many extra headers") }
+        return try (0..<count).map { _ in ExtraHeader(key: try r.bytes32(), value: try r.bytes32()) }
     }
 }
 
@@ -88,27 +137,23 @@ public struct Snapshot: Sendable, Equatable {
     public var author: Signature
     public var committer: Signature
     public var message: [UInt8]
-    /// Extra headers (e.g. a git import's encoding and signature lines), in order.
-    public var extraHeaders: [(key: String, value: [UInt8])]
+    public var extraHeaders: [ExtraHeader]
 
     public init(tree: ObjectID, parents: [ObjectID], author: Signature, committer: Signature, message: [UInt8],
-                extraHeaders: [(key: String, value: [UInt8])] = []) {
+                extraHeaders: [ExtraHeader] = []) {
         self.tree = tree; self.parents = parents; self.author = author; self.committer = committer
         self.message = message; self.extraHeaders = extraHeaders
     }
 
-    public static func == (a: Snapshot, b: Snapshot) -> Bool { a.encoded == b.encoded }
-
     public var encoded: [UInt8] {
         var w = ObjectCoding.header(.snapshot)
         w.raw(tree.bytes)
-        w.u16(UInt16(parents.count))
+        w.u32(UInt32(parents.count))
         for p in parents { w.raw(p.bytes) }
         author.encode(&w)
         committer.encode(&w)
         w.bytes32(message)
-        w.u16(UInt16(extraHeaders.count))
-        for h in extraHeaders { w.bytes16(Array(h.key.utf8)); w.bytes32(h.value) }
+        ExtraHeader.encode(extraHeaders, &w)
         return w.bytes
     }
 
@@ -118,11 +163,13 @@ public struct Snapshot: Sendable, Equatable {
         do {
             var r = try ObjectCoding.reader(bytes, expecting: .snapshot)
             tree = try r.id()
-            parents = try (0..<Int(try r.u16())).map { _ in try r.id() }
+            let count = Int(try r.u32())
+            guard count <= r.remaining / 32 else { throw ObjectError.malformed("too many parents") }
+            parents = try (0..<count).map { _ in try r.id() }
             author = try Signature.decode(&r)
             committer = try Signature.decode(&r)
             message = try r.bytes32()
-            extraHeaders = try (0..<Int(try r.u16())).map { _ in (String(decoding: try r.bytes16(), as: UTF8.self), try r.bytes32()) }
+            extraHeaders = try ExtraHeader.decode(&r)
             try r.expectEnd()
         } catch let e as ByteReaderError {
             throw ObjectError.malformed("snapshot: \(e.description)")
@@ -130,9 +177,77 @@ public struct Snapshot: Sendable, Equatable {
     }
 }
 
-/// One name in a directory.
+/// What a ref or an annotated tag points at: a snapshot, a tree, a file's content (by content hash) or
+/// an annotated tag object.
+public struct RefTarget: Sendable, Hashable {
+    public enum Kind: UInt8, Sendable { case snapshot = 1, tree = 2, content = 3, tag = 4 }
+    public var kind: Kind
+    /// An object id, or a content hash for `.content`.
+    public var hash: [UInt8]
+
+    public init(kind: Kind, hash: [UInt8]) { self.kind = kind; self.hash = hash }
+    public static func snapshot(_ id: ObjectID) -> RefTarget { RefTarget(kind: .snapshot, hash: id.bytes) }
+    public var id: ObjectID? { ObjectID(hash) }
+
+    func encode(_ w: inout ByteWriter) { w.u8(kind.rawValue); w.u8(UInt8(hash.count)); w.raw(hash) }
+
+    static func decode(_ r: inout ByteReader) throws -> RefTarget {
+        guard let kind = Kind(rawValue: try r.u8()) else { throw ObjectError.malformed("unknown target kind") }
+        let hash = try r.raw(Int(try r.u8()))
+        guard hash.count == 32 else { throw ObjectError.malformed("bad target id") }
+        return RefTarget(kind: kind, hash: hash)
+    }
+}
+
+/// An annotated tag (git's tag object): a target, the tag's name, who tagged and why, extra headers.
+public struct AnnotatedTag: Sendable, Equatable {
+    public var target: RefTarget
+    public var name: [UInt8]
+    public var tagger: Signature?
+    public var message: [UInt8]
+    public var extraHeaders: [ExtraHeader]
+
+    public init(target: RefTarget, name: [UInt8], tagger: Signature?, message: [UInt8], extraHeaders: [ExtraHeader] = []) {
+        self.target = target; self.name = name; self.tagger = tagger; self.message = message; self.extraHeaders = extraHeaders
+    }
+
+    public var encoded: [UInt8] {
+        var w = ObjectCoding.header(.tag)
+        target.encode(&w)
+        w.bytes32(name)
+        if let tagger { w.u8(1); tagger.encode(&w) } else { w.u8(0) }
+        w.bytes32(message)
+        ExtraHeader.encode(extraHeaders, &w)
+        return w.bytes
+    }
+
+    public var id: ObjectID { ObjectCoding.id(of: encoded) }
+
+    public init(decoding bytes: [UInt8]) throws {
+        do {
+            var r = try ObjectCoding.reader(bytes, expecting: .tag)
+            target = try RefTarget.decode(&r)
+            name = try r.bytes32()
+            switch try r.u8() {
+            case 0: tagger = nil
+            case 1: tagger = try Signature.decode(&r)
+            default: throw ObjectError.malformed("bad tagger flag")
+            }
+            message = try r.bytes32()
+            extraHeaders = try ExtraHeader.decode(&r)
+            try r.expectEnd()
+        } catch let e as ByteReaderError {
+            throw ObjectError.malformed("tag: \(e.description)")
+        }
+    }
+}
+
+/// One name in a directory: what it is, never where or how its bytes are stored (so housekeeping of
+/// the storage never changes a tree id).
 public struct TreeEntry: Sendable, Equatable {
-    public enum Kind: UInt8, Sendable { case file = 1, directory = 2, symlink = 3, gitlink = 4 }
+    /// `missing`: content known by another id but absent (a blob left out of a partial git clone):
+    /// `hash` holds that id (a git blob id) and `size` its size.
+    public enum Kind: UInt8, Sendable { case file = 1, directory = 2, symlink = 3, gitlink = 4, missing = 5 }
 
     /// Raw name bytes (file names need not be UTF-8).
     public var name: [UInt8]
@@ -143,18 +258,19 @@ public struct TreeEntry: Sendable, Equatable {
     public var size: UInt64
     public var mtimeSeconds: Int64
     public var mtimeNanoseconds: UInt32
-    /// Files and symlinks: the content hash; directories: the tree id; gitlinks: the commit id.
+    /// Files and symlinks: the content hash; directories: the tree id; gitlinks: the commit id;
+    /// missing entries: the id they are known by.
     public var hash: [UInt8]
-    /// Files and symlinks: the file-version object holding the bytes; nil otherwise.
-    public var version: ObjectID?
 
     public init(name: [UInt8], kind: Kind, mode: UInt32, size: UInt64, mtimeSeconds: Int64, mtimeNanoseconds: UInt32,
-                hash: [UInt8], version: ObjectID?) {
+                hash: [UInt8]) {
         self.name = name; self.kind = kind; self.mode = mode; self.size = size
-        self.mtimeSeconds = mtimeSeconds; self.mtimeNanoseconds = mtimeNanoseconds; self.hash = hash; self.version = version
+        self.mtimeSeconds = mtimeSeconds; self.mtimeNanoseconds = mtimeNanoseconds; self.hash = hash
     }
 
     public var nameString: String { String(decoding: name, as: UTF8.self) }
+    /// Whether the entry's bytes are in the repository (files and symlinks).
+    public var hasContent: Bool { kind == .file || kind == .symlink }
 }
 
 /// A directory: entries sorted by name bytes, names unique. Empty directories are trees with no entries.
@@ -197,7 +313,6 @@ public struct Tree: Sendable, Equatable {
             w.i64(e.mtimeSeconds)
             w.u32(e.mtimeNanoseconds)
             w.u8(UInt8(e.hash.count)); w.raw(e.hash)
-            if let v = e.version { w.u8(32); w.raw(v.bytes) } else { w.u8(0) }
         }
         return w.bytes
     }
@@ -208,7 +323,7 @@ public struct Tree: Sendable, Equatable {
         do {
             var r = try ObjectCoding.reader(bytes, expecting: .tree)
             let count = Int(try r.u32())
-            guard count <= r.remaining / 20 else { throw ObjectError.malformed("tree entry count too large") }
+            guard count <= r.remaining / 28 else { throw ObjectError.malformed("tree entry count too large") }
             var entries: [TreeEntry] = []
             entries.reserveCapacity(count)
             for _ in 0..<count {
@@ -216,11 +331,9 @@ public struct Tree: Sendable, Equatable {
                 guard let kind = TreeEntry.Kind(rawValue: try r.u8()) else { throw ObjectError.malformed("unknown entry kind") }
                 let mode = try r.u32(), size = try r.u64(), s = try r.i64(), ns = try r.u32()
                 let hash = try r.raw(Int(try r.u8()))
-                let vlen = try r.u8()
-                guard vlen == 0 || vlen == 32 else { throw ObjectError.malformed("bad version reference") }
-                let version = vlen == 32 ? try r.id() : nil
+                guard kind == .gitlink || kind == .missing || hash.count == 32 else { throw ObjectError.malformed("bad entry hash") }
                 entries.append(TreeEntry(name: name, kind: kind, mode: mode, size: size, mtimeSeconds: s, mtimeNanoseconds: ns,
-                                         hash: hash, version: version))
+                                         hash: hash))
             }
             try r.expectEnd()
             try self.init(entries: entries)

@@ -1,32 +1,74 @@
 import CairnPrimitives
 
-/// What a repository's slot holds (encrypted by the slot): its convergence secret, the index cap,
-/// branches and tags.
+/// What a repository's slot holds (encrypted by the slot): its convergence secret, the default branch,
+/// the index segments, and every ref by full name (`refs/heads/…`, `refs/tags/…`, any namespace).
 ///
 /// ```
-/// "CRNREFS1" | convergence secret 32 | index cap (u16 length + bytes; 0 = none)
-/// | branch count u16 | (name u16 length + bytes | snapshot id 32)… | tag count u16 | (same)…
+/// "CRNREFS2" | convergence secret 32 | default branch bytes16 (a full ref name; empty = none)
+/// | segment count u8 (≤ 16) | segment caps, bytes16 each, oldest first
+/// | ref count u32 | per ref (sorted by name bytes): name bytes16 | target kind u8 | target u8 length + bytes
 /// ```
 public struct Refs: Sendable, Equatable {
-    static let magic = Array("CRNREFS1".utf8)
+    static let magic = Array("CRNREFS2".utf8)
+    public static let headsPrefix = Array("refs/heads/".utf8)
+    public static let tagsPrefix = Array("refs/tags/".utf8)
 
     public var secret: [UInt8]
-    public var indexCap: String?
-    public var branches: [String: ObjectID]
-    public var tags: [String: ObjectID]
+    /// What a clone checks out (HEAD itself is local state in `.cairn/`, as in git).
+    public var defaultBranch: [UInt8]?
+    /// The index segments, oldest first.
+    public var segments: [String]
+    /// Every ref, by full name.
+    public var all: [[UInt8]: RefTarget]
 
-    public init(secret: [UInt8], indexCap: String? = nil, branches: [String: ObjectID] = [:], tags: [String: ObjectID] = [:]) {
-        self.secret = secret; self.indexCap = indexCap; self.branches = branches; self.tags = tags
+    public init(secret: [UInt8], defaultBranch: [UInt8]? = Array("refs/heads/main".utf8), segments: [String] = [],
+                all: [[UInt8]: RefTarget] = [:]) {
+        self.secret = secret; self.defaultBranch = defaultBranch; self.segments = segments; self.all = all
+    }
+
+    /// Branches (`refs/heads/NAME` → snapshot) by short name.
+    public var branches: [String: ObjectID] {
+        get { table(Self.headsPrefix).compactMapValues { $0.kind == .snapshot ? $0.id : nil } }
+        set {
+            for name in table(Self.headsPrefix).keys where newValue[name] == nil { all[Self.headsPrefix + Array(name.utf8)] = nil }
+            for (name, id) in newValue { all[Self.headsPrefix + Array(name.utf8)] = .snapshot(id) }
+        }
+    }
+
+    /// Tags (`refs/tags/NAME`) by short name: any target.
+    public var tags: [String: RefTarget] {
+        get { table(Self.tagsPrefix) }
+        set {
+            for name in table(Self.tagsPrefix).keys where newValue[name] == nil { all[Self.tagsPrefix + Array(name.utf8)] = nil }
+            for (name, target) in newValue { all[Self.tagsPrefix + Array(name.utf8)] = target }
+        }
+    }
+
+    /// The default branch's short name, when it is a branch.
+    public var defaultBranchName: String? {
+        guard let d = defaultBranch, d.starts(with: Self.headsPrefix) else { return nil }
+        return String(decoding: d[Self.headsPrefix.count...], as: UTF8.self)
+    }
+
+    private func table(_ prefix: [UInt8]) -> [String: RefTarget] {
+        var out: [String: RefTarget] = [:]
+        for (name, target) in all where name.count > prefix.count && name.starts(with: prefix) {
+            out[String(decoding: name[prefix.count...], as: UTF8.self)] = target
+        }
+        return out
     }
 
     public var encoded: [UInt8] {
         var w = ByteWriter()
         w.raw(Self.magic)
         w.raw(secret)
-        w.bytes16(Array((indexCap ?? "").utf8))
-        for table in [branches, tags] {
-            w.u16(UInt16(table.count))
-            for (name, id) in table.sorted(by: { $0.key < $1.key }) { w.bytes16(Array(name.utf8)); w.raw(id.bytes) }
+        w.bytes16(defaultBranch ?? [])
+        w.u8(UInt8(segments.count))
+        for cap in segments { w.bytes16(Array(cap.utf8)) }
+        w.u32(UInt32(all.count))
+        for (name, target) in all.sorted(by: { $0.key.lexicographicallyPrecedes($1.key) }) {
+            w.bytes16(name)
+            target.encode(&w)
         }
         return w.bytes
     }
@@ -34,30 +76,57 @@ public struct Refs: Sendable, Equatable {
     public init(decoding bytes: [UInt8]) throws {
         do {
             var r = ByteReader(bytes)
-            guard try r.raw(8) == Self.magic else { throw ObjectError.malformed("the slot does not hold Cairn refs") }
-            secret = try r.raw(32)
-            let cap = String(decoding: try r.bytes16(), as: UTF8.self)
-            indexCap = cap.isEmpty ? nil : cap
-            var tables: [[String: ObjectID]] = []
-            for _ in 0..<2 {
-                var t: [String: ObjectID] = [:]
-                for _ in 0..<Int(try r.u16()) { t[String(decoding: try r.bytes16(), as: UTF8.self)] = try r.id() }
-                tables.append(t)
+            let magic = try r.raw(8)
+            if magic == Array("CRNREFS1".utf8) {
+                throw RepositoryError.unsupportedFormat("its refs are format 1, made by an older Cairn")
             }
-            branches = tables[0]; tags = tables[1]
+            guard magic == Self.magic else { throw ObjectError.malformed("the slot does not hold Cairn refs") }
+            secret = try r.raw(32)
+            let d = try r.bytes16()
+            defaultBranch = d.isEmpty ? nil : d
+            let count = Int(try r.u8())
+            guard count <= SegmentPolicy.maxSegments else { throw ObjectError.malformed("refs name more than \(SegmentPolicy.maxSegments) index segments") }
+            segments = try (0..<count).map { _ in String(decoding: try r.bytes16(), as: UTF8.self) }
+            let refs = Int(try r.u32())
+            guard refs <= r.remaining / 4 else { throw ObjectError.malformed("refs: count too large") }
+            all = [:]
+            var previous: [UInt8]?
+            for _ in 0..<refs {
+                let name = try r.bytes16()
+                if let previous, !previous.lexicographicallyPrecedes(name) { throw ObjectError.malformed("refs out of order") }
+                previous = name
+                all[name] = try RefTarget.decode(&r)
+            }
             try r.expectEnd()
         } catch let e as ByteReaderError {
             throw ObjectError.malformed("refs: \(e.description)")
         }
     }
 
-    /// Branch and tag names: like git's, conservatively (no spaces, no "..", no leading '-' or '/').
+    /// Short branch and tag names: like git's, conservatively (no spaces, no "..", no leading '-' or '/').
     public static func isValidName(_ name: String) -> Bool {
         guard !name.isEmpty, name.utf8.count <= 200, !name.hasPrefix("-"), !name.hasPrefix("/"), !name.hasSuffix("/"),
               !name.contains(".."), !name.contains("//"), !name.contains("@{"), !name.hasSuffix(".lock") else { return false }
         return name.unicodeScalars.allSatisfy { s in
             s.value > 0x20 && s.value != 0x7F && !"~^:?*[\\".unicodeScalars.contains(s)
         }
+    }
+
+    /// Full ref names as git's check-ref-format allows them (bytes, not necessarily UTF-8): "refs/"
+    /// and at least one more component; no component empty or starting with "."; no "..", "@{", control
+    /// bytes, space, ~ ^ : ? * [ \; not ending in ".lock" or "/".
+    public static func isValidFullName(_ name: [UInt8]) -> Bool {
+        guard name.count > 5, name.count <= 4096, name.starts(with: Array("refs/".utf8)), name.last != 0x2F,
+              !name.contains(where: { $0 < 0x20 || $0 == 0x7F || " ~^:?*[\\".utf8.contains($0) }) else { return false }
+        for i in 0..<(name.count - 1) where (name[i] == 0x2E && name[i + 1] == 0x2E) || (name[i] == 0x40 && name[i + 1] == 0x7B) {
+            return false
+        }
+        for component in name.split(separator: 0x2F, omittingEmptySubsequences: false) {
+            if component.isEmpty || component.first == 0x2E || Array(component).reversed().starts(with: Array(".lock".utf8).reversed()) {
+                return false
+            }
+        }
+        return true
     }
 }
 

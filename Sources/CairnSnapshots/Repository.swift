@@ -71,7 +71,10 @@ public struct Repository: Sendable {
         let (refs, version) = try await store.load()
         try FileSystem.makeDirectories(state.dir)
         try FileSystem.setPermissions(state.dir, 0o700)
-        let branch = refs.branches["main"] != nil || refs.branches.isEmpty ? "main" : refs.branches.keys.sorted()[0]
+        // The repository's default branch, as git clone checks out the remote's HEAD.
+        let branches = refs.branches
+        let branch = refs.defaultBranchName.flatMap { branches[$0] != nil ? $0 : nil }
+            ?? (branches["main"] != nil || branches.isEmpty ? (refs.defaultBranchName ?? "main") : branches.keys.sorted()[0])
         try state.write("HEAD", Array(Head.branch(branch).text.utf8))
         try state.write("seen", Array("\(version)\n".utf8))
         try state.write("base", Array(((refs.branches[branch]?.hex ?? "") + "\n").utf8))
@@ -99,15 +102,65 @@ public struct Repository: Sendable {
 
     public func objectStore(_ refs: Refs) async throws -> ObjectStore {
         let grid = repositoryGrid(refs)
-        guard let cap = refs.indexCap else { return ObjectStore(grid: grid, index: RepoIndex()) }
-        if let cached = try? state.read("index-cache"), let nl = cached.firstIndex(of: 0x0A),
-           String(decoding: cached[..<nl], as: UTF8.self) == cap,
-           let index = try? RepoIndex(decoding: Array(cached[(nl + 1)...])) {
-            return ObjectStore(grid: grid, index: index)
+        var index = RepoIndex()
+        for (n, cap) in refs.segments.enumerated() {
+            index.merge(try await segment(cap, number: n, of: refs.segments.count, grid: grid))
         }
-        let index = try await ObjectStore.loadIndex(grid: grid, cap: cap)
-        try? state.write("index-cache", Array((cap + "\n").utf8) + index.encoded)
+        tidySegmentCache(keeping: refs.segments)
         return ObjectStore(grid: grid, index: index)
+    }
+
+    /// An index segment: from `.cairn/segments/` (segments are immutable, so a cached copy never goes
+    /// stale), else from the grid.
+    func segment(_ cap: String, number: Int, of count: Int, grid: Grid) async throws -> IndexSegment {
+        let name = Self.segmentCacheName(cap)
+        if let cached = try? state.read(name), let segment = try? IndexSegment(decoding: cached) { return segment }
+        let what = "index segment \(number + 1) of \(count) (\(cap.prefix(28))…)"
+        let bytes: [UInt8]
+        do { bytes = try await ObjectStore.loadSegment(grid: grid, cap: cap) } catch let e as GridError {
+            switch e {
+            case .notEnoughShares: throw RepositoryError.segmentUnavailable("\(what): \(e.description)")
+            default: throw GridError.io(path: what, reason: e.description)
+            }
+        }
+        let segment: IndexSegment
+        do { segment = try IndexSegment(decoding: bytes) } catch let e as RepositoryError {
+            throw e
+        } catch {
+            throw StoreError.damaged("\(what) is damaged: \(error); run 'cairn check'")
+        }
+        if (try? FileSystem.makeDirectories(state.path("segments"))) != nil { try? state.write(name, bytes) }
+        return segment
+    }
+
+    static func segmentCacheName(_ cap: String) -> String {
+        "segments/" + hexEncode(TaggedHash.hash(HashTag("cairn:segcache"), Array(cap.utf8), outputSize: 16))
+    }
+
+    /// Drops cached segments the refs no longer name (folded into others).
+    func tidySegmentCache(keeping caps: [String]) {
+        let keep = Set(caps.map { Self.segmentCacheName($0).dropFirst("segments/".count) })
+        guard let names = try? FileSystem.names(in: state.path("segments")) else { return }
+        for name in names where !keep.contains(Substring(String(decoding: name, as: UTF8.self))) {
+            try? FileSystem.remove(state.path("segments").appending(name))
+        }
+    }
+
+    /// Folds `caps` (a run of the refs' segments) into one new segment, durable before it is named.
+    func fold(_ caps: [String], grid: Grid) async throws -> String {
+        var folded = IndexSegment()
+        var seenPacks: Set<String> = []
+        var best: [ByteKey: IndexSegment.Content] = [:]
+        for (n, cap) in caps.enumerated() {
+            let s = try await segment(cap, number: n, of: caps.count, grid: grid)
+            for p in s.packs where seenPacks.insert(p.cap).inserted { folded.packs.append(p) }
+            for c in s.contents where (best[ByteKey(c.hash)]?.depth ?? .max) > c.depth { best[ByteKey(c.hash)] = c }
+        }
+        folded.contents = Array(best.values)
+        let bytes = folded.encoded
+        let cap = try await Uploader(grid: grid).put(MemorySource(bytes)).string
+        if (try? FileSystem.makeDirectories(state.path("segments"))) != nil { try? state.write(Self.segmentCacheName(cap), bytes) }
+        return cap
     }
 
     public func head() throws -> Head {

@@ -11,18 +11,40 @@ public struct RepositoryCheck: Sendable {
         public var trees = 0
         public var versions = 0
         public var caps = 0
+        /// Entries of kind `missing` (content known by another id but absent): counted, not problems.
+        public var missing = 0
         public var problems: [String] = []
+        /// Caps `repair` brought back to health (index segments first).
+        public var repaired: [String] = []
     }
 
     public let session: Session
     public init(session: Session) { self.session = session }
 
-    public func run(readData: Bool, progress: @Sendable (String) -> Void = { _ in }) async -> Report {
+    /// `repair`: caps found unhealthy are repaired (Repairer), index segments first since they hold the
+    /// only copies of the pack caps.
+    public func run(readData: Bool, repair: Bool = false, progress: @Sendable (String) -> Void = { _ in }) async -> Report {
         var report = Report()
         let objects = session.objects
         var snapshots: [ObjectID] = []
         var seen: Set<ObjectID> = []
-        var queue = Array(session.refs.branches.values) + Array(session.refs.tags.values)
+        var rootTrees: [ObjectID] = []
+        var contents: [[UInt8]] = []
+        // Every ref's target, annotated tags peeled.
+        var targets = Array(session.refs.all.values)
+        var queue: [ObjectID] = []
+        while let t = targets.popLast() {
+            switch t.kind {
+            case .snapshot: if let id = t.id { queue.append(id) }
+            case .tree: if let id = t.id { rootTrees.append(id) }
+            case .content: contents.append(t.hash)
+            case .tag:
+                guard let id = t.id, seen.insert(id).inserted else { continue }
+                do { targets.append(try await objects.annotatedTag(id).target) } catch {
+                    report.problems.append("tag \(id.short): \(error)")
+                }
+            }
+        }
         while let id = queue.popLast() {
             guard seen.insert(id).inserted else { continue }
             do {
@@ -37,6 +59,23 @@ public struct RepositoryCheck: Sendable {
         var trees: Set<ObjectID> = []
         var versions: Set<ObjectID> = []
         var largeCaps: Set<String> = []
+        func walkContent(_ hash: [UInt8], _ p: String) async {
+            guard var v = await objects.version(forContent: hash) else {
+                report.problems.append("\(p): its content is not in the repository's index")
+                return
+            }
+            while versions.insert(v).inserted {
+                do {
+                    let fv = try await objects.fileVersion(v)
+                    if case .cap(let c) = fv.storage { largeCaps.insert(c) }
+                    guard let base = fv.base else { break }
+                    v = base
+                } catch {
+                    report.problems.append("\(p): version \(v.short): \(error)")
+                    break
+                }
+            }
+        }
         func walkTree(_ id: ObjectID, _ path: String) async {
             guard trees.insert(id).inserted else { return }
             do {
@@ -46,18 +85,9 @@ public struct RepositoryCheck: Sendable {
                     case .directory:
                         if let sub = ObjectID(e.hash) { await walkTree(sub, p) } else { report.problems.append("\(p): bad tree id") }
                     case .file, .symlink:
-                        guard var v = e.version else { report.problems.append("\(p): no stored version"); continue }
-                        while versions.insert(v).inserted {
-                            do {
-                                let fv = try await objects.fileVersion(v)
-                                if case .cap(let c) = fv.storage { largeCaps.insert(c) }
-                                guard let base = fv.base else { break }
-                                v = base
-                            } catch {
-                                report.problems.append("\(p): version \(v.short): \(error)")
-                                break
-                            }
-                        }
+                        await walkContent(e.hash, p)
+                    case .missing:
+                        report.missing += 1
                     case .gitlink:
                         continue
                     }
@@ -69,25 +99,36 @@ public struct RepositoryCheck: Sendable {
         for id in snapshots {
             if let s = try? await objects.snapshot(id) { await walkTree(s.tree, "") }
         }
+        for id in rootTrees { await walkTree(id, "") }
+        for hash in contents { await walkContent(hash, "tagged content") }
         report.trees = trees.count
         report.versions = versions.count
 
-        // Grid health of every cap the repository stands on.
+        // Grid health of every cap the repository stands on: the index segments first (they hold the
+        // only copies of the pack caps), then packs and large payloads.
         let index = await objects.index
-        var caps = Set(index.packs).union(largeCaps)
-        if let c = session.refs.indexCap { caps.insert(c) }
+        let segments = session.refs.segments
+        let others = Set(index.packs).union(largeCaps).subtracting(segments).sorted()
+        let caps = segments + others
         report.caps = caps.count
-        let checker = Checker(grid: session.repository.repositoryGrid(session.refs))
-        for (n, capText) in caps.sorted().enumerated() {
+        let grid = session.repository.repositoryGrid(session.refs)
+        let checker = Checker(grid: grid)
+        for (n, capText) in caps.enumerated() {
             progress("checking cap \(n + 1) of \(caps.count)")
             guard let cap = try? Cap(parsing: capText), let vc = cap.verifyCap else { continue }
+            let what = segments.contains(capText) ? "index segment \(String(capText.prefix(30)))…" : "\(String(capText.prefix(30)))…"
             do {
-                let r = try await checker.check(vc, verify: readData)
+                var r = try await checker.check(vc, verify: readData || repair)
+                if !r.isHealthy && repair {
+                    progress("repairing cap \(n + 1) of \(caps.count)")
+                    r = try await Repairer(grid: grid).repair(vc).after
+                    if r.isHealthy { report.repaired.append(what) }
+                }
                 if !r.isHealthy {
-                    report.problems.append("\(String(capText.prefix(30)))…: \(r.distinctShares) of \(r.n) shares \(readData ? "good" : "found") on \(r.serversWithShares) servers (run 'cairn repair' on it)")
+                    report.problems.append("\(what): \(r.distinctShares) of \(r.n) shares \(readData ? "good" : "found") on \(r.serversWithShares) servers (run 'cairn repair' on it)")
                 }
             } catch {
-                report.problems.append("\(String(capText.prefix(30)))…: \(error)")
+                report.problems.append("\(what): \(error)")
             }
         }
         if readData {

@@ -13,6 +13,10 @@ public enum RepositoryError: Error, CustomStringConvertible, Equatable {
     case uncommittedChanges([String])
     case outsideWorktree(String)
     case readOnly
+    /// A repository (refs, index or local state) of another format version.
+    case unsupportedFormat(String)
+    /// An index segment could not be read this time (too few shares reachable): nothing is lost yet.
+    case segmentUnavailable(String)
 
     public var description: String {
         switch self {
@@ -35,6 +39,9 @@ public enum RepositoryError: Error, CustomStringConvertible, Equatable {
             return "uncommitted changes would be overwritten (\(list)); commit them or use --force"
         case .outsideWorktree(let p): return "\(p) is outside the worktree"
         case .readOnly: return "this is a read-only clone (made from a read cap): it cannot commit or move refs"
+        case .segmentUnavailable(let why): return why
+        case .unsupportedFormat(let why):
+            return "this repository cannot be read: \(why); this Cairn reads snapshot format 2 only (format 1 was never released: make a new repository with 'cairn init' and commit the files again)"
         }
     }
 }

@@ -73,7 +73,8 @@ public struct RevisionResolver: Sendable {
             }
             return id
         }
-        if let id = refs.branches[name] ?? refs.tags[name] { return id }
+        if let id = refs.branches[name] { return id }
+        if let target = refs.tags[name] ?? refs.all[Array(name.utf8)] { return try await peel(target, name) }
         let lower = name.lowercased()
         if lower.count >= 4, lower.count <= 64, lower.allSatisfy({ $0.isHexDigit }) {
             let index = await objects.index
@@ -84,6 +85,21 @@ public struct RevisionResolver: Sendable {
             if snapshots.count > 1 { throw RepositoryError.unknownRevision("\(whole) (ambiguous: \(snapshots.count) snapshots start with \(lower))") }
         }
         throw RepositoryError.unknownRevision(whole)
+    }
+
+    /// The snapshot a ref's target comes to, through annotated tags.
+    func peel(_ target: RefTarget, _ name: String) async throws -> ObjectID {
+        var target = target
+        for _ in 0..<16 {
+            guard let id = target.id else { break }
+            switch target.kind {
+            case .snapshot: return id
+            case .tag: target = try await objects.annotatedTag(id).target
+            case .tree, .content:
+                throw RepositoryError.unknownRevision("\(name) (it points at a \(target.kind == .tree ? "tree" : "file's content"), not a snapshot)")
+            }
+        }
+        throw RepositoryError.unknownRevision("\(name) (a chain of annotated tags too long)")
     }
 
     /// Splits "REV:PATH" at the first ':' outside @{…}.

@@ -18,7 +18,7 @@ public struct Session: Sendable {
         let snapshot = try await objects.snapshot(id)
         let components = path.split(separator: "/").filter { $0 != "." }
         var entry = TreeEntry(name: [], kind: .directory, mode: 0o040755, size: 0, mtimeSeconds: snapshot.committer.time,
-                              mtimeNanoseconds: 0, hash: snapshot.tree.bytes, version: nil)
+                              mtimeNanoseconds: 0, hash: snapshot.tree.bytes)
         for c in components {
             guard entry.kind == .directory, let id = ObjectID(entry.hash),
                   let next = try await objects.tree(id).entry(named: Array(c.utf8)) else {

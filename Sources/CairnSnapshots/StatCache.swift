@@ -2,7 +2,7 @@ import CairnFiles
 import CairnPrimitives
 
 /// The worktree's stat cache (like git's index or Tahoe's backupdb): path + (size, mtime, ctime,
-/// inode, mode) → content hash and file version, so unchanged files are never read.
+/// inode, mode) → content hash, so unchanged files are never read.
 ///
 /// Racy-clean rule (git's): an entry whose mtime or ctime is not older than the start of the scan that
 /// recorded it may have changed again within the same timestamp tick unseen, so it is never trusted;
@@ -10,18 +10,17 @@ import CairnPrimitives
 /// system itself (a stamp file's mtime), so coarse or lagging file-system clocks cannot fool the rule.
 ///
 /// ```
-/// "CRNSTAT1" | scan start: s i64, ns u32 | count u32 | entries:
+/// "CRNSTAT2" | scan start: s i64, ns u32 | count u32 | entries:
 ///   path (u16 length + bytes) | size u64 | mtime s i64 ns u32 | ctime s i64 ns u32 | inode u64 | mode u32
-///   | content hash 32 | file-version id 32
+///   | content hash 32
 /// ```
 public struct StatCache: Sendable {
     public struct Entry: Sendable, Equatable {
         public var stat: FileStat
         public var contentHash: [UInt8]
-        public var version: ObjectID
     }
 
-    static let magic = Array("CRNSTAT1".utf8)
+    static let magic = Array("CRNSTAT2".utf8)
     public var scanStart: (Int64, UInt32) = (0, 0)
     public var entries: [ByteKey: Entry] = [:]
 
@@ -53,7 +52,7 @@ public struct StatCache: Sendable {
             w.u64(UInt64(bitPattern: s.mtimeSeconds)); w.u32(s.mtimeNanoseconds)
             w.u64(UInt64(bitPattern: s.ctimeSeconds)); w.u32(s.ctimeNanoseconds)
             w.u64(s.inode); w.u32(s.mode)
-            w.raw(e.contentHash); w.raw(e.version.bytes)
+            w.raw(e.contentHash)
         }
         return w.bytes
     }
@@ -71,10 +70,9 @@ public struct StatCache: Sendable {
                 let cs = Int64(bitPattern: try r.u64()), cns = try r.u32()
                 let inode = try r.u64(), mode = try r.u32()
                 let hash = try r.raw(32)
-                let version = try r.id()
                 let st = FileStat(kind: .file, mode: mode, size: size, mtimeSeconds: ms, mtimeNanoseconds: mns,
                                   ctimeSeconds: cs, ctimeNanoseconds: cns, inode: inode, device: 0)
-                entries[ByteKey(path)] = Entry(stat: st, contentHash: hash, version: version)
+                entries[ByteKey(path)] = Entry(stat: st, contentHash: hash)
             }
             try r.expectEnd()
         } catch let e as ByteReaderError {

@@ -64,7 +64,6 @@ public final class TreeBuilder: @unchecked Sendable {
 
     struct Stored: Sendable {
         let hash: [UInt8]
-        let version: ObjectID
         let size: UInt64
         let cacheEntry: StatCache.Entry?
         let wasRead: Bool
@@ -108,14 +107,13 @@ public final class TreeBuilder: @unchecked Sendable {
                 misses.append(job)
             }
         }
-        let present = await content.objects.containsAll(candidates.map(\.1.version))
+        let present = await content.objects.hasContents(candidates.map(\.1.contentHash))
         var hits: [(ByteKey, StatCache.Entry)] = []
         hits.reserveCapacity(candidates.count)
         for ((job, cached), ok) in zip(candidates, present) {
             guard ok else { misses.append(job); continue }
             let item = job.item
-            job.directory.stored[job.position] = Stored(hash: cached.contentHash, version: cached.version, size: item.stat.size,
-                                                        cacheEntry: cached, wasRead: false)
+            job.directory.stored[job.position] = Stored(hash: cached.contentHash, size: item.stat.size, cacheEntry: cached, wasRead: false)
             hits.append((ByteKey(item.relative), cached))
         }
         if misses.isEmpty && hits.count == oldCache.entries.count {
@@ -164,22 +162,22 @@ public final class TreeBuilder: @unchecked Sendable {
     private static func store(_ item: Item, content: ContentStore, cache: StatCache, previous: PreviousVersions) async throws -> Stored {
         if item.kind == .symlink {
             let target = try FileSystem.readLink(item.path)
-            let hash = ContentHash.of(target)
-            let version = try await content.store(target, hash: hash, previous: nil)
-            return Stored(hash: hash, version: version, size: UInt64(target.count), cacheEntry: nil, wasRead: false)
+            let hash = try await content.store(target, previous: nil)
+            return Stored(hash: hash, size: UInt64(target.count), cacheEntry: nil, wasRead: false)
         }
-        if let cached = cache.lookup(item.relative, item.stat), await content.objects.contains(cached.version) {
-            return Stored(hash: cached.contentHash, version: cached.version, size: item.stat.size, cacheEntry: cached, wasRead: false)
+        if let cached = cache.lookup(item.relative, item.stat), await content.has(cached.contentHash) {
+            return Stored(hash: cached.contentHash, size: item.stat.size, cacheEntry: cached, wasRead: false)
         }
         let bytes = try FileSystem.readFile(item.path, followSymlink: false)
-        let hash = ContentHash.of(bytes)
-        // The delta base: the same path's version in the parent snapshot (trees fetched only now, for
+        let leaves = ContentHash.leaves(of: bytes)
+        let hash = ContentHash.root(leaves: leaves, size: UInt64(bytes.count))
+        // The delta base: the same path's content in the parent snapshot (trees fetched only now, for
         // files that changed, so an unchanged tree costs no downloads).
-        let base = await content.objects.version(forContent: hash) == nil ? await previous.version(at: item.relative) : nil
-        let version = try await content.store(bytes, hash: hash, previous: base)
+        let base = await content.has(hash) ? nil : await previous.content(at: item.relative)
+        try await content.store(bytes, leaves: leaves, previous: base)
         // If the file changed between stat and read, record what was read but do not cache it.
-        let entry = UInt64(bytes.count) == item.stat.size ? StatCache.Entry(stat: item.stat, contentHash: hash, version: version) : nil
-        return Stored(hash: hash, version: version, size: UInt64(bytes.count), cacheEntry: entry, wasRead: true)
+        let entry = UInt64(bytes.count) == item.stat.size ? StatCache.Entry(stat: item.stat, contentHash: hash) : nil
+        return Stored(hash: hash, size: UInt64(bytes.count), cacheEntry: entry, wasRead: true)
     }
 
     /// Builds every tree bottom-up without touching the store, then hands them over in one call.
@@ -195,14 +193,14 @@ public final class TreeBuilder: @unchecked Sendable {
         entries.reserveCapacity(dir.items.count)
         for (position, item) in dir.items.enumerated() {
             let st = item.stat
-            func entry(_ size: UInt64, _ hash: [UInt8], _ version: ObjectID?) -> TreeEntry {
+            func entry(_ size: UInt64, _ hash: [UInt8]) -> TreeEntry {
                 TreeEntry(name: item.name, kind: item.kind, mode: st.mode, size: size, mtimeSeconds: st.mtimeSeconds,
-                          mtimeNanoseconds: st.mtimeNanoseconds, hash: hash, version: version)
+                          mtimeNanoseconds: st.mtimeNanoseconds, hash: hash)
             }
             if let sub = item.directory {
-                entries.append(entry(0, try encodeTrees(sub, into: &encoded).bytes, nil))
+                entries.append(entry(0, try encodeTrees(sub, into: &encoded).bytes))
             } else if let s = dir.stored[position] {
-                entries.append(entry(s.size, s.hash, s.version))
+                entries.append(entry(s.size, s.hash))
             }
         }
         let bytes = try Tree(entries: entries).encoded
@@ -219,7 +217,7 @@ func capture<T>(_ body: () async throws -> T) async -> Result<T, Error> {
     do { return .success(try await body()) } catch { return .failure(error) }
 }
 
-/// The parent snapshot's file versions by path, loading only the trees on the paths asked for.
+/// The parent snapshot's file contents by path, loading only the trees on the paths asked for.
 actor PreviousVersions {
     enum Root: Sendable { case loaded(Tree), id(ObjectID) }
     private var root: Root?
@@ -231,7 +229,8 @@ actor PreviousVersions {
         self.objects = objects
     }
 
-    func version(at path: [UInt8]) async -> ObjectID? {
+    /// The content hash of the file at `path` in the parent snapshot.
+    func content(at path: [UInt8]) async -> [UInt8]? {
         var rootTree: Tree
         switch root {
         case nil: return nil
@@ -245,7 +244,7 @@ actor PreviousVersions {
         let parts = path.split(separator: 0x2F).map(Array.init)
         for (i, name) in parts.enumerated() {
             guard let e = tree.entry(named: name) else { return nil }
-            if i == parts.count - 1 { return e.kind == .file ? e.version : nil }
+            if i == parts.count - 1 { return e.kind == .file ? e.hash : nil }
             guard e.kind == .directory, let id = ObjectID(e.hash) else { return nil }
             if let cached = trees[id] { tree = cached; continue }
             guard let t = try? await objects.tree(id) else { return nil }

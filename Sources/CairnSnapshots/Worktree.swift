@@ -6,7 +6,6 @@ public struct FlatEntry: Sendable, Equatable {
     public var mode: UInt32
     /// Content hash (files, symlinks) or commit id (gitlinks); empty for directories.
     public var hash: [UInt8]
-    public var version: ObjectID?
     public var size: UInt64
 }
 
@@ -25,10 +24,10 @@ extension Repository {
         for e in try await objects.tree(tree).entries {
             let path = prefix.isEmpty ? e.name : prefix + [0x2F] + e.name
             if e.kind == .directory, let id = ObjectID(e.hash) {
-                out[path] = FlatEntry(kind: .directory, mode: e.mode, hash: [], version: nil, size: 0)
+                out[path] = FlatEntry(kind: .directory, mode: e.mode, hash: [], size: 0)
                 for (p, f) in try await flatten(id, objects: objects, prefix: path) { out[p] = f }
             } else {
-                out[path] = FlatEntry(kind: e.kind, mode: e.mode, hash: e.hash, version: e.version, size: e.size)
+                out[path] = FlatEntry(kind: e.kind, mode: e.mode, hash: e.hash, size: e.size)
             }
         }
         return out
@@ -53,14 +52,14 @@ extension Repository {
                         guard let bytes = try? FileSystem.readFile(item.path, followSymlink: false) else { continue }
                         hash = ContentHash.of(bytes)
                     }
-                    out[item.relative] = FlatEntry(kind: .file, mode: st.mode, hash: hash, version: nil, size: st.size)
+                    out[item.relative] = FlatEntry(kind: .file, mode: st.mode, hash: hash, size: st.size)
                 case .symlink:
                     guard let target = try? FileSystem.readLink(item.path) else { continue }
-                    out[item.relative] = FlatEntry(kind: .symlink, mode: st.mode, hash: ContentHash.of(target), version: nil, size: UInt64(target.count))
+                    out[item.relative] = FlatEntry(kind: .symlink, mode: st.mode, hash: ContentHash.of(target), size: UInt64(target.count))
                 case .directory:
-                    out[item.relative] = FlatEntry(kind: .directory, mode: st.mode, hash: [], version: nil, size: 0)
+                    out[item.relative] = FlatEntry(kind: .directory, mode: st.mode, hash: [], size: 0)
                     if let sub = item.directory { walk(sub) }
-                case .gitlink:
+                case .gitlink, .missing:
                     continue
                 }
             }
@@ -82,7 +81,8 @@ extension Repository {
                 out.append(Change(path: path, kind: .added))
             }
         }
-        for path in old.keys where new[path] == nil { out.append(Change(path: path, kind: .deleted)) }
+        // A missing entry (content absent from the repository) is never in a worktree: not a deletion.
+        for (path, o) in old where new[path] == nil && o.kind != .missing { out.append(Change(path: path, kind: .deleted)) }
         return out.sorted { $0.path.lexicographicallyPrecedes($1.path) }
     }
 }

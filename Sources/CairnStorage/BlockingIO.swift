@@ -37,10 +37,12 @@ final class BlockingIO: Sendable {
         }
         func withLock<R>(_ body: (inout State) -> R) -> R { state.withLock { body(&$0) } }
 
-        /// Fails every call older than the deadline.
+        /// Fails every call older than the deadline. `now` was read before the lock: a call registered in
+        /// between started after it and is not late (a wrapping subtraction once failed such calls at once,
+        /// with "no answer within 120 s", under load).
         func expire(now: UInt64) {
             let overdue = withLock { s -> [@Sendable (StorageError) -> Void] in
-                let late = s.calls.filter { now &- $0.value.started.uptimeNanoseconds >= limit }
+                let late = s.calls.filter { now > $0.value.started.uptimeNanoseconds && now - $0.value.started.uptimeNanoseconds >= limit }
                 for id in late.keys { s.calls[id] = nil }
                 return late.values.map(\.fail)
             }

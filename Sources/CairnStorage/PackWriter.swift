@@ -101,7 +101,9 @@ final class PackWriter {
             createdEntry = true
             rebuild = true
         }
-        try index.lockExclusive()
+        // Never wait for this lock: whoever holds it (an instance still letting go of the pack) is using
+        // the pack, so it is not ours to append to. A blocking wait here once ran into the 120 s deadline.
+        guard try index.tryLockExclusive() else { return nil }
         var indexSize = try index.size
         switch PackFormat.checkFileHeader(try index.read(count: PackFormat.fileHeaderSize, at: 0), magic: PackFormat.indexMagic) {
         case .valid: break

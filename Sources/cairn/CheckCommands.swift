@@ -1,6 +1,7 @@
 import ArgumentParser
 import CairnFormats
 import CairnGrid
+import CairnSnapshots
 
 func printReport(_ report: CheckReport, verified: Bool) {
     var byServer: [String: [CheckReport.ShareReport]] = [:]
@@ -39,9 +40,20 @@ struct Repair: AsyncParsableCommand {
         abstract: "Regenerate missing or corrupt shares onto servers that lack them.")
 
     @OptionGroup var gridOptions: GridOptions
-    @Argument(help: "A read or verify cap.") var cap: String
+    @Argument(help: "A read or verify cap; omit it inside a repository to repair every cap it uses.") var cap: String?
 
     func run() async throws {
+        guard let cap else {
+            let repo = try openRepository()
+            let session = try await repo.session()
+            let report = await RepositoryCheck(session: session).run(readData: false, repair: true) { Terminal.progress($0) }
+            Terminal.endProgress()
+            for r in report.repaired { Terminal.writeOut("repaired \(r)\n") }
+            for p in report.problems { Terminal.writeOut("problem: \(p)\n") }
+            Terminal.writeOut("\(report.caps) caps checked, \(report.repaired.count) repaired: \(report.problems.isEmpty ? "healthy" : "\(report.problems.count) problems left")\n")
+            if !report.problems.isEmpty { throw ExitCode(Code.unhealthy) }
+            return
+        }
         let parsed = try parseCap(cap)
         try rejectSlotCap(parsed, "repair")
         guard let verifyCap = parsed.verifyCap else {

@@ -36,8 +36,8 @@ struct Diff: AsyncParsableCommand {
                     let full = repo.workTree.appending(change.path)
                     return e.kind == .symlink ? try readLinkBytes(full) : try readFileBytes(full)
                 }
-                guard let v = e.version else { return [] }
-                return try await session.content.content(of: v)
+                guard e.kind == .file || e.kind == .symlink else { return [] }
+                return try await session.content.content(forHash: e.hash)
             }
             let a = try await bytes(o, worktree: false)
             let b = try await bytes(n, worktree: fromWorktree)
@@ -78,7 +78,7 @@ struct Check: AsyncParsableCommand {
             let report = await RepositoryCheck(session: session).run(readData: readData || verify) { Terminal.progress($0) }
             Terminal.endProgress()
             for p in report.problems { Terminal.writeOut("problem: \(p)\n") }
-            Terminal.writeOut("checked \(report.snapshots) snapshots, \(report.trees) trees, \(report.versions) file versions, \(report.caps) caps\(readData || verify ? " (data read and verified)" : ""): \(report.problems.isEmpty ? "no problems" : "\(report.problems.count) problems")\n")
+            Terminal.writeOut("checked \(report.snapshots) snapshots, \(report.trees) trees, \(report.versions) file versions, \(report.caps) caps\(report.missing > 0 ? ", \(report.missing) missing entries" : "")\(readData || verify ? " (data read and verified)" : ""): \(report.problems.isEmpty ? "no problems" : "\(report.problems.count) problems")\n")
             if !report.problems.isEmpty { throw ExitCode(Code.unhealthy) }
             return
         }

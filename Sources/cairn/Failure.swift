@@ -68,9 +68,10 @@ struct Failure: Error {
     init(_ error: RepositoryError) {
         message = error.description
         switch error {
-        case .notARepository, .corruptState, .alreadyARepository: code = Code.config
+        case .notARepository, .corruptState, .alreadyARepository, .unsupportedFormat: code = Code.config
         case .locked: code = Code.locked
         case .nonFastForward, .branchGone: code = Code.conflict
+        case .segmentUnavailable: code = Code.unavailable
         case .rollback: code = Code.integrity
         case .unknownRevision, .noSuchPath, .badName, .outsideWorktree: code = Code.usage
         case .exists, .uncommittedChanges, .readOnly: code = Code.unhealthy

@@ -119,10 +119,11 @@ struct Cat: AsyncParsableCommand {
         guard let path else { throw Failure("name a file as REV:PATH", code: Code.usage) }
         let id = try await session.resolve(rev.isEmpty ? "HEAD" : rev)
         let entry = try await session.entry(path, in: id, revision: rev)
-        guard entry.kind == .file || entry.kind == .symlink, let v = entry.version else {
+        if entry.kind == .missing { throw Failure(missingNote(path, entry), code: Code.noInput) }
+        guard entry.hasContent else {
             throw Failure("'\(path)' in \(rev) is a \(entry.kind), not a file", code: Code.usage)
         }
-        try writeBytes(try await session.content.content(of: v))
+        try writeBytes(try await session.content.content(forHash: entry.hash))
     }
 }
 
@@ -138,7 +139,7 @@ struct Ls: AsyncParsableCommand {
         let entries: [TreeEntry]
         if entry.kind == .directory, let tid = ObjectID(entry.hash) { entries = try await session.objects.tree(tid).entries } else { entries = [entry] }
         for e in entries {
-            let suffix = e.kind == .directory ? "/" : ""
+            let suffix = e.kind == .directory ? "/" : e.kind == .missing ? "  (missing: known as \(hexString(e.hash)))" : ""
             Terminal.writeOut("\(modeString(e.mode)) \(e.kind) \(e.size)\t\(e.nameString)\(suffix)\n")
         }
     }
@@ -156,8 +157,10 @@ struct Show: AsyncParsableCommand {
             let entry = try await session.entry(path, in: id, revision: rev)
             if entry.kind == .directory, let tid = ObjectID(entry.hash) {
                 for e in try await session.objects.tree(tid).entries { Terminal.writeOut(e.nameString + (e.kind == .directory ? "/" : "") + "\n") }
-            } else if let v = entry.version {
-                try writeBytes(try await session.content.content(of: v))
+            } else if entry.kind == .missing {
+                Terminal.error("warning: " + missingNote(path, entry))
+            } else if entry.hasContent {
+                try writeBytes(try await session.content.content(forHash: entry.hash))
             }
             return
         }
@@ -179,7 +182,9 @@ struct CheckoutCommand: AsyncParsableCommand {
     @Flag(help: "Overwrite uncommitted changes.") var force = false
     func run() async throws {
         let repo = try openRepository()
-        try await repo.checkout(revision, paths: paths, force: force)
+        for path in try await repo.checkout(revision, paths: paths, force: force) {
+            Terminal.error("warning: \(path): missing from the repository (its content was never stored); not written")
+        }
     }
 }
 
@@ -200,8 +205,9 @@ struct Restore: AsyncParsableCommand {
         let id = try await session.resolver.asOf(date, from: tip, "HEAD@{\(at)}")
         let entry = try await session.entry(rel, in: id, revision: "HEAD@{\(at)}")
         if let output {
-            guard let v = entry.version else { throw Failure("'\(rel)' is a directory; restore it into the worktree or use checkout", code: Code.usage) }
-            let bytes = try await session.content.content(of: v)
+            if entry.kind == .missing { throw Failure(missingNote(rel, entry), code: Code.noInput) }
+            guard entry.hasContent else { throw Failure("'\(rel)' is a directory; restore it into the worktree or use checkout", code: Code.usage) }
+            let bytes = try await session.content.content(forHash: entry.hash)
             if output == "-" { try writeBytes(bytes) } else {
                 let f = try FileDescriptor.open(output, flags: O_WRONLY | O_CREAT | O_TRUNC, mode: 0o644)
                 try f.write(bytes)
@@ -209,7 +215,9 @@ struct Restore: AsyncParsableCommand {
             }
             return
         }
-        try await repo.checkout(id.hex, relativePaths: [rel], force: force)
+        for path in try await repo.checkout(id.hex, relativePaths: [rel], force: force) {
+            Terminal.error("warning: \(path): missing from the repository (its content was never stored); not written")
+        }
     }
 }
 
@@ -239,11 +247,12 @@ struct Tag: AsyncParsableCommand {
 func moveRef(_ repo: Repository, tags: Bool, name: String?, revision: String?, delete: Bool) async throws {
     while true {
         let session = try await repo.session()
-        let table = tags ? session.refs.tags : session.refs.branches
+        let table: [String: RefTarget] = tags ? session.refs.tags : session.refs.branches.mapValues { .snapshot($0) }
         guard let name else {
             let current: String? = if case .branch(let b) = try repo.head() { b } else { nil }
-            for (n, id) in table.sorted(by: { $0.key < $1.key }) {
-                Terminal.writeOut((n == current && !tags ? "* " : "  ") + "\(n) \(id.short)\n")
+            for (n, target) in table.sorted(by: { $0.key < $1.key }) {
+                let kind = target.kind == .snapshot ? "" : " (\(target.kind))"
+                Terminal.writeOut((n == current && !tags ? "* " : "  ") + "\(n) \(String(hexString(target.hash).prefix(12)))\(kind)\n")
             }
             return
         }
@@ -258,8 +267,23 @@ func moveRef(_ repo: Repository, tags: Bool, name: String?, revision: String?, d
             if tags { refs.tags[name] = nil } else { refs.branches[name] = nil }
         } else {
             guard table[name] == nil else { throw RepositoryError.exists(name) }
-            let id = try await session.resolve(revision ?? "HEAD")
-            if tags { refs.tags[name] = id } else { refs.branches[name] = id }
+            let revision = revision ?? "HEAD"
+            let (rev, path) = RevisionResolver.splitPath(revision)
+            let id = try await session.resolve(rev.isEmpty ? "HEAD" : rev)
+            if let path {
+                // A tag of a directory (its tree) or of a file's content: REV:PATH.
+                guard tags else { throw Failure("a branch points at a snapshot, not at '\(revision)'", code: Code.usage) }
+                let entry = try await session.entry(path, in: id, revision: rev)
+                switch entry.kind {
+                case .directory: refs.tags[name] = RefTarget(kind: .tree, hash: entry.hash)
+                case .file, .symlink: refs.tags[name] = RefTarget(kind: .content, hash: entry.hash)
+                case .gitlink, .missing: throw Failure("'\(path)' is a \(entry.kind): nothing to tag", code: Code.usage)
+                }
+            } else if tags {
+                refs.tags[name] = .snapshot(id)
+            } else {
+                refs.branches[name] = id
+            }
         }
         do {
             _ = try await repo.refStore.publish(refs, replacing: session.version)
@@ -303,4 +327,13 @@ struct Clone: AsyncParsableCommand {
         }
         Terminal.writeErr("cairn: cloned into \(dir)\(repo.refStore.isWritable ? "" : " (read-only)")\n")
     }
+}
+
+func missingNote(_ path: String, _ entry: TreeEntry) -> String {
+    "'\(path)' is missing from the repository: its content (known as \(hexString(entry.hash)), \(entry.size) bytes) was never stored"
+}
+
+func hexString(_ bytes: [UInt8]) -> String {
+    let digits = Array("0123456789abcdef".utf8)
+    return String(decoding: bytes.flatMap { [digits[Int($0 >> 4)], digits[Int($0 & 15)]] }, as: UTF8.self)
 }

@@ -4,7 +4,7 @@ import Testing
 @Suite struct ObjectEncodingTests {
     func entry(_ name: String, _ kind: TreeEntry.Kind = .file, mode: UInt32 = 0o100644) -> TreeEntry {
         TreeEntry(name: Array(name.utf8), kind: kind, mode: mode, size: 3, mtimeSeconds: 1_700_000_000, mtimeNanoseconds: 5,
-                  hash: [UInt8](repeating: 1, count: 32), version: kind == .directory ? nil : ObjectID([UInt8](repeating: 2, count: 32)))
+                  hash: [UInt8](repeating: 1, count: 32))
     }
 
     @Test func treesAreCanonical() throws {
@@ -20,7 +20,7 @@ import Testing
         #expect(throws: ObjectError.self) { try Tree(entries: [entry("a/b")]) }
         #expect(throws: ObjectError.self) { try Tree(entries: [entry("..")]) }
         let nonUTF8 = TreeEntry(name: [0x66, 0xFF, 0x20], kind: .file, mode: 0o100600, size: 0, mtimeSeconds: 0, mtimeNanoseconds: 0,
-                                hash: [UInt8](repeating: 0, count: 32), version: nil)
+                                hash: [UInt8](repeating: 0, count: 32))
         #expect(try Tree(decoding: Tree(entries: [nonUTF8]).encoded).entries[0].name == [0x66, 0xFF, 0x20])
         var damaged = a.encoded
         damaged.removeLast()
@@ -30,14 +30,14 @@ import Testing
     @Test func snapshotsAndVersionsRoundTrip() throws {
         let sig = Signature(name: "Ada", email: "ada@example.org", time: 1_700_000_000, zoneOffset: -300)
         let s = Snapshot(tree: ObjectID([UInt8](repeating: 3, count: 32))!, parents: [ObjectID([UInt8](repeating: 4, count: 32))!],
-                         author: sig, committer: sig, message: Array("hello\n".utf8), extraHeaders: [("encoding", Array("latin1".utf8))])
+                         author: sig, committer: sig, message: Array("hello\n".utf8), extraHeaders: [ExtraHeader(key: Array("encoding".utf8), value: Array("latin1".utf8))])
         #expect(try Snapshot(decoding: s.encoded) == s)
         #expect(throws: ObjectError.self) { try Tree(decoding: s.encoded) }
         let v = FileVersion(contentHash: [UInt8](repeating: 9, count: 32), size: 10, base: s.tree, depth: 2, chainBytes: 40,
-                            encoding: .zlib, storedSize: 3, payloadSize: 12, storage: .inline([1, 2, 3]))
+                            keyframeSize: 90, leafHashes: [], encoding: .zlib, storedSize: 3, payloadSize: 12, storage: .inline([1, 2, 3]))
         #expect(try FileVersion(decoding: v.encoded) == v)
-        let c = FileVersion(contentHash: [UInt8](repeating: 9, count: 32), size: 10, base: nil, depth: 0, chainBytes: 0,
-                            encoding: .raw, storedSize: 10, payloadSize: 10, storage: .cap("cairn:chk:x"))
+        let c = FileVersion(contentHash: [UInt8](repeating: 9, count: 32), size: 3 << 20, base: nil, depth: 0, chainBytes: 0,
+                            keyframeSize: 10, leafHashes: (0..<3).map { [UInt8](repeating: UInt8($0), count: 32) }, encoding: .raw, storedSize: 10, payloadSize: 10, storage: .cap("cairn:chk:x"))
         #expect(try FileVersion(decoding: c.encoded) == c)
         #expect(c.id != v.id)
     }

@@ -65,11 +65,8 @@ func describeTree(_ root: String) throws -> [String] {
         let builder = TreeBuilder(root: FSPath(source), content: content, rules: IgnoreRules(), cache: StatCache())
         let tree = try await builder.build(previous: nil)
         #expect(builder.unreadable.isEmpty && builder.skipped.isEmpty)
-        let indexCap = try await objects.saveIndex()
-
         // Restore through a fresh store, as another machine would.
-        let grid = try scratch.grid()
-        let fresh = ContentStore(objects: ObjectStore(grid: grid, index: try await ObjectStore.loadIndex(grid: grid, cap: indexCap)))
+        let fresh = ContentStore(objects: try await reopened(objects, grid: try scratch.grid()))
         let target = try scratch.dir("target")
         try await Checkout(content: fresh).write(tree: tree, into: FSPath(target))
         #expect(try describeTree(target) == describeTree(source))

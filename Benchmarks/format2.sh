@@ -1,0 +1,96 @@
+#!/usr/bin/env bash
+# Snapshot format 2 benchmark (issue: "Snapshot format 2"), all in one run, release build:
+#  (a) 100,000 files of 100 bytes in 1,000 folders: the first commit and a one-file commit, Cairn (3-of-10
+#      local grid) against restic (its own local repository) and git: time, peak RSS, repository growth;
+#  (b) a commit of one changed file into a repository of about 200,000 objects (the tree of (a) after
+#      a second 100,000-file commit) against the same commit into an empty repository.
+#
+#   Benchmarks/format2.sh [WORKDIR]
+#
+# Installs restic from Debian if missing; drops the page cache before each timed step when run as root.
+# Prints a table with ratios; nothing here runs in `swift test`.
+set -euo pipefail
+here=$(cd "$(dirname "$0")/.." && pwd)
+work=${1:-/tmp/cairn-format2}
+export LC_ALL=C TZ=UTC
+
+command -v restic >/dev/null || { apt-get update -qq && apt-get install -y -qq restic >/dev/null; }
+(cd "$here" && swift build -c release --product cairn >/dev/null)
+cairn=$here/.build/release/cairn
+
+rm -rf "$work" && mkdir -p "$work"
+drop() { sync; if [ "$(id -u)" = 0 ]; then echo 3 > /proc/sys/vm/drop_caches 2>/dev/null || true; fi; }
+# m NAME CMD…: drop caches, run under /usr/bin/time; records seconds in S_NAME and peak RSS (MiB) in R_NAME.
+m() {
+  local name=$1; shift; drop
+  /usr/bin/time -f "%e %M" -o "$work/$name.time" "$@" >/dev/null 2>"$work/$name.err" || { echo "$name failed:" >&2; cat "$work/$name.err" >&2; exit 1; }
+  read -r secs kb < "$work/$name.time"
+  printf -v "S_$name" '%.2f' "$secs"; printf -v "R_$name" '%d' "$((kb / 1024))"
+}
+size() { du -sb "$1" | cut -f1; }
+
+# The tree: 1,000 folders of 100 files, 100 bytes each (distinct contents).
+python3 - "$work/data" <<'EOF'
+import os, sys
+root = sys.argv[1]
+for d in range(1000):
+    os.makedirs(f"{root}/d{d:04}", exist_ok=True)
+    for f in range(100):
+        n = d * 100 + f
+        with open(f"{root}/d{d:04}/f{f:03}.txt", "w") as out:
+            out.write((f"file {n:06} " * 10)[:99] + "\n")
+EOF
+
+export CAIRN_GRID=$work/grid RESTIC_REPOSITORY=$work/restic RESTIC_PASSWORD=bench GIT_DIR=$work/git GIT_WORK_TREE=$work/data
+export CAIRN_AUTHOR_NAME=bench CAIRN_AUTHOR_EMAIL=b@b
+mkdir -p "$work/state"
+"$cairn" grid create "$work/grid" --servers 10 --encoding 3-of-10 --happy 7 >/dev/null
+(cd "$work/state" && "$cairn" init --work-tree "$work/data" >/dev/null 2>&1)
+restic init >/dev/null 2>&1
+git init -q && git config user.email b@b && git config user.name b
+cairn_in() { (cd "$work/state" && "$cairn" "$@"); }
+
+m cairn_first cairn_in commit -m first
+m restic_first restic backup --host bench "$work/data"
+m git_first sh -c 'git add -A && git commit -q -m first'
+G0=$(size "$work/grid"); RS0=$(size "$work/restic"); GT0=$(size "$work/git")
+
+echo "changed" >> "$work/data/d0500/f050.txt"
+m cairn_one cairn_in commit -m one
+m restic_one restic backup --host bench "$work/data"
+m git_one sh -c 'git add -A && git commit -q -m one'
+G1=$(size "$work/grid"); RS1=$(size "$work/restic"); GT1=$(size "$work/git")
+
+# (b) 100,000 more files (about 200,000 objects: contents and their versions, trees), then one change.
+python3 - "$work/data" <<'EOF'
+import os, sys
+root = sys.argv[1]
+for d in range(1000):
+    os.makedirs(f"{root}/e{d:04}", exist_ok=True)
+    for f in range(100):
+        n = d * 100 + f
+        with open(f"{root}/e{d:04}/g{f:03}.txt", "w") as out:
+            out.write((f"more {n:06} " * 10)[:99] + "\n")
+EOF
+cairn_in commit -m grow >/dev/null
+echo "changed again" >> "$work/data/d0500/f050.txt"
+m cairn_big cairn_in commit -m big
+
+mkdir -p "$work/empty-data" "$work/empty-state"
+echo "one file" > "$work/empty-data/f.txt"
+(cd "$work/empty-state" && CAIRN_GRID=$work/grid2 "$cairn" init --work-tree "$work/empty-data" >/dev/null 2>&1)
+echo "changed" >> "$work/empty-data/f.txt"
+m cairn_empty sh -c "cd '$work/empty-state' && CAIRN_GRID='$work/grid2' '$cairn' commit -m one"
+
+ratio() { echo "scale=2; $1 / $2" | bc -l; }
+kb() { echo "$(( ($1 + 512) / 1024 )) KB"; }
+printf '\n(a) 100,000 files of 100 bytes in 1,000 folders\n'
+printf '%-34s %10s %10s %10s   %s\n' step cairn restic git "cairn/restic"
+printf '%-34s %9ss %9ss %9ss   %s\n' "first commit, time" "$S_cairn_first" "$S_restic_first" "$S_git_first" "$(ratio "$S_cairn_first" "$S_restic_first")"
+printf '%-34s %8sMiB %8sMiB %8sMiB   %s\n' "first commit, peak RSS" "$R_cairn_first" "$R_restic_first" "$R_git_first" "$(ratio "$R_cairn_first" "$R_restic_first")"
+printf '%-34s %10s %10s %10s\n' "repository after first commit" "$(kb "$G0")" "$(kb "$RS0")" "$(kb "$GT0")"
+printf '%-34s %9ss %9ss %9ss   %s\n' "one-file commit, time" "$S_cairn_one" "$S_restic_one" "$S_git_one" "$(ratio "$S_cairn_one" "$S_restic_one")"
+printf '%-34s %8sMiB %8sMiB %8sMiB\n' "one-file commit, peak RSS" "$R_cairn_one" "$R_restic_one" "$R_git_one"
+printf '%-34s %10s %10s %10s\n' "one-file commit, growth" "$(kb $((G1 - G0)))" "$(kb $((RS1 - RS0)))" "$(kb $((GT1 - GT0)))"
+printf '\n(b) one-file commit into ~200,000 objects: %ss (%s MiB RSS); into an empty repository: %ss; ratio %s\n' \
+  "$S_cairn_big" "$R_cairn_big" "$S_cairn_empty" "$(ratio "$S_cairn_big" "$S_cairn_empty")"
