@@ -48,15 +48,17 @@ mkdir -p "$work/state"
 (cd "$work/state" && "$cairn" init --work-tree "$work/data" >/dev/null 2>&1)
 restic init >/dev/null 2>&1
 git init -q && git config user.email b@b && git config user.name b
-cairn_in() { (cd "$work/state" && "$cairn" "$@"); }
+# /usr/bin/time runs programs, not shell functions: a two-line script runs cairn in the state folder.
+printf '#!/bin/sh\ncd "%s/state" && exec "%s" "$@"\n' "$work" "$cairn" > "$work/cairn-in" && chmod +x "$work/cairn-in"
+cairn_in() { "$work/cairn-in" "$@"; }
 
-m cairn_first cairn_in commit -m first
+m cairn_first "$work/cairn-in" commit -m first
 m restic_first restic backup --host bench "$work/data"
 m git_first sh -c 'git add -A && git commit -q -m first'
 G0=$(size "$work/grid"); RS0=$(size "$work/restic"); GT0=$(size "$work/git")
 
 echo "changed" >> "$work/data/d0500/f050.txt"
-m cairn_one cairn_in commit -m one
+m cairn_one "$work/cairn-in" commit -m one
 m restic_one restic backup --host bench "$work/data"
 m git_one sh -c 'git add -A && git commit -q -m one'
 G1=$(size "$work/grid"); RS1=$(size "$work/restic"); GT1=$(size "$work/git")
@@ -74,7 +76,7 @@ for d in range(1000):
 EOF
 cairn_in commit -m grow >/dev/null
 echo "changed again" >> "$work/data/d0500/f050.txt"
-m cairn_big cairn_in commit -m big
+m cairn_big "$work/cairn-in" commit -m big
 
 mkdir -p "$work/empty-data" "$work/empty-state"
 echo "one file" > "$work/empty-data/f.txt"

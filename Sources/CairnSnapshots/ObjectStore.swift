@@ -1,3 +1,4 @@
+import CairnDelta
 import CairnFormats
 import CairnGrid
 import CairnPrimitives
@@ -45,6 +46,10 @@ public actor ObjectStore {
     private var useClock: UInt64 = 0
     /// Packs being downloaded, so two readers of one pack wait for one download.
     private var packLoads: [Int: Task<PackReader, Error>] = [:]
+    /// Trees stored as deltas: how many deltas from a whole tree each one read or written here is.
+    private var treeDepths: [ObjectID: UInt16] = [:]
+    /// A tree is stored as a delta on its base at most this many deltas deep.
+    public static let maxTreeDepth: UInt16 = 16
 
     /// `grid` must carry the repository's convergence secret.
     public init(grid: Grid, index: RepoIndex) {
@@ -63,11 +68,30 @@ public actor ObjectStore {
         index.location[id] != nil || pendingObjects[id] != nil || uploading[id] != nil
     }
 
+    /// Puts a tree as a VCDIFF delta on `base` (the same folder's tree in the parent snapshot) when that
+    /// is at most a quarter of its size and the chain stays within `maxTreeDepth`; else whole.
+    @discardableResult
+    public func put(_ bytes: [UInt8], deltaBase base: ObjectID?) async throws -> ObjectID {
+        let id = ObjectCoding.id(of: bytes)
+        guard let base, base != id, !contains(id), ObjectCoding.kind(of: bytes) == .tree,
+              let baseBytes = try? await get(base), let depth = treeDepths[base], depth < Self.maxTreeDepth else {
+            return try await put(bytes)
+        }
+        let delta = VCDIFF.encode(source: baseBytes, target: bytes)
+        guard delta.count * 4 <= bytes.count, !contains(id) else { return try await put(bytes) }
+        pendingObjects[id] = bytes
+        treeDepths[id] = depth + 1
+        pending.addDelta(id, rawLength: bytes.count, base: base, depth: depth + 1, delta: delta)
+        if pending.byteCount >= PackBuilder.targetSize { try await flush(data: false) }
+        return id
+    }
+
     @discardableResult
     public func put(_ bytes: [UInt8]) async throws -> ObjectID {
         let id = ObjectCoding.id(of: bytes)
         if contains(id) { return id }
         pendingObjects[id] = bytes
+        if ObjectCoding.kind(of: bytes) == .tree { treeDepths[id] = 0 }
         // Large file versions (inline payloads) go to data packs; small objects, including versions whose
         // payload is a cap of its own, to metadata packs, so restoring one big file fetches no data pack.
         if ObjectCoding.kind(of: bytes) == .fileVersion && bytes.count > Self.metadataObjectLimit {
@@ -82,13 +106,33 @@ public actor ObjectStore {
     }
 
     public func get(_ id: ObjectID) async throws -> [UInt8] {
+        try await get(id, budget: Int(Self.maxTreeDepth) + 1)
+    }
+
+    /// `budget` bounds the delta chain followed, whatever a damaged record claims.
+    private func get(_ id: ObjectID, budget: Int) async throws -> [UInt8] {
         if let b = pendingObjects[id] ?? uploading[id] { return b }
         guard let n = index.location[id] else { throw StoreError.missingObject(id) }
         let reader = try await pack(n)
-        guard let b = try reader.object(id) else {
+        switch try reader.record(id) {
+        case nil:
             throw StoreError.damaged("pack \(n) does not hold object \(id.short) although the index says so")
+        case .full(let bytes)?:
+            if ObjectCoding.kind(of: bytes) == .tree { treeDepths[id] = 0 }
+            return bytes
+        case .delta(let base, let depth, let delta, let rawLength)?:
+            guard budget > 1 else { throw StoreError.damaged("object \(id.short): delta chain longer than \(Self.maxTreeDepth)") }
+            let source = try await get(base, budget: budget - 1)
+            let bytes: [UInt8]
+            do { bytes = try VCDIFF.apply(delta, to: source, maxTargetSize: rawLength) } catch {
+                throw StoreError.damaged("object \(id.short): its delta does not apply: \(error)")
+            }
+            guard bytes.count == rawLength, ObjectCoding.id(of: bytes) == id else {
+                throw StoreError.damaged("object \(id.short) does not match its id")
+            }
+            treeDepths[id] = depth
+            return bytes
         }
-        return b
     }
 
     /// Pack `n`, from memory or downloaded once however many readers ask at the same time.

@@ -1,15 +1,17 @@
 import CairnPrimitives
 
 /// Many small objects in one immutable cap (Documentation/Snapshots.md): a sorted table of contents,
-/// then the records. Each record is zlib-compressed when the probe says it pays.
+/// then the records. Each record is zlib-compressed when the probe says it pays, or (trees) a VCDIFF
+/// delta on another object, so a tree that changed a little costs a little.
 ///
 /// ```
-/// "CRNPACK1" | count u32 | count × (id 32 | offset u64 | stored length u32 | raw length u32 | encoding u8)
-/// records (offsets count from the start of the pack)
+/// "CRNPACK2" | count u32 | count × (id 32 | offset u64 | stored length u32 | raw length u32 | encoding u8)
+/// records (offsets count from the start of the pack); encoding 0 raw, 1 zlib,
+/// 2 delta: base id 32 | depth u16 | VCDIFF of the object against the base object
 /// ```
 public struct PackBuilder: Sendable {
     public static let targetSize = 4 << 20
-    static let magic = Array("CRNPACK1".utf8)
+    static let magic = Array("CRNPACK2".utf8)
     static let entrySize = 32 + 8 + 4 + 4 + 1
 
     private var records: [(id: ObjectID, encoding: UInt8, raw: Int, stored: [UInt8])] = []
@@ -35,6 +37,15 @@ public struct PackBuilder: Sendable {
         }
         records.append((id, 0, bytes.count, bytes))
         byteCount += bytes.count + Self.entrySize
+    }
+
+    /// Adds `id` (raw length `rawLength`) as a VCDIFF `delta` on `base`, `depth` deltas from a full object.
+    public mutating func addDelta(_ id: ObjectID, rawLength: Int, base: ObjectID, depth: UInt16, delta: [UInt8]) {
+        guard seen.insert(id).inserted else { return }
+        var w = ByteWriter(capacity: 34 + delta.count)
+        w.raw(base.bytes); w.u16(depth); w.raw(delta)
+        records.append((id, 2, rawLength, w.bytes))
+        byteCount += w.bytes.count + Self.entrySize
     }
 
     public func build() -> [UInt8] {
@@ -69,8 +80,13 @@ public struct PackReader: Sendable {
             for _ in 0..<count {
                 let id = try r.id()
                 let offset = try r.u64(), stored = Int(try r.u32()), raw = Int(try r.u32()), encoding = try r.u8()
-                guard offset <= UInt64(bytes.count), Int(offset) + stored <= bytes.count, encoding <= 1,
-                      encoding == 1 ? raw <= stored &* 1100 &+ 1024 : raw == stored else {
+                let sane = switch encoding {
+                case 0: raw == stored
+                case 1: raw <= stored &* 1100 &+ 1024
+                case 2: stored >= 34 && raw < 1 << 30
+                default: false
+                }
+                guard offset <= UInt64(bytes.count), Int(offset) + stored <= bytes.count, sane else {
                     throw ObjectError.malformed("pack entry out of range")
                 }
                 let e = Entry(offset: Int(offset), stored: stored, raw: raw, encoding: encoding)
@@ -85,11 +101,27 @@ public struct PackReader: Sendable {
 
     public var ids: [ObjectID] { Array(table.keys) }
 
-    public func object(_ id: ObjectID) throws -> [UInt8]? {
+    /// A record as stored: the object's bytes (checked against the id), or a delta to apply to its base.
+    public enum Record: Sendable {
+        case full([UInt8])
+        case delta(base: ObjectID, depth: UInt16, delta: [UInt8], rawLength: Int)
+    }
+
+    public func record(_ id: ObjectID) throws -> Record? {
         guard let e = table[id] else { return nil }
         let stored = Array(bytes[e.offset..<(e.offset + e.stored)])
+        if e.encoding == 2 {
+            var r = ByteReader(stored)
+            return .delta(base: try r.id(), depth: try r.u16(), delta: Array(stored[34...]), rawLength: e.raw)
+        }
         let raw = e.encoding == 1 ? try Zlib.decompress(stored, expectedSize: e.raw) : stored
         guard ObjectCoding.id(of: raw) == id else { throw ObjectError.malformed("object \(id.short) does not match its id") }
-        return raw
+        return .full(raw)
+    }
+
+    /// The object's bytes when stored whole (nil when absent or stored as a delta).
+    public func object(_ id: ObjectID) throws -> [UInt8]? {
+        if case .full(let bytes)? = try record(id) { return bytes }
+        return nil
     }
 }

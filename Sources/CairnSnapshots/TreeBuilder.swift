@@ -122,7 +122,7 @@ public final class TreeBuilder: @unchecked Sendable {
             for (key, entry) in hits { newCache.entries[key] = entry }
         }
         try await storeAll(misses, lookup)
-        return try await makeTree(top)
+        return try await makeTree(top, lookup)
     }
 
     /// Stores files `concurrency` at a time; a file that cannot be read becomes a problem, not a failure.
@@ -180,15 +180,20 @@ public final class TreeBuilder: @unchecked Sendable {
         return Stored(hash: hash, size: UInt64(bytes.count), cacheEntry: entry, wasRead: true)
     }
 
-    /// Builds every tree bottom-up without touching the store, then hands them over in one call.
-    private func makeTree(_ dir: Directory) async throws -> ObjectID {
-        var encoded: [[UInt8]] = []
-        let root = try Self.encodeTrees(dir, into: &encoded)
-        try await content.objects.putAll(encoded)
+    /// Builds every tree bottom-up without touching the store, then stores the new ones, each as a delta
+    /// on the same folder's tree in the parent snapshot when that is small.
+    private func makeTree(_ dir: Directory, _ lookup: PreviousVersions) async throws -> ObjectID {
+        var encoded: [(path: [UInt8], bytes: [UInt8])] = []
+        let root = try Self.encodeTrees(dir, path: [], into: &encoded)
+        let objects = content.objects
+        let known = await objects.containsAll(encoded.map { ObjectCoding.id(of: $0.bytes) })
+        for (tree, isKnown) in zip(encoded, known) where !isKnown {
+            try await objects.put(tree.bytes, deltaBase: await lookup.tree(at: tree.path))
+        }
         return root
     }
 
-    private static func encodeTrees(_ dir: Directory, into encoded: inout [[UInt8]]) throws -> ObjectID {
+    private static func encodeTrees(_ dir: Directory, path: [UInt8], into encoded: inout [(path: [UInt8], bytes: [UInt8])]) throws -> ObjectID {
         var entries: [TreeEntry] = []
         entries.reserveCapacity(dir.items.count)
         for (position, item) in dir.items.enumerated() {
@@ -198,13 +203,13 @@ public final class TreeBuilder: @unchecked Sendable {
                           mtimeNanoseconds: st.mtimeNanoseconds, hash: hash)
             }
             if let sub = item.directory {
-                entries.append(entry(0, try encodeTrees(sub, into: &encoded).bytes))
+                entries.append(entry(0, try encodeTrees(sub, path: path.isEmpty ? item.name : path + [0x2F] + item.name, into: &encoded).bytes))
             } else if let s = dir.stored[position] {
                 entries.append(entry(s.size, s.hash))
             }
         }
         let bytes = try Tree(entries: entries).encoded
-        encoded.append(bytes)
+        encoded.append((path, bytes))
         return ObjectCoding.id(of: bytes)
     }
 
@@ -227,6 +232,41 @@ actor PreviousVersions {
     init(root: Root?, objects: ObjectStore) {
         self.root = root
         self.objects = objects
+    }
+
+    /// The id of the folder at `path` in the parent snapshot ([] for the root), if it was a folder there.
+    func tree(at path: [UInt8]) async -> ObjectID? {
+        if path.isEmpty {
+            switch root {
+            case nil: return nil
+            case .loaded(let t): return ObjectCoding.id(of: t.encoded)
+            case .id(let id): return id
+            }
+        }
+        guard let parentTree = await folder(at: Array(path.split(separator: 0x2F).dropLast().joined(separator: [0x2F]))),
+              let e = parentTree.entry(named: Array(path.split(separator: 0x2F).last ?? [])), e.kind == .directory else { return nil }
+        return ObjectID(e.hash)
+    }
+
+    /// The parent snapshot's tree of the folder at `path` ([] for the root).
+    private func folder(at path: [UInt8]) async -> Tree? {
+        var tree: Tree
+        switch root {
+        case nil: return nil
+        case .loaded(let t): tree = t
+        case .id(let id):
+            guard let t = try? await objects.tree(id) else { return nil }
+            root = .loaded(t)
+            tree = t
+        }
+        for name in path.split(separator: 0x2F).map(Array.init) {
+            guard let e = tree.entry(named: name), e.kind == .directory, let id = ObjectID(e.hash) else { return nil }
+            if let cached = trees[id] { tree = cached; continue }
+            guard let t = try? await objects.tree(id) else { return nil }
+            trees[id] = t
+            tree = t
+        }
+        return tree
     }
 
     /// The content hash of the file at `path` in the parent snapshot.

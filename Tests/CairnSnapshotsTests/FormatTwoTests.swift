@@ -277,3 +277,56 @@ import Testing
         #expect(Repository.changes(from: flat, to: worktree).isEmpty)
     }
 }
+
+/// Trees are stored like file contents: a folder's tree that changed a little is a small VCDIFF delta on
+/// the same folder's tree in the parent snapshot, chains stay within 16, and every tree reads back exactly.
+@Suite struct CompactTreeTests {
+    @Test func aTreeThatChangedALittleCostsALittle() async throws {
+        let scratch = try Scratch()
+        let source = try scratch.dir("source")
+        try FileManager.default.createDirectory(atPath: source + "/wide", withIntermediateDirectories: true)
+        for i in 0..<2_000 {
+            try Checkout.writeFile(FSPath(source + "/wide/a-rather-long-file-name-\(i).txt"), Array("file \(i)\n".utf8), mode: 0o644, mtime: (1_600_000_000, 0))
+        }
+        let grid = try scratch.grid()
+        var objects = ObjectStore(grid: grid, index: RepoIndex())
+        var segments: [IndexSegment] = []
+        func commit(previous: ObjectID?) async throws -> (tree: ObjectID, packBytes: UInt64) {
+            let builder = TreeBuilder(root: FSPath(source), content: ContentStore(objects: objects), rules: IgnoreRules(), cache: StatCache())
+            let tree = try await builder.build(previousTreeID: previous)
+            let cap = try await objects.saveSegment()!
+            let segment = try IndexSegment(decoding: try await ObjectStore.loadSegment(grid: grid, cap: cap))
+            segments.append(segment)
+            // The next commit starts from the segments, as a new command would (nothing cached).
+            objects = ObjectStore(grid: grid, index: RepoIndex(segments: segments))
+            return (tree, segment.packs.map { (try? Cap(parsing: $0.cap))?.size ?? 0 }.reduce(0, +))
+        }
+        let first = try await commit(previous: nil)
+        let wideEntry = try #require(try await objects.tree(first.tree).entry(named: Array("wide".utf8)))
+        let wideTree = try await objects.tree(ObjectID(wideEntry.hash)!)
+        #expect(wideTree.encoded.count > 150_000)
+        var previous = first.tree
+        var trees = [first.tree]
+        var sizes: [UInt64] = []
+        for round in 0..<40 {
+            try Checkout.writeFile(FSPath(source + "/wide/a-rather-long-file-name-\(round * 7).txt"), Array("changed \(round)\n".utf8),
+                                   mode: 0o644, mtime: (1_600_000_100 + Int64(round), 0))
+            let next = try await commit(previous: previous)
+            sizes.append(next.packBytes)
+            previous = next.tree
+            trees.append(next.tree)
+        }
+        // Most commits store the changed content (one tiny file version) and two small tree deltas, not
+        // the folder's whole tree; a whole tree again once the chain is 16 deep (twice in 40 commits).
+        let whole = sizes.filter { $0 >= 8_000 }.count
+        #expect(whole == 2, "pack bytes per commit: \(sizes)")
+        #expect(sizes.sorted()[sizes.count / 2] < 8_000, "pack bytes per commit: \(sizes)")
+        // Every tree reads back from a fresh store (a chain longer than 16 would be refused), and the
+        // last one checks out exactly.
+        let fresh = ObjectStore(grid: grid, index: RepoIndex(segments: segments))
+        for id in trees { #expect(try await fresh.tree(id).id == id) }
+        let target = try scratch.dir("target")
+        try await Checkout(content: ContentStore(objects: fresh)).write(tree: previous, into: FSPath(target))
+        #expect(try describeTree(target) == describeTree(source))
+    }
+}
