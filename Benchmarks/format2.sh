@@ -2,8 +2,8 @@
 # Snapshot format 2 benchmark (issue: "Snapshot format 2"), all in one run, release build:
 #  (a) 100,000 files of 100 bytes in 1,000 folders: the first commit and a one-file commit, Cairn (3-of-10
 #      local grid) against restic (its own local repository) and git: time, peak RSS, repository growth;
-#  (b) a commit of one changed file into a repository of about 200,000 objects (the tree of (a) after
-#      a second 100,000-file commit) against the same commit into an empty repository.
+#  (b) a commit of one changed file into a repository whose history holds 200,000 file versions against
+#      the same commit into an empty repository (same one-file worktree).
 #
 #   Benchmarks/format2.sh [WORKDIR]
 #
@@ -63,8 +63,11 @@ m restic_one restic backup --host bench "$work/data"
 m git_one sh -c 'git add -A && git commit -q -m one'
 G1=$(size "$work/grid"); RS1=$(size "$work/restic"); GT1=$(size "$work/git")
 
-# (b) 100,000 more files (about 200,000 objects: contents and their versions, trees), then one change.
-python3 - "$work/data" <<'EOF'
+# (b) History without worktree: 100,000 more files committed (200,000 file versions and their trees in
+# history), then the worktree cut down to one small file and committed; a change to
+# that file is the measured commit. Against the same commit in an empty repository: what a commit costs
+# beyond its worktree comes from history (refs, index segments).
+python3 - "$work/data" <<'EOF2'
 import os, sys
 root = sys.argv[1]
 for d in range(1000):
@@ -73,15 +76,18 @@ for d in range(1000):
         n = d * 100 + f
         with open(f"{root}/e{d:04}/g{f:03}.txt", "w") as out:
             out.write((f"more {n:06} " * 10)[:99] + "\n")
-EOF
+EOF2
 cairn_in commit -m grow >/dev/null
-echo "changed again" >> "$work/data/d0500/f050.txt"
+mv "$work/data" "$work/data-full" && mkdir "$work/data" && echo "one file" > "$work/data/only.txt"
+cairn_in commit -m shrink >/dev/null
+echo "changed" >> "$work/data/only.txt"
 m cairn_big "$work/cairn-in" commit -m big
 
 mkdir -p "$work/empty-data" "$work/empty-state"
-echo "one file" > "$work/empty-data/f.txt"
+echo "one file" > "$work/empty-data/only.txt"
 (cd "$work/empty-state" && CAIRN_GRID=$work/grid2 "$cairn" init --work-tree "$work/empty-data" >/dev/null 2>&1)
-echo "changed" >> "$work/empty-data/f.txt"
+(cd "$work/empty-state" && CAIRN_GRID=$work/grid2 "$cairn" commit -m first >/dev/null)
+echo "changed" >> "$work/empty-data/only.txt"
 m cairn_empty sh -c "cd '$work/empty-state' && CAIRN_GRID='$work/grid2' '$cairn' commit -m one"
 
 ratio() { echo "scale=2; $1 / $2" | bc -l; }
@@ -94,5 +100,5 @@ printf '%-34s %10s %10s %10s\n' "repository after first commit" "$(kb "$G0")" "$
 printf '%-34s %9ss %9ss %9ss   %s\n' "one-file commit, time" "$S_cairn_one" "$S_restic_one" "$S_git_one" "$(ratio "$S_cairn_one" "$S_restic_one")"
 printf '%-34s %8sMiB %8sMiB %8sMiB\n' "one-file commit, peak RSS" "$R_cairn_one" "$R_restic_one" "$R_git_one"
 printf '%-34s %10s %10s %10s\n' "one-file commit, growth" "$(kb $((G1 - G0)))" "$(kb $((RS1 - RS0)))" "$(kb $((GT1 - GT0)))"
-printf '\n(b) one-file commit into ~200,000 objects: %ss (%s MiB RSS); into an empty repository: %ss; ratio %s\n' \
+printf '\n(b) one-file commit, history of 200,000 file versions: %ss (%s MiB RSS); empty history: %ss; ratio %s\n' \
   "$S_cairn_big" "$R_cairn_big" "$S_cairn_empty" "$(ratio "$S_cairn_big" "$S_cairn_empty")"

@@ -65,7 +65,7 @@ public actor ObjectStore {
     }
 
     public func contains(_ id: ObjectID) -> Bool {
-        index.location[id] != nil || pendingObjects[id] != nil || uploading[id] != nil
+        index.location(of: id) != nil || pendingObjects[id] != nil || uploading[id] != nil
     }
 
     /// Puts a tree as a VCDIFF delta on `base` (the same folder's tree in the parent snapshot) when that
@@ -112,7 +112,7 @@ public actor ObjectStore {
     /// `budget` bounds the delta chain followed, whatever a damaged record claims.
     private func get(_ id: ObjectID, budget: Int) async throws -> [UInt8] {
         if let b = pendingObjects[id] ?? uploading[id] { return b }
-        guard let n = index.location[id] else { throw StoreError.missingObject(id) }
+        guard let n = index.location(of: id) else { throw StoreError.missingObject(id) }
         let reader = try await pack(n)
         switch try reader.record(id) {
         case nil:

@@ -104,17 +104,17 @@ public struct Repository: Sendable {
         let grid = repositoryGrid(refs)
         var index = RepoIndex()
         for (n, cap) in refs.segments.enumerated() {
-            index.merge(try await segment(cap, number: n, of: refs.segments.count, grid: grid))
+            index.append(try await segment(cap, number: n, of: refs.segments.count, grid: grid))
         }
         tidySegmentCache(keeping: refs.segments)
         return ObjectStore(grid: grid, index: index)
     }
 
-    /// An index segment: from `.cairn/segments/` (segments are immutable, so a cached copy never goes
-    /// stale), else from the grid.
-    func segment(_ cap: String, number: Int, of count: Int, grid: Grid) async throws -> IndexSegment {
-        let name = Self.segmentCacheName(cap)
-        if let cached = try? state.read(name), let segment = try? IndexSegment(decoding: cached) { return segment }
+    /// An index segment: mapped from `.cairn/segments/` (segments are immutable, so a cached copy never
+    /// goes stale), else read from the grid, checked and cached.
+    func segment(_ cap: String, number: Int, of count: Int, grid: Grid) async throws -> SegmentView {
+        let path = state.path(Self.segmentCacheName(cap))
+        if let mapped = try? MappedBytes(mapping: path), let view = try? SegmentView(mapped) { return view }
         let what = "index segment \(number + 1) of \(count) (\(cap.prefix(28))…)"
         let bytes: [UInt8]
         do { bytes = try await ObjectStore.loadSegment(grid: grid, cap: cap) } catch let e as GridError {
@@ -123,14 +123,16 @@ public struct Repository: Sendable {
             default: throw GridError.io(path: what, reason: e.description)
             }
         }
-        let segment: IndexSegment
-        do { segment = try IndexSegment(decoding: bytes) } catch let e as RepositoryError {
-            throw e
-        } catch {
+        let view: SegmentView
+        do { view = try SegmentView(MappedBytes(copying: bytes)) } catch {
             throw StoreError.damaged("\(what) is damaged: \(error); run 'cairn check'")
         }
-        if (try? FileSystem.makeDirectories(state.path("segments"))) != nil { try? state.write(name, bytes) }
-        return segment
+        cacheSegment(cap, bytes)
+        return view
+    }
+
+    func cacheSegment(_ cap: String, _ bytes: [UInt8]) {
+        if (try? FileSystem.makeDirectories(state.path("segments"))) != nil { try? state.write(Self.segmentCacheName(cap), bytes) }
     }
 
     static func segmentCacheName(_ cap: String) -> String {
@@ -149,17 +151,15 @@ public struct Repository: Sendable {
     /// Folds `caps` (a run of the refs' segments) into one new segment, durable before it is named.
     func fold(_ caps: [String], grid: Grid) async throws -> String {
         var folded = IndexSegment()
-        var seenPacks: Set<String> = []
-        var best: [ByteKey: IndexSegment.Content] = [:]
+        var seen: Set<String> = []
         for (n, cap) in caps.enumerated() {
-            let s = try await segment(cap, number: n, of: caps.count, grid: grid)
-            for p in s.packs where seenPacks.insert(p.cap).inserted { folded.packs.append(p) }
-            for c in s.contents where (best[ByteKey(c.hash)]?.depth ?? .max) > c.depth { best[ByteKey(c.hash)] = c }
+            let s = try IndexSegment(decoding: try await segment(cap, number: n, of: caps.count, grid: grid).bytes)
+            folded.packs += s.packs.filter { seen.insert($0.cap).inserted }
+            folded.contents += s.contents
         }
-        folded.contents = Array(best.values)
         let bytes = folded.encoded
         let cap = try await Uploader(grid: grid).put(MemorySource(bytes)).string
-        if (try? FileSystem.makeDirectories(state.path("segments"))) != nil { try? state.write(Self.segmentCacheName(cap), bytes) }
+        cacheSegment(cap, bytes)
         return cap
     }
 

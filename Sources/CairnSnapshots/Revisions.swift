@@ -78,7 +78,7 @@ public struct RevisionResolver: Sendable {
         let lower = name.lowercased()
         if lower.count >= 4, lower.count <= 64, lower.allSatisfy({ $0.isHexDigit }) {
             let index = await objects.index
-            let matches = index.location.keys.filter { $0.hex.hasPrefix(lower) }
+            let matches = index.objects(withHexPrefix: lower)
             var snapshots: [ObjectID] = []
             for m in matches where (try? await objects.snapshot(m)) != nil { snapshots.append(m) }
             if snapshots.count == 1 { return snapshots[0] }

@@ -54,5 +54,5 @@ func textBytes(_ count: Int, seed: UInt64 = 1) -> [UInt8] {
 func reopened(_ objects: ObjectStore, grid: Grid) async throws -> ObjectStore {
     let cap = try await objects.saveSegment()!
     let segment = try IndexSegment(decoding: try await ObjectStore.loadSegment(grid: grid, cap: cap))
-    return ObjectStore(grid: grid, index: RepoIndex(segments: [segment]))
+    return ObjectStore(grid: grid, index: try RepoIndex(segments: [segment]))
 }
