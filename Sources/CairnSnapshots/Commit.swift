@@ -44,7 +44,7 @@ extension Repository {
             throw RepositoryError.nonFastForward(branch: b)
         }
         let objects = try await objectStore(refs)
-        let content = ContentStore(objects: objects)
+        let content = ContentStore(objects: objects, remembersStored: false)
         // The parent's tree id: from the local base record when it names the parent (no download).
         var previousTree: ObjectID?
         if let parent {

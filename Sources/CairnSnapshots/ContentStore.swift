@@ -19,7 +19,15 @@ public struct ContentStore: Sendable {
     /// Recently stored or rebuilt contents: the next version of a path deltas against the one just
     /// stored, so its base is almost always here and the chain is not rebuilt from the grid.
     let recent = RecentContents()
-    public init(objects: ObjectStore) { self.objects = objects }
+    /// Whether stored contents are kept in `recent`: worth it when one process stores many versions of
+    /// the same paths (an import); a single commit stores each path once, and 100,000 small files kept
+    /// there cost 20 MB for nothing.
+    let remembersStored: Bool
+
+    public init(objects: ObjectStore, remembersStored: Bool = true) {
+        self.objects = objects
+        self.remembersStored = remembersStored
+    }
 
     /// Stores `content` unless the repository already has it; returns its content hash. `previous`: the
     /// same path's content in the parent snapshot (the delta base). `leaves`: its leaf hashes, if known.
@@ -62,7 +70,7 @@ public struct ContentStore: Sendable {
         version.storage = payload.count <= ObjectStore.inlineLimit ? .inline(payload) : .cap(try await objects.putLarge(payload))
         let id = try await objects.put(version.encoded)
         await objects.recordContent(hash, version: id, depth: version.depth)
-        await recent.remember(id, content)
+        if remembersStored { await recent.remember(id, content) }
     }
 
     /// The bytes whose content hash is `hash` (a file's or a symlink target's), rebuilt and checked.
