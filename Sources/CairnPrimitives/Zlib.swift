@@ -56,9 +56,24 @@ public enum Zlib {
     /// Compresses a sample (up to 64 KiB from the middle) at level 1 and says whether the whole input
     /// would likely shrink below `threshold` of its size. Incompressible data costs zlib about 60 MB/s for
     /// nothing, so the probe saves far more than it spends.
+    /// `input` compressed at `level` when that pays (below `threshold` of its size), else nil. Up to the
+    /// probe's sample size the compression is its own probe: a small input is compressed once, not twice.
+    public static func compressedIfWorth(_ input: [UInt8], level: Int32, threshold: Double = 0.9) -> [UInt8]? {
+        guard input.count >= 64 else { return nil }
+        if input.count <= probeSize {
+            let c = compress(input, level: level)
+            return Double(c.count) < Double(input.count) * threshold ? c : nil
+        }
+        guard worthCompressing(input, threshold: threshold) else { return nil }
+        let c = compress(input, level: level)
+        return c.count < input.count ? c : nil
+    }
+
+    static let probeSize = 64 * 1024
+
     public static func worthCompressing(_ input: [UInt8], threshold: Double = 0.9) -> Bool {
         guard input.count >= 64 else { return false }
-        let sampleSize = min(input.count, 64 * 1024)
+        let sampleSize = min(input.count, probeSize)
         let start = (input.count - sampleSize) / 2
         let sample = Array(input[start..<start + sampleSize])
         let compressed = compress(sample, level: 1)

@@ -128,10 +128,7 @@ public struct ContentStore: Sendable {
 
     /// zlib when the probe says it pays and it really is smaller.
     static func pack(_ bytes: [UInt8]) -> (FileVersion.Encoding, [UInt8]) {
-        if Zlib.worthCompressing(bytes) {
-            let z = Zlib.compress(bytes, level: compressionLevel)
-            if z.count < bytes.count { return (.zlib, z) }
-        }
+        if let z = Zlib.compressedIfWorth(bytes, level: compressionLevel) { return (.zlib, z) }
         return (.raw, bytes)
     }
 }

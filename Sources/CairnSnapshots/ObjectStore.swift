@@ -99,7 +99,9 @@ public actor ObjectStore {
             pendingData.add(id, bytes, compress: false)
             if pendingData.byteCount >= PackBuilder.targetSize { try await flush(data: true) }
         } else {
-            pending.add(id, bytes)
+            // A file version's payload went through the compression probe already: its header (sizes,
+            // hashes) would not shrink, and compressing it again cost a second igzip call per small file.
+            pending.add(id, bytes, compress: ObjectCoding.kind(of: bytes) != .fileVersion)
             if pending.byteCount >= PackBuilder.targetSize { try await flush(data: false) }
         }
         return id

@@ -27,13 +27,12 @@ public struct PackBuilder: Sendable {
 
     public mutating func add(_ id: ObjectID, _ bytes: [UInt8], compress: Bool = true) {
         guard seen.insert(id).inserted else { return }
-        if compress && Zlib.worthCompressing(bytes) {
-            let z = Zlib.compress(bytes, level: 6)
-            if z.count < bytes.count {
-                records.append((id, 1, bytes.count, z))
-                byteCount += z.count + Self.entrySize
-                return
-            }
+        // Small records (file versions of small files, whose payload was compressed already if that paid)
+        // at igzip's level 1, once; larger ones (trees) at zlib's 6, where the few percent are worth it.
+        if compress, let z = Zlib.compressedIfWorth(bytes, level: bytes.count < 4096 ? 1 : 6) {
+            records.append((id, 1, bytes.count, z))
+            byteCount += z.count + Self.entrySize
+            return
         }
         records.append((id, 0, bytes.count, bytes))
         byteCount += bytes.count + Self.entrySize
