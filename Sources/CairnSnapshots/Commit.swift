@@ -1,4 +1,5 @@
 import CairnFiles
+import CairnGrid
 import CairnPrimitives
 
 public struct CommitRequest: Sendable {
@@ -91,12 +92,7 @@ extension Repository {
         try state.write("pending", Array((snapshotID.hex + "\n").utf8))
         while true {
             var next = refs
-            if let segment, !next.segments.contains(segment) { next.segments.append(segment) }
-            if let start = SegmentPolicy.foldStart(sizes: next.segments.map(SegmentPolicy.size)) {
-                request.progress?("consolidating the index")
-                let folded = try await fold(Array(next.segments[start...]), grid: grid)
-                next.segments = Array(next.segments[..<start]) + [folded]
-            }
+            try await add(segment, to: &next, grid: grid) { request.progress?("consolidating the index") }
             switch head {
             case .branch(let b): next.branches[b] = snapshotID
             case .detached: break
@@ -120,6 +116,42 @@ extension Repository {
         let branch: String? = if case .branch(let b) = head { b } else { nil }
         return CommitOutcome(snapshot: snapshotID, branch: branch, filesRead: builder.filesRead,
                              skipped: builder.skipped, unreadable: builder.unreadable)
+    }
+
+    /// Names `segment` in `refs` (once), folding the newest segments when there would be more than 16.
+    func add(_ segment: String?, to refs: inout Refs, grid: Grid, folding: () -> Void = {}) async throws {
+        if let segment, !refs.segments.contains(segment) { refs.segments.append(segment) }
+        if let start = SegmentPolicy.foldStart(sizes: refs.segments.map(SegmentPolicy.size)) {
+            folding()
+            let folded = try await fold(Array(refs.segments[start...]), grid: grid)
+            refs.segments = Array(refs.segments[..<start]) + [folded]
+        }
+    }
+
+    /// Creates or moves ref `name` (a full name) to an annotated tag object on `target`, by test-and-set;
+    /// the tag object is stored first, in a segment of its own. Retries by itself when other refs moved;
+    /// refuses (`exists`) when `name` appeared meanwhile.
+    public func createAnnotatedTag(_ name: String, target: RefTarget, message: [UInt8], tagger: Signature? = nil) async throws -> ObjectID {
+        guard refStore.isWritable else { throw RepositoryError.readOnly }
+        let full = Refs.tagsPrefix + Array(name.utf8)
+        let now = FileSystem.now().0
+        let tag = AnnotatedTag(target: target, name: Array(name.utf8),
+                               tagger: tagger ?? defaultSignature(time: now, zone: localZoneOffsetMinutes(at: now)), message: message)
+        while true {
+            var (refs, version) = try await loadRefs()
+            guard refs.all[full] == nil else { throw RepositoryError.exists(name) }
+            let objects = try await objectStore(refs)
+            let id = try await objects.put(tag.encoded)
+            let segment = try await objects.saveSegment()
+            try await add(segment, to: &refs, grid: repositoryGrid(refs))
+            refs.all[full] = RefTarget(kind: .tag, hash: id.bytes)
+            do {
+                _ = try await refStore.publish(refs, replacing: version)
+                return id
+            } catch RefStoreError.moved {
+                continue  // the tag object and its segment are convergent: the retry finds them stored
+            }
+        }
     }
 
     func defaultSignature(time: Int64, zone: Int16) -> Signature {

@@ -84,8 +84,10 @@ public struct SegmentView: Sendable {
     let contentsStart: Int
     public let contentCount: Int
 
-    /// Checks the layout, and that both tables are strictly sorted (so the searches are right).
-    public init(_ storage: MappedBytes) throws {
+    /// Checks the layout and, when `checkingOrder` (a segment just read from the grid), that both tables
+    /// are strictly sorted and name known packs. A copy in the local cache was checked before it was
+    /// written: reading every entry again would touch every page of a large index on each command.
+    public init(_ storage: MappedBytes, checkingOrder: Bool = true) throws {
         self.storage = storage
         let b = storage.buffer
         func u32(_ at: Int) throws -> Int {
@@ -117,6 +119,7 @@ public struct SegmentView: Sendable {
         contentCount = try u32(at); at += 4
         guard contentCount * IndexSegment.contentSize == b.count - at else { throw ObjectError.malformed("index segment: content table does not fit") }
         contentsStart = at
+        guard checkingOrder else { return }
         for i in 0..<objectCount {
             let o = objectsStart + i * IndexSegment.objectSize
             guard Self.u32(b, o + 32) < caps.count else { throw ObjectError.malformed("index segment: object in an unknown pack") }
@@ -134,13 +137,13 @@ public struct SegmentView: Sendable {
     public func object(at i: Int) -> (ObjectID, Int) {
         let o = objectsStart + i * IndexSegment.objectSize
         let b = storage.buffer
-        return (ObjectID(Array(b[o..<(o + 32)]))!, Self.u32(b, o + 32))
+        return (ObjectID(unchecked: UnsafeRawBufferPointer(rebasing: b[o..<(o + 32)])), Self.u32(b, o + 32))
     }
 
     public func content(at i: Int) -> IndexSegment.Content {
         let o = contentsStart + i * IndexSegment.contentSize
         let b = storage.buffer
-        return IndexSegment.Content(hash: Array(b[o..<(o + 32)]), version: ObjectID(Array(b[(o + 32)..<(o + 64)]))!,
+        return IndexSegment.Content(hash: Array(b[o..<(o + 32)]), version: ObjectID(unchecked: UnsafeRawBufferPointer(rebasing: b[(o + 32)..<(o + 64)])),
                                     depth: UInt16(b[o + 64]) << 8 | UInt16(b[o + 65]))
     }
 
@@ -207,7 +210,8 @@ public struct RepoIndex: Sendable {
     public private(set) var packs: [String] = []
     private var numberOfPack: [String: Int] = [:]
     private var addedLocation: [ObjectID: Int] = [:]
-    private var addedContents: [ByteKey: (version: ObjectID, depth: UInt16)] = [:]
+    /// Content hash (as an id: 32 bytes inline) → version.
+    private var addedContents: [ObjectID: (version: ObjectID, depth: UInt16)] = [:]
     /// What this command added: the segment a commit writes.
     public private(set) var added = IndexSegment()
 
@@ -242,8 +246,9 @@ public struct RepoIndex: Sendable {
     }
 
     public mutating func recordContent(_ hash: [UInt8], version: ObjectID, depth: UInt16) {
+        guard let key = ObjectID(hash) else { return }
         if let known = content(hash), known.depth <= depth { return }
-        addedContents[ByteKey(hash)] = (version, depth)
+        addedContents[key] = (version, depth)
         added.contents.append(IndexSegment.Content(hash: hash, version: version, depth: depth))
     }
 
@@ -258,7 +263,8 @@ public struct RepoIndex: Sendable {
 
     /// The version with the shortest chain that rebuilds `hash`, among every segment and this command's.
     public func content(_ hash: [UInt8]) -> (version: ObjectID, depth: UInt16)? {
-        var best = addedContents[ByteKey(hash)]
+        guard let key = ObjectID(hash) else { return nil }
+        var best = addedContents[key]
         for s in segments {
             if let c = s.content(hash), c.depth < (best?.depth ?? .max) { best = (c.version, c.depth) }
         }

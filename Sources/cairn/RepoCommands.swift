@@ -164,6 +164,15 @@ struct Show: AsyncParsableCommand {
             }
             return
         }
+        // An annotated tag shows itself first, as git does.
+        if let t = session.refs.tags[rev], t.kind == .tag, let tid = t.id {
+            let tag = try await session.objects.annotatedTag(tid)
+            var header = "tag \(String(decoding: tag.name, as: UTF8.self))\n"
+            if let who = tag.tagger {
+                header += "Tagger: \(who.name) <\(who.email)>\nDate:   \(DateParser.format(who.time, zone: who.zoneOffset))\n"
+            }
+            Terminal.writeOut(header + "\n" + String(decoding: tag.message, as: UTF8.self) + "\n")
+        }
         let s = try await session.objects.snapshot(id)
         Terminal.writeOut(formatSnapshot(id, s) + "\n")
         var before: [[UInt8]: FlatEntry] = [:]
@@ -233,13 +242,36 @@ struct Branch: AsyncParsableCommand {
 }
 
 struct Tag: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "List tags, or create (NAME [REV]) or delete (-d NAME) one.")
+    static let configuration = CommandConfiguration(abstract: "List tags, or create (NAME [REV]) or delete (-d NAME) one; -m makes an annotated tag.")
     @Flag(name: .short, help: "Delete the tag.") var delete = false
+    @Option(name: .shortAndLong, help: "Make an annotated tag with this message (a tag object: tagger, date, message).") var message: String?
     @Argument var name: String?
     @Argument var revision: String?
     func run() async throws {
         let repo = try openRepository()
-        try await moveRef(repo, tags: true, name: name, revision: revision, delete: delete)
+        guard let message, let name, !delete else {
+            if message != nil { throw Failure("-m needs a tag NAME to create", code: Code.usage) }
+            try await moveRef(repo, tags: true, name: name, revision: revision, delete: delete)
+            return
+        }
+        guard Refs.isValidName(name) else { throw RepositoryError.badName(name) }
+        let session = try await repo.session()
+        let target = try await tagTarget(session, revision ?? "HEAD")
+        let id = try await repo.createAnnotatedTag(name, target: target, message: Array((message.hasSuffix("\n") ? message : message + "\n").utf8))
+        Terminal.writeOut("\(name) \(id.short) (annotated)\n")
+    }
+}
+
+/// What `cairn tag NAME REV[:PATH]` points at: REV's snapshot, or the tree or content at PATH.
+func tagTarget(_ session: Session, _ revision: String) async throws -> RefTarget {
+    let (rev, path) = RevisionResolver.splitPath(revision)
+    let id = try await session.resolve(rev.isEmpty ? "HEAD" : rev)
+    guard let path else { return .snapshot(id) }
+    let entry = try await session.entry(path, in: id, revision: rev)
+    switch entry.kind {
+    case .directory: return RefTarget(kind: .tree, hash: entry.hash)
+    case .file, .symlink: return RefTarget(kind: .content, hash: entry.hash)
+    case .gitlink, .missing: throw Failure("'\(path)' is a \(entry.kind): nothing to tag", code: Code.usage)
     }
 }
 
@@ -268,21 +300,14 @@ func moveRef(_ repo: Repository, tags: Bool, name: String?, revision: String?, d
         } else {
             guard table[name] == nil else { throw RepositoryError.exists(name) }
             let revision = revision ?? "HEAD"
-            let (rev, path) = RevisionResolver.splitPath(revision)
-            let id = try await session.resolve(rev.isEmpty ? "HEAD" : rev)
-            if let path {
-                // A tag of a directory (its tree) or of a file's content: REV:PATH.
-                guard tags else { throw Failure("a branch points at a snapshot, not at '\(revision)'", code: Code.usage) }
-                let entry = try await session.entry(path, in: id, revision: rev)
-                switch entry.kind {
-                case .directory: refs.tags[name] = RefTarget(kind: .tree, hash: entry.hash)
-                case .file, .symlink: refs.tags[name] = RefTarget(kind: .content, hash: entry.hash)
-                case .gitlink, .missing: throw Failure("'\(path)' is a \(entry.kind): nothing to tag", code: Code.usage)
-                }
-            } else if tags {
-                refs.tags[name] = .snapshot(id)
+            if tags {
+                // A tag of a snapshot, or of a directory (its tree) or a file's content: REV:PATH.
+                refs.tags[name] = try await tagTarget(session, revision)
             } else {
-                refs.branches[name] = id
+                guard RevisionResolver.splitPath(revision).path == nil else {
+                    throw Failure("a branch points at a snapshot, not at '\(revision)'", code: Code.usage)
+                }
+                refs.branches[name] = try await session.resolve(revision)
             }
         }
         do {
