@@ -60,7 +60,7 @@ let package = Package(
         .testTarget(name: "CairnStorageTests", dependencies: ["CairnStorage"]),
         .testTarget(name: "CairnSnapshotsTests", dependencies: ["CairnSnapshots", "CairnFiles"]),
         .testTarget(name: "CairnGridTests", dependencies: ["CairnGrid"]),
-        .testTarget(name: "CairnCLITests", dependencies: ["cairn"]),
+        .testTarget(name: "CairnCLITests", dependencies: ["cairn", "CairnSnapshots", "CairnFiles"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -51,7 +51,7 @@ public struct Checkout: Sendable {
         case .gitlink:
             try FileSystem.makeDirectory(path, mode: 0o755)
         case .missing:
-            missing.append(path.description)
+            missing.append(path)
         }
     }
 
@@ -69,8 +69,8 @@ public struct Checkout: Sendable {
 
 /// Paths collected while a checkout runs.
 public final class PathList: Sendable {
-    private let items = Mutex<[String]>([])
+    private let items = Mutex<[FSPath]>([])
     public init() {}
-    func append(_ path: String) { items.withLock { $0.append(path) } }
-    public var paths: [String] { items.withLock { $0 } }
+    func append(_ path: FSPath) { items.withLock { $0.append(path) } }
+    public var paths: [FSPath] { items.withLock { $0 } }
 }

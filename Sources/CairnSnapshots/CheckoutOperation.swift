@@ -70,7 +70,8 @@ extension Repository {
                     try await checkout.write(entry: entry, at: path)
                 }
             }
-            return checkout.missing.paths
+            try recordMissing(checkout.missing.paths, replacing: false)
+            return checkout.missing.paths.map(\.description)
         }
         if !force && !dirty.isEmpty { throw RepositoryError.uncommittedChanges(dirty.map(\.pathString)) }
         // Remove what the worktree's snapshot tracked and the target lacks; never a directory that
@@ -92,7 +93,28 @@ extension Repository {
         }
         try setBase(target, tree: targetTree)
         try? state.write("statcache", StatCache().encoded)
-        return checkout.missing.paths
+        try recordMissing(checkout.missing.paths, replacing: true)
+        return checkout.missing.paths.map(\.description)
+    }
+
+    /// `.cairn/missing`: the worktree paths (relative, NUL-terminated) of missing entries a checkout did
+    /// not write. A commit carries those entries over from the parent snapshot while nothing stands at
+    /// their path: the user never had those files, so leaving them out is not deleting them.
+    func recordMissing(_ paths: [FSPath], replacing: Bool) throws {
+        let root = workTree.bytes + [0x2F]
+        var relative = Set(paths.compactMap { p in p.bytes.starts(with: root) ? Array(p.bytes.dropFirst(root.count)) : nil })
+        if !replacing { relative.formUnion(missingPaths()) }
+        if relative.isEmpty {
+            if FileSystem.exists(state.path("missing")) { try FileSystem.remove(state.path("missing")) }
+            return
+        }
+        try state.write("missing", relative.sorted { $0.lexicographicallyPrecedes($1) }.flatMap { $0 + [0] })
+    }
+
+    /// The paths `.cairn/missing` lists.
+    func missingPaths() -> [[UInt8]] {
+        guard let bytes = try? state.read("missing") else { return [] }
+        return bytes.split(separator: 0).map(Array.init)
     }
 
     /// Makes every folder on the way to `rel` a real directory (replacing a file or symlink there), so

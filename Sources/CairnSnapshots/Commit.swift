@@ -60,6 +60,7 @@ extension Repository {
         for pattern in request.excludes { rules.add(override: pattern) }
         let started = FileSystem.now()  // the snapshot's time: when the scan began
         let builder = TreeBuilder(root: workTree, content: content, rules: rules, cache: statCache())
+        builder.carriedPaths = missingPaths()
         builder.progress = request.progress
         builder.stateFolder = state.dir
         if let stamp = scanStamp() { builder.newCache.scanStart = stamp }

@@ -27,6 +27,9 @@ public final class TreeBuilder: @unchecked Sendable {
     public var progress: (@Sendable (String) -> Void)?
     /// This repository's state folder, skipped wherever it sits in the worktree.
     public var stateFolder: FSPath?
+    /// Paths (relative) whose `missing` entry in the parent snapshot is kept while nothing stands there
+    /// (`.cairn/missing`, written by checkout).
+    public var carriedPaths: [[UInt8]] = []
 
     public init(root: FSPath, content: ContentStore, rules: IgnoreRules, cache: StatCache) {
         self.root = root
@@ -122,7 +125,13 @@ public final class TreeBuilder: @unchecked Sendable {
             for (key, entry) in hits { newCache.entries[key] = entry }
         }
         try await storeAll(misses, lookup)
-        return try await makeTree(top, lookup)
+        var carried: [[UInt8]: [TreeEntry]] = [:]
+        for path in carriedPaths {
+            if let e = await lookup.entry(at: path), e.kind == .missing {
+                carried[Array(path.split(separator: 0x2F).dropLast().joined(separator: [0x2F])), default: []].append(e)
+            }
+        }
+        return try await makeTree(top, lookup, carried: carried)
     }
 
     /// Stores files `concurrency` at a time; a file that cannot be read becomes a problem, not a failure.
@@ -182,9 +191,9 @@ public final class TreeBuilder: @unchecked Sendable {
 
     /// Builds every tree bottom-up without touching the store, then stores the new ones, each as a delta
     /// on the same folder's tree in the parent snapshot when that is small.
-    private func makeTree(_ dir: Directory, _ lookup: PreviousVersions) async throws -> ObjectID {
+    private func makeTree(_ dir: Directory, _ lookup: PreviousVersions, carried: [[UInt8]: [TreeEntry]]) async throws -> ObjectID {
         var encoded: [(path: [UInt8], bytes: [UInt8])] = []
-        let root = try Self.encodeTrees(dir, path: [], into: &encoded)
+        let root = try Self.encodeTrees(dir, path: [], carried: carried, into: &encoded)
         let objects = content.objects
         let known = await objects.containsAll(encoded.map { ObjectCoding.id(of: $0.bytes) })
         for (tree, isKnown) in zip(encoded, known) where !isKnown {
@@ -193,7 +202,8 @@ public final class TreeBuilder: @unchecked Sendable {
         return root
     }
 
-    private static func encodeTrees(_ dir: Directory, path: [UInt8], into encoded: inout [(path: [UInt8], bytes: [UInt8])]) throws -> ObjectID {
+    private static func encodeTrees(_ dir: Directory, path: [UInt8], carried: [[UInt8]: [TreeEntry]],
+                                    into encoded: inout [(path: [UInt8], bytes: [UInt8])]) throws -> ObjectID {
         var entries: [TreeEntry] = []
         entries.reserveCapacity(dir.items.count)
         for (position, item) in dir.items.enumerated() {
@@ -203,11 +213,14 @@ public final class TreeBuilder: @unchecked Sendable {
                           mtimeNanoseconds: st.mtimeNanoseconds, hash: hash)
             }
             if let sub = item.directory {
-                entries.append(entry(0, try encodeTrees(sub, path: path.isEmpty ? item.name : path + [0x2F] + item.name, into: &encoded).bytes))
+                entries.append(entry(0, try encodeTrees(sub, path: path.isEmpty ? item.name : path + [0x2F] + item.name,
+                                                        carried: carried, into: &encoded).bytes))
             } else if let s = dir.stored[position] {
                 entries.append(entry(s.size, s.hash))
             }
         }
+        // Missing entries of the parent snapshot where the worktree has nothing of that name.
+        for e in carried[path] ?? [] where !dir.items.contains(where: { $0.name == e.name }) { entries.append(e) }
         let bytes = try Tree(entries: entries).encoded
         encoded.append((path, bytes))
         return ObjectCoding.id(of: bytes)
@@ -267,6 +280,13 @@ actor PreviousVersions {
             tree = t
         }
         return tree
+    }
+
+    /// The entry at `path` in the parent snapshot.
+    func entry(at path: [UInt8]) async -> TreeEntry? {
+        let parts = path.split(separator: 0x2F)
+        guard let name = parts.last, let tree = await folder(at: Array(parts.dropLast().joined(separator: [0x2F]))) else { return nil }
+        return tree.entry(named: Array(name))
     }
 
     /// The content hash of the file at `path` in the parent snapshot.
