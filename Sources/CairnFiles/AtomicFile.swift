@@ -19,7 +19,8 @@ public final class AtomicFile {
     /// Creates the temporary file (`permissions`, less the umask).
     public init(replacing path: some FileSystemPath, permissions: mode_t = 0o600) throws(FileSystemError) {
         self.path = path.fsPath
-        temporaryPath = FSPath(self.path.bytes + FileSystem.temporaryMarker + Array(String(getpid()).utf8))
+        let name = self.path.name
+        temporaryPath = FSPath(Array(self.path.bytes.dropLast(name.count)) + FileSystem.temporaryName(for: name))
         file = try FileDescriptor.open(temporaryPath, flags: O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW, mode: permissions)
     }
 
@@ -71,6 +72,21 @@ extension FileSystem {
 
     /// What an `AtomicFile` adds to a name: `NAME.cairn-tmp-PID`.
     public static let temporaryMarker = Array(".cairn-tmp-".utf8)
+    /// The longest name Linux file systems take (NAME_MAX).
+    static let nameLimit = 255
+
+    /// `NAME.cairn-tmp-PID`; for a name too long for that, its first bytes, `~` and eight hex digits of
+    /// a hash of the whole name, then `.cairn-tmp-PID`: a temporary name must fit where its name fits
+    /// (a 255-byte name once committed, then blocked every checkout and clone).
+    public static func temporaryName(for name: [UInt8]) -> [UInt8] {
+        let suffix = temporaryMarker + Array(String(getpid()).utf8)
+        guard name.count + suffix.count > nameLimit else { return name + suffix }
+        var h: UInt32 = 2_166_136_261  // FNV-1a: tells apart long names sharing their first bytes
+        for b in name { h = (h ^ UInt32(b)) &* 16_777_619 }
+        let digits = Array("0123456789abcdef".utf8)
+        let tag: [UInt8] = [0x7E] + (0..<8).map { digits[Int((h >> (28 - 4 * UInt32($0))) & 15)] }
+        return Array(name.prefix(nameLimit - suffix.count - tag.count)) + tag + suffix
+    }
 
     /// The process id in a temporary name `<name>.cairn-tmp-<pid>`, or nil for any other name.
     public static func temporaryOwner(_ name: [UInt8]) -> Int32? {

@@ -15,9 +15,11 @@ enum Igzip {
         // Stateless output must fit at once: stored blocks cost 5 bytes per 64 KiB, plus header and trailer.
         var output = [UInt8](repeating: 0, count: input.count + input.count / 8 + 1024)
         var one: UInt8 = 0
-        let rc: Int32 = input.withUnsafeBufferPointer { inBuf in
+        // An empty input has no buffer: point at `one` instead, for as long as the call runs (a pointer
+        // returned out of withUnsafeMutablePointer would be undefined behaviour).
+        let rc: Int32 = withUnsafeMutablePointer(to: &one) { placeholder in input.withUnsafeBufferPointer { inBuf in
             output.withUnsafeMutableBufferPointer { outBuf in
-                stream.pointee.next_in = UnsafeMutablePointer(mutating: inBuf.baseAddress) ?? withUnsafeMutablePointer(to: &one) { $0 }
+                stream.pointee.next_in = UnsafeMutablePointer(mutating: inBuf.baseAddress) ?? placeholder
                 stream.pointee.avail_in = UInt32(inBuf.count)
                 stream.pointee.next_out = outBuf.baseAddress
                 stream.pointee.avail_out = UInt32(outBuf.count)
@@ -29,7 +31,7 @@ enum Igzip {
                 stream.pointee.flush = UInt16(NO_FLUSH)
                 return isal_deflate_stateless(stream)
             }
-        }
+        } }
         guard rc == COMP_OK, input.count < Int(UInt32.max) else { return nil }
         output.removeSubrange(Int(stream.pointee.total_out)...)
         return output
@@ -43,9 +45,9 @@ enum Igzip {
         isal_inflate_init(state)
         var output = [UInt8](repeating: 0, count: expectedSize + 1)  // one spare byte detects overlong streams
         var one: UInt8 = 0
-        let (rc, finished): (Int32, Bool) = input.withUnsafeBufferPointer { inBuf in
+        let (rc, finished): (Int32, Bool) = withUnsafeMutablePointer(to: &one) { placeholder in input.withUnsafeBufferPointer { inBuf in
             output.withUnsafeMutableBufferPointer { outBuf in
-                state.pointee.next_in = UnsafeMutablePointer(mutating: inBuf.baseAddress) ?? withUnsafeMutablePointer(to: &one) { $0 }
+                state.pointee.next_in = UnsafeMutablePointer(mutating: inBuf.baseAddress) ?? placeholder
                 state.pointee.avail_in = UInt32(inBuf.count)
                 state.pointee.next_out = outBuf.baseAddress
                 state.pointee.avail_out = UInt32(outBuf.count)
@@ -53,7 +55,7 @@ enum Igzip {
                 let rc = isal_inflate(state)
                 return (rc, state.pointee.block_state == ISAL_BLOCK_FINISH)
             }
-        }
+        } }
         guard rc == ISAL_DECOMP_OK, finished, Int(state.pointee.total_out) == expectedSize else { return nil }
         output.removeLast()
         return output

@@ -116,7 +116,7 @@ public struct RepositoryCheck: Sendable {
         for (n, capText) in caps.enumerated() {
             progress("checking cap \(n + 1) of \(caps.count)")
             guard let cap = try? Cap(parsing: capText), let vc = cap.verifyCap else { continue }
-            let what = segments.contains(capText) ? "index segment \(String(capText.prefix(30)))…" : "\(String(capText.prefix(30)))…"
+            let what = segments.contains(capText) ? "index segment \(capText)" : capText
             do {
                 var r = try await checker.check(vc, verify: readData || repair)
                 if !r.isHealthy && repair {
@@ -125,7 +125,7 @@ public struct RepositoryCheck: Sendable {
                     if r.isHealthy { report.repaired.append(what) }
                 }
                 if !r.isHealthy {
-                    report.problems.append("\(what): \(r.distinctShares) of \(r.n) shares \(readData ? "good" : "found") on \(r.serversWithShares) servers (run 'cairn repair' on it)")
+                    report.problems.append("\(what): \(r.distinctShares) of \(r.n) shares \(readData ? "good" : "found") on \(r.serversWithShares) servers (run 'cairn repair')")
                 }
             } catch {
                 report.problems.append("\(what): \(error)")

@@ -8,7 +8,7 @@ struct Get: AsyncParsableCommand {
 
     @OptionGroup var gridOptions: GridOptions
     @Argument(help: "A read cap (cairn:chk:… or cairn:lit:…).") var cap: String
-    @Option(name: .shortAndLong, help: ArgumentHelp("Write to this file instead of stdout.", valueName: "OUT"))
+    @Option(name: .shortAndLong, help: ArgumentHelp("Write to this file instead of stdout (\"-\": stdout).", valueName: "OUT"))
     var output: String?
     @Option(help: ArgumentHelp("Inclusive byte range, like HTTP: START-END, or START- to the end.", valueName: "START-END"))
     var range: String?
@@ -24,7 +24,7 @@ struct Get: AsyncParsableCommand {
             grid = try gridOptions.open()
         }
         let total = wanted.map { $0.upperBound - $0.lowerBound } ?? cap.size
-        if let output {
+        if let output, output != "-" {  // "-" is standard output, as everywhere
             // Written beside the target and renamed at the end: a failed get never leaves half a file, and
             // a finished one is on disk (fsynced, folder too) when cairn exits.
             let out = try AtomicFile(replacing: output, permissions: 0o644)

@@ -86,7 +86,7 @@ struct Log: AsyncParsableCommand {
     @Flag(help: "One line per snapshot: short id and first line of the message.") var oneline = false
     @Flag(help: "A JSON array of snapshots (Documentation/CLI.md).") var json = false
     @Option(name: .short, help: "At most this many snapshots.") var n: Int?
-    @Argument(help: "Where to start (default HEAD).") var revision: String?
+    @Argument(help: "Where to start (default: HEAD).") var revision: String?
     @Argument(parsing: .postTerminator, help: "Only snapshots that changed this path.") var paths: [String] = []
 
     func run() async throws {
@@ -129,7 +129,7 @@ struct Cat: AsyncParsableCommand {
 
 struct Ls: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "List a directory of a snapshot: REV[:PATH].")
-    @Argument(help: "REV[:PATH] (default HEAD)") var target: String = "HEAD"
+    @Argument(help: "REV[:PATH]") var target: String = "HEAD"
     func run() async throws {
         let repo = try openRepository()
         let session = try await repo.session()
@@ -147,7 +147,7 @@ struct Ls: AsyncParsableCommand {
 
 struct Show: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Show a snapshot and what it changed, or a file or directory: REV[:PATH].")
-    @Argument(help: "REV[:PATH] (default HEAD)") var target: String = "HEAD"
+    @Argument(help: "REV[:PATH]") var target: String = "HEAD"
     func run() async throws {
         let repo = try openRepository()
         let session = try await repo.session()
@@ -233,8 +233,8 @@ struct Restore: AsyncParsableCommand {
 struct Branch: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "List branches, or create (NAME [REV]) or delete (-d NAME) one.")
     @Flag(name: .short, help: "Delete the branch.") var delete = false
-    @Argument var name: String?
-    @Argument var revision: String?
+    @Argument(help: "The branch to create or delete; none lists the branches.") var name: String?
+    @Argument(help: "Where a new branch points (default: HEAD).") var revision: String?
     func run() async throws {
         let repo = try openRepository()
         try await moveRef(repo, tags: false, name: name, revision: revision, delete: delete)
@@ -245,8 +245,8 @@ struct Tag: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "List tags, or create (NAME [REV]) or delete (-d NAME) one; -m makes an annotated tag.")
     @Flag(name: .short, help: "Delete the tag.") var delete = false
     @Option(name: .shortAndLong, help: "Make an annotated tag with this message (a tag object: tagger, date, message).") var message: String?
-    @Argument var name: String?
-    @Argument var revision: String?
+    @Argument(help: "The tag to create or delete; none lists the tags.") var name: String?
+    @Argument(help: "What a new tag points at: REV, or REV:PATH for a directory's tree or a file's content (default: HEAD).") var revision: String?
     func run() async throws {
         let repo = try openRepository()
         guard let message, let name, !delete else {

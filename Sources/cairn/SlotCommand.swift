@@ -70,7 +70,7 @@ struct SlotRead: AsyncParsableCommand {
         let parsed = try parseCap(cap)
         guard parsed.isSlot else { throw Failure(code: Code.usage, "not a slot cap; read files with 'cairn get'") }
         let version = try await SlotClient(grid: try gridOptions.open()).read(parsed)
-        if let output {
+        if let output, output != "-" {  // "-" is standard output, as everywhere
             try FileSystem.writeAtomically(output, version.payload, permissions: 0o644)
         } else {
             try FileDescriptor.standardOutput.write(version.payload)
