@@ -86,7 +86,7 @@ extension Repository {
         let snapshotID = try await objects.put(snapshot.encoded)
         request.progress?("uploading the index")
         // What this commit added to the index: one new segment; the old ones are not rewritten.
-        let segment = try await objects.saveSegment()
+        let segment = try await saveSegment(objects)
         let grid = repositoryGrid(refs)
 
         // Move the ref by test-and-set; on a race, retry on the latest refs unless our branch moved.
@@ -119,6 +119,14 @@ extension Repository {
                              skipped: builder.skipped, unreadable: builder.unreadable)
     }
 
+    /// Saves what `objects` added as a segment, cached here at once (the next command, or one run while
+    /// the grid is unreachable, need not download what this one wrote).
+    func saveSegment(_ objects: ObjectStore) async throws -> String? {
+        guard let (cap, bytes) = try await objects.saveSegment() else { return nil }
+        cacheSegment(cap, bytes)
+        return cap
+    }
+
     /// Names `segment` in `refs` (once), folding the newest segments when there would be more than 16.
     func add(_ segment: String?, to refs: inout Refs, grid: Grid, folding: () -> Void = {}) async throws {
         if let segment, !refs.segments.contains(segment) { refs.segments.append(segment) }
@@ -143,7 +151,7 @@ extension Repository {
             guard refs.all[full] == nil else { throw RepositoryError.exists(name) }
             let objects = try await objectStore(refs)
             let id = try await objects.put(tag.encoded)
-            let segment = try await objects.saveSegment()
+            let segment = try await saveSegment(objects)
             try await add(segment, to: &refs, grid: repositoryGrid(refs))
             refs.all[full] = RefTarget(kind: .tag, hash: id.bytes)
             do {

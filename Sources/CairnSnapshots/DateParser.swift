@@ -19,7 +19,11 @@ public enum DateParser {
         guard !t.isEmpty else { throw Error(text: text) }
         if t == "now" { return (now, localZoneOffsetMinutes(at: now)) }
         if t == "yesterday" { return (now - 86_400, localZoneOffsetMinutes(at: now - 86_400)) }
-        if t.hasPrefix("@"), let s = Int64(t.dropFirst()) { return (s, 0) }
+        if t.hasPrefix("@"), let s = Int64(t.dropFirst()) {
+            // Years 1 to 9999, as dates print; beyond that a typo, not a date.
+            guard s >= Self.earliest && s <= Self.latest else { throw Error(text: text) }
+            return (s, 0)
+        }
         if t.hasSuffix(" ago") { return try relative(String(t.dropLast(4)), now: now, original: text) }
         return try absolute(t, original: text)
     }
@@ -96,9 +100,19 @@ public enum DateParser {
         return (local, localZoneOffsetMinutes(at: local))
     }
 
-    /// "2026-03-03 14:30:00 +0100", as git prints dates.
+    /// 0001-01-01 and 9999-12-31 23:59:59 UTC: the times `format` writes as dates.
+    static let earliest: Int64 = -62_135_596_800
+    static let latest: Int64 = 253_402_300_799
+
+    /// "2026-03-03 14:30:00 +0100", as git prints dates; a time outside years 1 to 9999 (a damaged or
+    /// strange imported history) as "@SECONDS +ZONE".
     public static func format(_ time: Int64, zone: Int16) -> String {
-        var t = time_t(time + Int64(zone) * 60)
+        let shifted = time.addingReportingOverflow(Int64(zone) * 60)
+        guard !shifted.overflow, shifted.partialValue >= earliest, shifted.partialValue <= latest else {
+            let z = abs(Int(zone))
+            return "@\(time) \(zone < 0 ? "-" : "+")\(z / 600)\(z / 60 % 10)\(z % 60 / 10)\(z % 10)"
+        }
+        var t = time_t(shifted.partialValue)
         var tm = tm()
         gmtime_r(&t, &tm)
         func p(_ v: Int32, _ w: Int = 2) -> String { let s = String(v); return String(repeating: "0", count: max(0, w - s.count)) + s }

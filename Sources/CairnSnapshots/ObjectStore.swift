@@ -229,15 +229,16 @@ public actor ObjectStore {
     }
 
     /// Flushes the pending packs, waits for every upload, makes them durable and uploads what this
-    /// command added to the index as one segment; returns its cap (nil when nothing was added).
-    public func saveSegment() async throws -> String? {
+    /// command added to the index as one segment; returns its cap and bytes (nil when nothing was added).
+    public func saveSegment() async throws -> (cap: String, bytes: [UInt8])? {
         try await flushPack()
         if uploadsInFlight > 0 { await withCheckedContinuation { uploadsDone.append($0) } }
         if let uploadFailure { throw uploadFailure }
         guard !index.added.isEmpty else { return nil }
         // Everything the segment names must be durable before the segment is.
         try await Self.syncAll(grid)
-        return try await Uploader(grid: grid).put(MemorySource(index.added.encoded)).string
+        let bytes = index.added.encoded
+        return (try await Uploader(grid: grid).put(MemorySource(bytes)).string, bytes)
     }
 
     static func syncAll(_ grid: Grid) async throws {

@@ -7,6 +7,8 @@ public enum RepositoryError: Error, CustomStringConvertible, Equatable {
     case branchGone(String)
     case rollback(seen: UInt64, got: UInt64)
     case unknownRevision(String)
+    /// A revision that names something, but not a snapshot that exists: why, after the name.
+    case revisionNotFound(String, because: String)
     case noSuchPath(String, revision: String)
     case badName(String)
     case exists(String)
@@ -31,6 +33,7 @@ public enum RepositoryError: Error, CustomStringConvertible, Equatable {
         case .rollback(let seen, let got):
             return "the grid returned refs version \(got), older than version \(seen) already seen here: refusing a rollback"
         case .unknownRevision(let r): return "unknown revision '\(r)'"
+        case .revisionNotFound(let r, let why): return "unknown revision '\(r)': \(why)"
         case .noSuchPath(let p, let r): return "path '\(p)' does not exist in \(r)"
         case .badName(let n): return "'\(n)' is not a valid branch or tag name"
         case .exists(let n): return "'\(n)' already exists"

@@ -57,7 +57,7 @@ public struct RevisionResolver: Sendable {
             if s.committer.time <= date { return id }
             current = s.parents.first
         }
-        throw RepositoryError.unknownRevision("\(text): nothing was committed at or before \(DateParser.format(date, zone: localZoneOffsetMinutes(at: date)))")
+        throw RepositoryError.revisionNotFound(text, because: "nothing was committed at or before \(DateParser.format(date, zone: localZoneOffsetMinutes(at: date)))")
     }
 
     private func parent(of id: ObjectID, number: Int, _ text: String) async throws -> ObjectID {
@@ -82,7 +82,7 @@ public struct RevisionResolver: Sendable {
             var snapshots: [ObjectID] = []
             for m in matches where (try? await objects.snapshot(m)) != nil { snapshots.append(m) }
             if snapshots.count == 1 { return snapshots[0] }
-            if snapshots.count > 1 { throw RepositoryError.unknownRevision("\(whole) (ambiguous: \(snapshots.count) snapshots start with \(lower))") }
+            if snapshots.count > 1 { throw RepositoryError.revisionNotFound(whole, because: "ambiguous: \(snapshots.count) snapshots start with \(lower)") }
         }
         throw RepositoryError.unknownRevision(whole)
     }
@@ -96,10 +96,10 @@ public struct RevisionResolver: Sendable {
             case .snapshot: return id
             case .tag: target = try await objects.annotatedTag(id).target
             case .tree, .content:
-                throw RepositoryError.unknownRevision("\(name) (it points at a \(target.kind == .tree ? "tree" : "file's content"), not a snapshot)")
+                throw RepositoryError.revisionNotFound(name, because: "it points at a \(target.kind == .tree ? "tree" : "file's content"), not a snapshot")
             }
         }
-        throw RepositoryError.unknownRevision("\(name) (a chain of annotated tags too long)")
+        throw RepositoryError.revisionNotFound(name, because: "a chain of annotated tags too long")
     }
 
     /// Splits "REV:PATH" at the first ':' outside @{…}.

@@ -73,7 +73,7 @@ struct Failure: Error {
         case .nonFastForward, .branchGone: code = Code.conflict
         case .segmentUnavailable: code = Code.unavailable
         case .rollback: code = Code.integrity
-        case .unknownRevision, .noSuchPath, .badName, .outsideWorktree: code = Code.usage
+        case .unknownRevision, .revisionNotFound, .noSuchPath, .badName, .outsideWorktree: code = Code.usage
         case .exists, .uncommittedChanges, .readOnly: code = Code.unhealthy
         }
     }

@@ -339,16 +339,33 @@ struct Clone: AsyncParsableCommand {
         let (gridPath, _) = gridOptions.resolved
         let grid = try ConfiguredGrids().open(at: gridPath)
         let dir = absolutePath(directory)
+        switch try parseCap(cap) {
+        case .slotWrite, .slotRead: break
+        default:
+            throw Failure("\(cap.prefix(40))… is not a repository's cap: clone takes the write or read cap 'cairn init' printed (cairn:slot:… or cairn:slot-ro:…)", code: Code.usage)
+        }
         // Never over someone's files: a clone goes into a new or empty folder.
+        let existed = FileSystem.exists(FSPath(dir))
         if let existing = try? FileSystem.names(in: dir), !existing.isEmpty {
             throw Failure("\(dir) is not empty: clone into a new or empty folder", code: Code.usage)
         }
         try FileSystem.makeDirectories(dir)
-        let state = LocalState(dir: FSPath(dir).appending(Array(LocalState.folderName.utf8)))
-        let repo = try await Repository.clone(cap: cap, state: state, gridPath: absolutePath(gridPath), grid: grid, provider: SlotRefStoreProvider())
-        let session = try await repo.session()
-        if let head = try repo.headSnapshot(session.refs) {
-            try await repo.checkout(head.hex, relativePaths: [""], force: true)
+        let repo: Repository
+        do {
+            let state = LocalState(dir: FSPath(dir).appending(Array(LocalState.folderName.utf8)))
+            repo = try await Repository.clone(cap: cap, state: state, gridPath: absolutePath(gridPath), grid: grid, provider: SlotRefStoreProvider())
+            let session = try await repo.session()
+            if let head = try repo.headSnapshot(session.refs) {
+                try await repo.checkout(head.hex, relativePaths: [""], force: true)
+            }
+        } catch {
+            // The folder was new or empty: what the failed clone put there goes, so it can be retried.
+            if existed {
+                for name in (try? FileSystem.names(in: dir)) ?? [] { try? FileSystem.remove(FSPath(dir).appending(name)) }
+            } else {
+                try? FileSystem.remove(FSPath(dir))
+            }
+            throw error
         }
         Terminal.writeErr("cairn: cloned into \(dir)\(repo.refStore.isWritable ? "" : " (read-only)")\n")
     }

@@ -50,3 +50,43 @@ extension NewUserDefectTests {
         }
     }
 }
+
+extension NewUserDefectTests {
+    /// `clone` of a file's cap is a usage error (it said "is damaged", exit 78); a failed clone leaves no
+    /// folder behind (or an empty one as it was); revision and date messages quote what was given.
+    @Test func clearClonesAndDates() throws {
+        let f = try RepoFixture()
+        try f.write("a.txt", "a\n")
+        #expect(try f.run(["commit", "-m", "one"]).code == 0)
+        let file = f.dir.file("plain")
+        try Data("plain\n".utf8).write(to: URL(fileURLWithPath: file))
+        let fileCap = try f.run(["put", file]).stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        let target = f.dir.file("target")
+        let wrong = try CairnProcess.run(["clone", "--grid", f.grid, fileCap, target])
+        #expect(wrong.code == 64 && isOneLineFailure(wrong) && wrong.stderr.contains("not a repository's cap"), "\(wrong.code) \(wrong.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: target))
+
+        let before = try f.run(["log", "HEAD@{1990-01-01}"])
+        #expect(before.code == 64 && before.stderr.hasPrefix("cairn: unknown revision 'HEAD@{1990-01-01}': nothing was committed at or before 1990-01-01"),
+                "\(before.stderr)")
+        try f.write("a.txt", "b\n")
+        let far = try f.run(["commit", "-m", "far", "--date", "@99999999999999"])
+        #expect(far.code == 64 && far.stderr.contains("malformed date"), "\(far.code) \(far.stderr)")
+
+        // Too few shares left: the clone fails and takes back what it made.
+        for s in 0..<8 {
+            for sub in ["packs", "large"] {
+                let p = f.grid + String(format: "/servers/%02d/", s) + sub
+                try FileManager.default.removeItem(atPath: p)
+                try FileManager.default.createDirectory(atPath: p, withIntermediateDirectories: false)
+            }
+        }
+        let failed = try CairnProcess.run(["clone", "--grid", f.grid, f.writeCap, target])
+        #expect(failed.code != 0 && isOneLineFailure(failed), "\(failed.code) \(failed.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: target), "a failed clone left \(target)")
+        try FileManager.default.createDirectory(atPath: target, withIntermediateDirectories: false)
+        #expect(try CairnProcess.run(["clone", "--grid", f.grid, f.writeCap, target]).code != 0)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: target).isEmpty, "a failed clone left files in a folder that was empty")
+
+    }
+}

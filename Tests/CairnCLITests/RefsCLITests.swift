@@ -62,7 +62,7 @@ import Testing
                                 message: Array("with a blob left out of a partial clone\n".utf8))
         let id = try await session.objects.put(snapshot.encoded)
         var refs = session.refs
-        try await repo.add(try await session.objects.saveSegment(), to: &refs, grid: repo.repositoryGrid(refs))
+        try await repo.add(try await repo.saveSegment(session.objects), to: &refs, grid: repo.repositoryGrid(refs))
         refs.branches["main"] = id
         _ = try await repo.refStore.publish(refs, replacing: session.version)
 

@@ -306,7 +306,7 @@ import Testing
         func commit(previous: ObjectID?) async throws -> (tree: ObjectID, packBytes: UInt64) {
             let builder = TreeBuilder(root: FSPath(source), content: ContentStore(objects: objects), rules: IgnoreRules(), cache: StatCache())
             let tree = try await builder.build(previousTreeID: previous)
-            let cap = try await objects.saveSegment()!
+            let cap = try await objects.saveSegment()!.cap
             let segment = try IndexSegment(decoding: try await ObjectStore.loadSegment(grid: grid, cap: cap))
             segments.append(segment)
             // The next commit starts from the segments, as a new command would (nothing cached).

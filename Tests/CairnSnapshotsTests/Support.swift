@@ -52,7 +52,7 @@ func textBytes(_ count: Int, seed: UInt64 = 1) -> [UInt8] {
 /// Saves what `objects` added as an index segment and opens a fresh store on it, as another machine
 /// would (no cache).
 func reopened(_ objects: ObjectStore, grid: Grid) async throws -> ObjectStore {
-    let cap = try await objects.saveSegment()!
+    let cap = try await objects.saveSegment()!.cap
     let segment = try IndexSegment(decoding: try await ObjectStore.loadSegment(grid: grid, cap: cap))
     return ObjectStore(grid: grid, index: try RepoIndex(segments: [segment]))
 }
