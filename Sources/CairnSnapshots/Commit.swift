@@ -137,7 +137,7 @@ extension Repository {
         }
     }
 
-    /// Creates or moves ref `name` (a full name) to an annotated tag object on `target`, by test-and-set;
+    /// Creates tag `name` (refs/tags/NAME) pointing at a new annotated tag object on `target`, by test-and-set;
     /// the tag object is stored first, in a segment of its own. Retries by itself when other refs moved;
     /// refuses (`exists`) when `name` appeared meanwhile.
     public func createAnnotatedTag(_ name: String, target: RefTarget, message: [UInt8], tagger: Signature? = nil) async throws -> ObjectID {

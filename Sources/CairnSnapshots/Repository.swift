@@ -50,6 +50,9 @@ public struct Repository: Sendable {
     public static func initialize(state: LocalState, workTree: FSPath?, gridPath: String, grid: Grid,
                                   provider: any RefStoreProvider, branch: String = "main") async throws -> (Repository, String) {
         if FileSystem.exists(state.path("config")) { throw RepositoryError.alreadyARepository(state.dir.parent.description) }
+        if let st = try? FileSystem.linkStatus(state.dir), st.kind != .directory {
+            throw RepositoryError.corruptState(state.dir.description, "it exists and is not a folder: move it away, then run 'cairn init' again")
+        }
         let refs = Refs(secret: SecureRandom.bytes(32))
         let (store, writeCap) = try await provider.create(grid: grid, refs: refs)
         try FileSystem.makeDirectories(state.dir)

@@ -20,6 +20,11 @@ struct Init: AsyncParsableCommand {
 
     func run() async throws {
         let dir = absolutePath(directory ?? ".")
+        let stateDir = FSPath(dir).appending(Array(LocalState.folderName.utf8))
+        // Before anything is created (a grid, a slot): a .cairn that is not a folder stops init here.
+        if let st = try? FileSystem.linkStatus(stateDir), st.kind != .directory {
+            throw Failure("\(stateDir) exists and is not a folder: move it away, then run 'cairn init' again", code: Code.config)
+        }
         let (gridPath, _) = gridOptions.resolved
         let grid: Grid
         do { grid = try ConfiguredGrids().open(at: gridPath) } catch GridError.noGrid {
@@ -56,8 +61,14 @@ struct Commit: AsyncParsableCommand {
         request.progress = { Terminal.progress($0) }
         let outcome = try await repo.commit(request)
         Terminal.endProgress()
-        for p in outcome.skipped { Terminal.warning("\(p.path): \(p.message)") }
-        for p in outcome.unreadable { Terminal.error("\(p.path): cannot read: \(p.message)") }
+        // The first few of each, then how many more: a vanished folder of 2,000 files is one story, not 2,000 lines.
+        let shown = 20
+        for p in outcome.skipped.prefix(shown) { Terminal.warning("\(p.path): \(p.message)") }
+        if outcome.skipped.count > shown { Terminal.warning("… and \(outcome.skipped.count - shown) more special files skipped") }
+        for p in outcome.unreadable.prefix(shown) { Terminal.error("\(p.path): cannot read: \(p.message)") }
+        if outcome.unreadable.count > shown {
+            Terminal.error("… and \(outcome.unreadable.count - shown) more files could not be read (\(outcome.unreadable.count) in all; the snapshot was made without them)")
+        }
         guard let id = outcome.snapshot else {
             Terminal.writeOut("nothing to commit\n")
             return

@@ -90,3 +90,17 @@ extension NewUserDefectTests {
 
     }
 }
+
+extension NewUserDefectTests {
+    /// A `.cairn` that is a file: init stops in one line before creating anything (it failed on
+    /// "…/HEAD.cairn-tmp-NNN: open: Not a directory", after making a grid and a slot).
+    @Test func aStateFolderThatIsAFileStopsInit() throws {
+        let dir = TemporaryDirectory()
+        let work = dir.file("work")
+        try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true)
+        try Data().write(to: URL(fileURLWithPath: work + "/.cairn"))
+        let r = try CairnProcess.run(["init"], environment: ["CAIRN_GRID": dir.file("grid")], currentDirectory: work)
+        #expect(r.code == 78 && isOneLineFailure(r) && r.stderr.contains(".cairn exists and is not a folder"), "\(r.code) \(r.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: dir.file("grid")), "init made a grid before refusing")
+    }
+}
