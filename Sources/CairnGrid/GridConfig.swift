@@ -136,6 +136,30 @@ public enum LocalGrid {
         }
     }
 
+    /// Makes an empty server folder for server `number` (its disk gone for good), keeping its id; repairs
+    /// then fill it. A folder that exists and is not empty is refused: it may hold the only copy of a
+    /// share, and a missing one is never recreated on its own (it may be an unmounted disk).
+    public static func replaceServer(at path: String, number: Int) throws -> String {
+        let configPath = path + "/" + GridConfig.fileName
+        guard let data = try? FileSystem.readFile(configPath) else { throw GridError.noGrid(path: path) }
+        let config = try GridConfig(parsing: String(decoding: data, as: UTF8.self), path: configPath)
+        guard config.servers.indices.contains(number) else {
+            throw GridError.usage("the grid has servers 0 to \(config.servers.count - 1), not \(number)")
+        }
+        let server = config.servers[number]
+        let dir = path + "/" + server.path
+        if let st = try GridError.mapping({ try FileSystem.status(dir) }) {
+            guard st.isDirectory, (try GridError.mapping { try FileSystem.list(dir) } ?? []).isEmpty else {
+                throw GridError.usage("\(dir) exists and is not an empty folder: replace-server only makes a missing or empty server folder (nothing there is deleted)")
+            }
+        } else {
+            try GridError.mapping { try FileSystem.makeDirectories(dir, mode: 0o700) }
+        }
+        // Opening it lays it out (folders, FORMAT), as for a new grid's first use.
+        _ = try LocalDirectoryServer(directory: dir, id: server.id, name: String(number))
+        return dir
+    }
+
     /// Opens a grid. A server folder that has gone missing is reported as unreachable, not recreated. Every
     /// server call answers within `deadline` or fails as unavailable.
     public static func open(at path: String, deadline: Duration = LocalDirectoryServer.defaultDeadline) throws -> Grid {
@@ -160,7 +184,8 @@ public enum LocalGrid {
                     servers.append(UnreachableServer(id: s.id, name: name, reason: describe(error)))
                 }
             } else {
-                servers.append(UnreachableServer(id: s.id, name: name, reason: "folder \(dir) is missing"))
+                servers.append(UnreachableServer(id: s.id, name: name,
+                    reason: "folder \(dir) is missing (if its disk is gone for good, 'cairn grid replace-server \(i)' makes an empty one for repair to fill)"))
             }
         }
         return Grid(parameters: config.parameters, convergenceSecret: secret, servers: servers)

@@ -6,7 +6,20 @@ import CairnStorage
 
 struct GridCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "grid", abstract: "Manage embedded local grids.",
-                                                    subcommands: [Create.self, ReclaimQuarantine.self])
+                                                    subcommands: [Create.self, ReclaimQuarantine.self, ReplaceServer.self])
+
+    struct ReplaceServer: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "replace-server",
+            abstract: "Make an empty folder for a server whose disk is gone for good; repairs then fill it.",
+            discussion: "Refuses a folder that exists and is not empty. The server keeps its id.")
+        @OptionGroup var gridOptions: GridOptions
+        @Argument(help: "The server's number (as in 'cairn check').") var number: Int
+
+        func run() async throws {
+            let dir = try LocalGrid.replaceServer(at: gridOptions.resolved.path, number: number)
+            Terminal.writeOut("server \(number): empty folder \(dir); run 'cairn repair' (per cap, or inside each repository) to fill it\n")
+        }
+    }
 
     struct ReclaimQuarantine: AsyncParsableCommand {
         static let configuration = CommandConfiguration(commandName: "reclaim-quarantine",

@@ -104,3 +104,27 @@ extension NewUserDefectTests {
         #expect(!FileManager.default.fileExists(atPath: dir.file("grid")), "init made a grid before refusing")
     }
 }
+
+extension NewUserDefectTests {
+    /// Seven of ten server folders lost for good: repair says what to do, `grid replace-server` makes
+    /// empty folders (never over a folder holding data), and repair then brings the file back to health.
+    @Test func lostServerFoldersAreReplacedThenRepaired() throws {
+        let dir = TemporaryDirectory()
+        let grid = dir.file("grid")
+        #expect(try CairnProcess.run(["grid", "create", grid]).code == 0)
+        let data = Data(testBytes(300_000, seed: 8))
+        try data.write(to: URL(fileURLWithPath: dir.file("f")))
+        let cap = try CairnProcess.run(["put", "--grid", grid, dir.file("f")]).stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        for s in 0..<7 { try FileManager.default.removeItem(atPath: grid + String(format: "/servers/%02d", s)) }
+        let stuck = try CairnProcess.run(["repair", "--grid", grid, cap])
+        #expect(stuck.code == 2 && stuck.stderr.contains("'cairn grid replace-server 0'"), "\(stuck.code) \(stuck.stderr)")
+        for s in 0..<7 { #expect(try CairnProcess.run(["grid", "replace-server", "--grid", grid, String(s)]).code == 0) }
+        let refused = try CairnProcess.run(["grid", "replace-server", "--grid", grid, "8"])
+        #expect(refused.code == 64 && refused.stderr.contains("not an empty folder"), "\(refused.stderr)")
+        #expect(try CairnProcess.run(["grid", "replace-server", "--grid", grid, "10"]).code == 64)
+        let repaired = try CairnProcess.run(["repair", "--grid", grid, cap])
+        #expect(repaired.code == 0, "\(repaired.stdout) \(repaired.stderr)")
+        #expect(try CairnProcess.run(["check", "--grid", grid, "--verify", cap]).code == 0)
+        #expect(try CairnProcess.run(["get", "--grid", grid, cap]).stdoutData == data)
+    }
+}
