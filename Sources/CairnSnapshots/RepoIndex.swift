@@ -62,9 +62,9 @@ public struct IndexSegment: Sendable, Equatable {
         return w.bytes
     }
 
-    /// Decodes a whole segment into values (for folding; readers use `SegmentView`).
+    /// Decodes a whole segment into values (for folding; readers use `SegmentView`), checking everything.
     public init(decoding bytes: [UInt8]) throws {
-        let view = try SegmentView(MappedBytes(copying: bytes))
+        let view = try SegmentView(MappedBytes(copying: bytes), checkingOrder: true)
         var ids = [[ObjectID]](repeating: [], count: view.caps.count)
         for i in 0..<view.objectCount {
             let (id, n) = view.object(at: i)
@@ -256,7 +256,9 @@ public struct RepoIndex: Sendable {
     public func location(of id: ObjectID) -> Int? {
         if let n = addedLocation[id] { return n }
         for (s, numbers) in zip(segments, packNumbers).reversed() {
-            if let n = s.pack(of: id) { return numbers[n] }
+            // A cached copy is not re-read whole (see SegmentView.init): a pack number it has wrong is
+            // treated as absent rather than trusted.
+            if let n = s.pack(of: id), numbers.indices.contains(n) { return numbers[n] }
         }
         return nil
     }

@@ -117,3 +117,31 @@ import Testing
         #expect(worktreeFiles(clone) == worktreeFiles(f.work))
     }
 }
+
+extension IndexSegmentCLITests {
+    /// The local copy of a segment is trusted without being re-read whole (so a command's cost does not
+    /// grow with history); damaged, it gives a clear error, never a crash, and removing `.cairn/segments`
+    /// makes the next command read the segments from the grid again.
+    @Test func aDamagedCachedSegmentNeverCrashes() throws {
+        let f = try RepoFixture()
+        for i in 0..<5 { try f.write("f\(i).txt", "file \(i)\n") }
+        #expect(try f.run(["commit", "-m", "one"]).code == 0)
+        let cache = f.work + "/.cairn/segments"
+        for name in try FileManager.default.contentsOfDirectory(atPath: cache) {
+            let path = cache + "/" + name
+            var bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: path)))
+            // Every object's pack number (the 4 bytes after each 32-byte id) made huge; the layout still fits.
+            let caps = Int(bytes[8]) << 24 | Int(bytes[9]) << 16 | Int(bytes[10]) << 8 | Int(bytes[11])
+            var at = 12
+            for _ in 0..<caps { at += 2 + (Int(bytes[at]) << 8 | Int(bytes[at + 1])) }
+            let objects = Int(bytes[at]) << 24 | Int(bytes[at + 1]) << 16 | Int(bytes[at + 2]) << 8 | Int(bytes[at + 3])
+            for i in 0..<objects { for j in 0..<4 { bytes[at + 4 + i * 36 + 32 + j] = 0xFF } }
+            try Data(bytes).write(to: URL(fileURLWithPath: path))
+        }
+        let damaged = try f.run(["log", "--oneline"])
+        #expect(damaged.code != 0 && isOneLineFailure(damaged) && !damaged.stderr.contains("Signal"), "\(damaged.code) \(damaged.stderr)")
+        try FileManager.default.removeItem(atPath: cache)
+        let again = try f.run(["log", "--oneline"])
+        #expect(again.code == 0 && again.stdout.hasSuffix(" one\n"), "\(again.stderr)")
+    }
+}
