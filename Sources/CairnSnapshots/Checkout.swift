@@ -26,6 +26,12 @@ public struct Checkout: Sendable {
     /// in particular a symlink where a directory goes, so nothing is ever written through a link and
     /// out of the worktree.
     public func write(entry e: TreeEntry, at path: FSPath) async throws {
+        // Nothing to write for a missing entry, and whatever stands at its path (perhaps the only copy of
+        // that content) stays.
+        if e.kind == .missing {
+            missing.append(path)
+            return
+        }
         let mtime = (e.mtimeSeconds, e.mtimeNanoseconds)
         if let st = try? FileSystem.linkStatus(path) {
             let fits = switch e.kind {
@@ -51,7 +57,7 @@ public struct Checkout: Sendable {
         case .gitlink:
             try FileSystem.makeDirectory(path, mode: 0o755)
         case .missing:
-            missing.append(path)
+            break  // handled above
         }
     }
 

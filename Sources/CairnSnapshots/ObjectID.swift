@@ -77,7 +77,10 @@ public enum ContentHash {
     public static func leaf(_ bytes: ArraySlice<UInt8>) -> Digest { TaggedHash.hash(leafTag, bytes) }
 
     /// How many leaves a file of `size` bytes has.
-    public static func leafCount(size: UInt64) -> Int { max(1, Int((size + UInt64(leafSize) - 1) / UInt64(leafSize))) }
+    public static func leafCount(size: UInt64) -> Int {
+        let leaf = UInt64(leafSize)
+        return max(1, Int(size / leaf + (size % leaf == 0 ? 0 : 1)))  // no overflow, whatever a record claims
+    }
 
     public static func root(leaves: [Digest], size: UInt64) -> [UInt8] {
         var level = leaves

@@ -73,7 +73,7 @@ public actor ObjectStore {
     @discardableResult
     public func put(_ bytes: [UInt8], deltaBase base: ObjectID?) async throws -> ObjectID {
         let id = ObjectCoding.id(of: bytes)
-        guard let base, base != id, !contains(id), ObjectCoding.kind(of: bytes) == .tree,
+        guard let base, base != id, !contains(id), ObjectCoding.kind(of: bytes) == .tree, bytes.count <= PackBuilder.maxDeltaTarget,
               let baseBytes = try? await get(base), let depth = treeDepths[base], depth < Self.maxTreeDepth else {
             return try await put(bytes)
         }
@@ -108,7 +108,9 @@ public actor ObjectStore {
     }
 
     public func get(_ id: ObjectID) async throws -> [UInt8] {
-        try await get(id, budget: Int(Self.maxTreeDepth) + 1)
+        // Writers keep chains within maxTreeDepth by their own view of the base; two writers may each
+        // have stored the same base at another depth, so readers allow a few times that.
+        try await get(id, budget: 4 * Int(Self.maxTreeDepth) + 1)
     }
 
     /// `budget` bounds the delta chain followed, whatever a damaged record claims.
@@ -123,7 +125,7 @@ public actor ObjectStore {
             if ObjectCoding.kind(of: bytes) == .tree { treeDepths[id] = 0 }
             return bytes
         case .delta(let base, let depth, let delta, let rawLength)?:
-            guard budget > 1 else { throw StoreError.damaged("object \(id.short): delta chain longer than \(Self.maxTreeDepth)") }
+            guard budget > 1 else { throw StoreError.damaged("object \(id.short): delta chain longer than \(4 * Self.maxTreeDepth)") }
             let source = try await get(base, budget: budget - 1)
             let bytes: [UInt8]
             do { bytes = try VCDIFF.apply(delta, to: source, maxTargetSize: rawLength) } catch {
@@ -220,8 +222,8 @@ public actor ObjectStore {
         let bytes = builder.build()
         do {
             let cap = try await Uploader(grid: grid).putUnsynced(MemorySource(bytes))
-            index.addPack(cap: cap.string, ids: builder.ids)
-            remember(index.packs.count - 1, try PackReader(bytes))
+            let n = index.addPack(cap: cap.string, ids: builder.ids)
+            remember(n, try PackReader(bytes))
         } catch {
             if uploadFailure == nil { uploadFailure = error }
             throw error

@@ -12,6 +12,8 @@ import CairnPrimitives
 public struct PackBuilder: Sendable {
     public static let targetSize = 4 << 20
     static let magic = Array("CRNPACK2".utf8)
+    /// The largest object stored as a delta (a tree of about 600,000 entries); readers refuse larger claims.
+    public static let maxDeltaTarget = 64 << 20
     static let entrySize = 32 + 8 + 4 + 4 + 1
 
     private var records: [(id: ObjectID, encoding: UInt8, raw: Int, stored: [UInt8])] = []
@@ -82,7 +84,7 @@ public struct PackReader: Sendable {
                 let sane = switch encoding {
                 case 0: raw == stored
                 case 1: raw <= stored &* 1100 &+ 1024
-                case 2: stored >= 34 && raw < 1 << 30
+                case 2: stored >= 34 && raw <= PackBuilder.maxDeltaTarget
                 default: false
                 }
                 guard offset <= UInt64(bytes.count), Int(offset) + stored <= bytes.count, sane else {

@@ -26,21 +26,25 @@ public struct Refs: Sendable, Equatable {
         self.secret = secret; self.defaultBranch = defaultBranch; self.segments = segments; self.all = all
     }
 
-    /// Branches (`refs/heads/NAME` → snapshot) by short name.
+    /// Branches (`refs/heads/NAME` → snapshot) by short name. Setting it changes only the entries that
+    /// differ from what it read: refs it does not show (another target kind, a name that is not UTF-8)
+    /// are never touched.
     public var branches: [String: ObjectID] {
         get { table(Self.headsPrefix).compactMapValues { $0.kind == .snapshot ? $0.id : nil } }
         set {
-            for name in table(Self.headsPrefix).keys where newValue[name] == nil { all[Self.headsPrefix + Array(name.utf8)] = nil }
-            for (name, id) in newValue { all[Self.headsPrefix + Array(name.utf8)] = .snapshot(id) }
+            let old = branches
+            for name in old.keys where newValue[name] == nil { all[Self.headsPrefix + Array(name.utf8)] = nil }
+            for (name, id) in newValue where old[name] != id { all[Self.headsPrefix + Array(name.utf8)] = .snapshot(id) }
         }
     }
 
-    /// Tags (`refs/tags/NAME`) by short name: any target.
+    /// Tags (`refs/tags/NAME`) by short name: any target. Setting it changes only what differs.
     public var tags: [String: RefTarget] {
         get { table(Self.tagsPrefix) }
         set {
-            for name in table(Self.tagsPrefix).keys where newValue[name] == nil { all[Self.tagsPrefix + Array(name.utf8)] = nil }
-            for (name, target) in newValue { all[Self.tagsPrefix + Array(name.utf8)] = target }
+            let old = tags
+            for name in old.keys where newValue[name] == nil { all[Self.tagsPrefix + Array(name.utf8)] = nil }
+            for (name, target) in newValue where old[name] != target { all[Self.tagsPrefix + Array(name.utf8)] = target }
         }
     }
 
@@ -52,8 +56,11 @@ public struct Refs: Sendable, Equatable {
 
     private func table(_ prefix: [UInt8]) -> [String: RefTarget] {
         var out: [String: RefTarget] = [:]
+        // Only names a String can stand for exactly (valid UTF-8); others are reached by full name.
         for (name, target) in all where name.count > prefix.count && name.starts(with: prefix) {
-            out[String(decoding: name[prefix.count...], as: UTF8.self)] = target
+            guard let short = String(validating: name[prefix.count...], as: UTF8.self), Array(short.utf8) == Array(name[prefix.count...]),
+                  out[short] == nil else { continue }
+            out[short] = target
         }
         return out
     }

@@ -238,11 +238,14 @@ public struct RepoIndex: Sendable {
         return packs.count - 1
     }
 
-    public mutating func addPack(cap: String, ids: [ObjectID]) {
-        guard numberOfPack[cap] == nil else { return }
+    /// Adds a pack this command wrote; returns its number in `packs` (the one it had, if already known).
+    @discardableResult
+    public mutating func addPack(cap: String, ids: [ObjectID]) -> Int {
+        if let known = numberOfPack[cap] { return known }
         let n = insertPack(cap)
         for id in ids where addedLocation[id] == nil { addedLocation[id] = n }
         added.packs.append(IndexSegment.Pack(cap: cap, ids: ids.sorted()))
+        return n
     }
 
     public mutating func recordContent(_ hash: [UInt8], version: ObjectID, depth: UInt16) {
@@ -293,8 +296,9 @@ public enum SegmentPolicy {
     public static let maxSegments = 16
 
     /// The index in `sizes` (oldest first) from which to fold to the end; nil when nothing needs folding.
-    public static func foldStart(sizes: [UInt64]) -> Int? {
-        guard sizes.count > maxSegments else { return nil }
+    public static func foldStart(sizes claimed: [UInt64]) -> Int? {
+        guard claimed.count > maxSegments else { return nil }
+        let sizes = claimed.map { min($0, 1 << 48) }  // sizes come from caps in the refs: no overflow whatever they say
         var start = sizes.count - 2
         var run = sizes[start] + sizes[start + 1]
         while start > 0 {

@@ -77,7 +77,7 @@ public struct Repository: Sendable {
         // The repository's default branch, as git clone checks out the remote's HEAD.
         let branches = refs.branches
         let branch = refs.defaultBranchName.flatMap { branches[$0] != nil ? $0 : nil }
-            ?? (branches["main"] != nil || branches.isEmpty ? (refs.defaultBranchName ?? "main") : branches.keys.sorted()[0])
+            ?? (branches["main"] != nil ? "main" : branches.isEmpty ? (refs.defaultBranchName ?? "main") : branches.keys.sorted()[0])
         try state.write("HEAD", Array(Head.branch(branch).text.utf8))
         try state.write("seen", Array("\(version)\n".utf8))
         try state.write("base", Array(((refs.branches[branch]?.hex ?? "") + "\n").utf8))

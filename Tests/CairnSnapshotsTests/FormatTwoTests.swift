@@ -45,6 +45,19 @@ import Testing
         let tree = try Tree(entries: [missing])
         #expect(try Tree(decoding: tree.encoded).entries == [missing])
         #expect(!missing.hasContent)
+        // A size no file has is refused, not a crash (it overflowed counting leaves).
+        var huge = FileVersion(contentHash: [UInt8](repeating: 1, count: 32), size: 10, base: nil, depth: 0, chainBytes: 0,
+                               keyframeSize: 1, leafHashes: [], encoding: .raw, storedSize: 1, payloadSize: 1, storage: .inline([0]))
+        huge.size = .max
+        #expect(throws: ObjectError.self) { try FileVersion(decoding: huge.encoded) }
+        huge.leafHashes = [[UInt8](repeating: 3, count: 32)]
+        #expect(throws: ObjectError.self) { try FileVersion(decoding: huge.encoded) }
+        #expect(SegmentPolicy.foldStart(sizes: Array(repeating: .max, count: 17)) != nil)
+        // A delta record claiming more than a tree could be is refused before anything is allocated.
+        var claim = PackBuilder()
+        claim.addDelta(ObjectID([UInt8](repeating: 4, count: 32))!, rawLength: PackBuilder.maxDeltaTarget + 1,
+                       base: ObjectID([UInt8](repeating: 5, count: 32))!, depth: 1, delta: [0xD6, 0xC3, 0xC4, 0])
+        #expect(throws: ObjectError.self) { try PackReader(claim.build()) }
         // A file entry must carry a 32-byte content hash.
         var bad = missing
         bad.kind = .file
@@ -74,6 +87,20 @@ import Testing
         var fewer = back
         fewer.branches["feature/x"] = nil
         #expect(fewer.all.count == 70_006 && fewer.branches == ["trunk": snap])
+
+        // Setting a branch through the short-name view touches nothing it does not show: a branch ref
+        // aimed at a tree, a name that is not UTF-8 (they came from another writer or an import).
+        var mixed = Refs(secret: [UInt8](repeating: 5, count: 32))
+        mixed.all[Array("refs/heads/odd".utf8)] = RefTarget(kind: .tree, hash: [UInt8](repeating: 2, count: 32))
+        mixed.all[Refs.headsPrefix + [0x63, 0x61, 0x66, 0xE9]] = .snapshot(snap)
+        mixed.all[Array("refs/heads/main".utf8)] = .snapshot(snap)
+        let before = mixed.all
+        mixed.branches["main"] = ObjectID([UInt8](repeating: 9, count: 32))!
+        mixed.branches["new"] = snap
+        mixed.branches["new"] = nil
+        #expect(mixed.all.count == 3 && mixed.all[Array("refs/heads/odd".utf8)] == before[Array("refs/heads/odd".utf8)])
+        #expect(mixed.all[Refs.headsPrefix + [0x63, 0x61, 0x66, 0xE9]] == .snapshot(snap))
+        #expect(mixed.branches.keys.sorted() == ["main"])
 
         // Format 1 refs are refused with a clear message.
         let v1 = Array("CRNREFS1".utf8) + [UInt8](repeating: 0, count: 38)
@@ -276,10 +303,12 @@ import Testing
         ])
         let id = try await objects.put(tree.encoded)
         let target = try scratch.dir("out")
+        // Whatever stands at a missing entry's path is the user's (perhaps the only copy): it stays.
+        try Checkout.writeFile(FSPath(target + "/gone.bin"), Array("mine\n".utf8), mode: 0o644, mtime: nil)
         let checkout = Checkout(content: content)
         try await checkout.write(tree: id, into: FSPath(target))
         #expect(try FileSystem.readFile(FSPath(target + "/here.txt")) == Array("present\n".utf8))
-        #expect(!FileSystem.exists(FSPath(target + "/gone.bin")))
+        #expect(try FileSystem.readFile(FSPath(target + "/gone.bin")) == Array("mine\n".utf8))
         #expect(checkout.missing.paths.map(\.description) == [target + "/gone.bin"])
         // Status does not call it deleted.
         let flat = try await Repository.flatten(id, objects: objects)
