@@ -143,11 +143,16 @@ public struct Repository: Sendable {
     }
 
     /// Drops cached segments the refs no longer name (folded into others).
+    /// Only copies older than an hour go: a commit running now may have cached the segment it is about
+    /// to publish (read commands tidy without the worktree lock).
     func tidySegmentCache(keeping caps: [String]) {
         let keep = Set(caps.map { Self.segmentCacheName($0).dropFirst("segments/".count) })
         guard let names = try? FileSystem.names(in: state.path("segments")) else { return }
+        let now = FileSystem.currentTimeSeconds()
         for name in names where !keep.contains(Substring(String(decoding: name, as: UTF8.self))) {
-            try? FileSystem.remove(state.path("segments").appending(name))
+            let path = state.path("segments").appending(name)
+            guard let st = try? FileSystem.linkStatus(path), now - st.modified > 3600 else { continue }
+            try? FileSystem.remove(path)
         }
     }
 

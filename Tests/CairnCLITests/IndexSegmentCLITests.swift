@@ -32,8 +32,16 @@ import Testing
             let r = try f.run(["commit", "-m", "round \(round)"])
             #expect(r.code == 0, "\(r.stderr)")
             growth.append(treeBytes(f.grid) - before)
-            // Opening the repository drops cached segments the refs no longer name.
+            // Opening the repository drops cached segments the refs no longer name, once they are an hour
+            // old (a commit running meanwhile may have just cached the segment it is about to publish).
+            let cacheDir = f.work + "/.cairn/segments"
+            try Data("fresh".utf8).write(to: URL(fileURLWithPath: cacheDir + "/not-yet-published"))
+            for name in try FileManager.default.contentsOfDirectory(atPath: cacheDir) where name != "not-yet-published" {
+                try FileManager.default.setAttributes([.modificationDate: Date(timeIntervalSinceNow: -7200)], ofItemAtPath: cacheDir + "/" + name)
+            }
             #expect(try f.run(["status"]).code == 0)
+            #expect(FileManager.default.fileExists(atPath: cacheDir + "/not-yet-published"))
+            try FileManager.default.removeItem(atPath: cacheDir + "/not-yet-published")
             let cached = try FileManager.default.contentsOfDirectory(atPath: f.work + "/.cairn/segments").count
             #expect(cached <= 16, "round \(round): \(cached) segments")
         }
