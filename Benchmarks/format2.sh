@@ -29,17 +29,20 @@ m() {
 }
 size() { du -sb "$1" | cut -f1; }
 
-# The tree: 1,000 folders of 100 files, 100 bytes each (distinct contents).
-python3 - "$work/data" <<'EOF'
+# tree ROOT DIR FILE WORD: 1,000 folders ROOT/DIRdddd of 100 files FILEfff.txt, 100 bytes each, distinct.
+tree() {
+  python3 - "$@" <<'EOF'
 import os, sys
-root = sys.argv[1]
+root, folder, name, word = sys.argv[1:5]
 for d in range(1000):
-    os.makedirs(f"{root}/d{d:04}", exist_ok=True)
+    os.makedirs(f"{root}/{folder}{d:04}", exist_ok=True)
     for f in range(100):
         n = d * 100 + f
-        with open(f"{root}/d{d:04}/f{f:03}.txt", "w") as out:
-            out.write((f"file {n:06} " * 10)[:99] + "\n")
+        with open(f"{root}/{folder}{d:04}/{name}{f:03}.txt", "w") as out:
+            out.write((f"{word} {n:06} " * 10)[:99] + "\n")
 EOF
+}
+tree "$work/data" d f file
 
 export CAIRN_GRID=$work/grid RESTIC_REPOSITORY=$work/restic RESTIC_PASSWORD=bench GIT_DIR=$work/git GIT_WORK_TREE=$work/data
 export CAIRN_AUTHOR_NAME=bench CAIRN_AUTHOR_EMAIL=b@b
@@ -67,16 +70,7 @@ G1=$(size "$work/grid"); RS1=$(size "$work/restic"); GT1=$(size "$work/git")
 # history), then the worktree cut down to one small file and committed; a change to
 # that file is the measured commit. Against the same commit in an empty repository: what a commit costs
 # beyond its worktree comes from history (refs, index segments).
-python3 - "$work/data" <<'EOF2'
-import os, sys
-root = sys.argv[1]
-for d in range(1000):
-    os.makedirs(f"{root}/e{d:04}", exist_ok=True)
-    for f in range(100):
-        n = d * 100 + f
-        with open(f"{root}/e{d:04}/g{f:03}.txt", "w") as out:
-            out.write((f"more {n:06} " * 10)[:99] + "\n")
-EOF2
+tree "$work/data" e g more
 cairn_in commit -m grow >/dev/null
 mv "$work/data" "$work/data-full" && mkdir "$work/data" && echo "one file" > "$work/data/only.txt"
 cairn_in commit -m shrink >/dev/null

@@ -32,3 +32,15 @@ public enum ProcessEnvironment {
         return String(cString: buf)
     }
 }
+
+/// Lower-case hexadecimal, two digits a byte (names of storage files, ids, hashes in messages).
+public enum Hex {
+    private static let digits = Array("0123456789abcdef".utf8)
+
+    public static func encode(_ bytes: [UInt8]) -> String {
+        var out = [UInt8]()
+        out.reserveCapacity(bytes.count * 2)
+        for b in bytes { out.append(digits[Int(b >> 4)]); out.append(digits[Int(b & 15)]) }
+        return String(decoding: out, as: UTF8.self)
+    }
+}

@@ -1,5 +1,4 @@
 import CairnFiles
-import CairnGrid
 import CairnPrimitives
 
 public struct CommitRequest: Sendable {
@@ -117,50 +116,6 @@ extension Repository {
         let branch: String? = if case .branch(let b) = head { b } else { nil }
         return CommitOutcome(snapshot: snapshotID, branch: branch, filesRead: builder.filesRead,
                              skipped: builder.skipped, unreadable: builder.unreadable)
-    }
-
-    /// Saves what `objects` added as a segment, cached here at once (the next command, or one run while
-    /// the grid is unreachable, need not download what this one wrote).
-    func saveSegment(_ objects: ObjectStore) async throws -> String? {
-        guard let (cap, bytes) = try await objects.saveSegment() else { return nil }
-        cacheSegment(cap, bytes)
-        return cap
-    }
-
-    /// Names `segment` in `refs` (once), folding the newest segments when there would be more than 16.
-    func add(_ segment: String?, to refs: inout Refs, grid: Grid, folding: () -> Void = {}) async throws {
-        if let segment, !refs.segments.contains(segment) { refs.segments.append(segment) }
-        if let start = SegmentPolicy.foldStart(sizes: refs.segments.map(SegmentPolicy.size)) {
-            folding()
-            let folded = try await fold(Array(refs.segments[start...]), grid: grid)
-            refs.segments = Array(refs.segments[..<start]) + [folded]
-        }
-    }
-
-    /// Creates tag `name` (refs/tags/NAME) pointing at a new annotated tag object on `target`, by test-and-set;
-    /// the tag object is stored first, in a segment of its own. Retries by itself when other refs moved;
-    /// refuses (`exists`) when `name` appeared meanwhile.
-    public func createAnnotatedTag(_ name: String, target: RefTarget, message: [UInt8], tagger: Signature? = nil) async throws -> ObjectID {
-        guard refStore.isWritable else { throw RepositoryError.readOnly }
-        let full = Refs.tagsPrefix + Array(name.utf8)
-        let now = FileSystem.now().0
-        let tag = AnnotatedTag(target: target, name: Array(name.utf8),
-                               tagger: tagger ?? defaultSignature(time: now, zone: localZoneOffsetMinutes(at: now)), message: message)
-        while true {
-            var (refs, version) = try await loadRefs()
-            guard refs.all[full] == nil else { throw RepositoryError.exists(name) }
-            let objects = try await objectStore(refs)
-            let id = try await objects.put(tag.encoded)
-            let segment = try await saveSegment(objects)
-            try await add(segment, to: &refs, grid: repositoryGrid(refs))
-            refs.all[full] = RefTarget(kind: .tag, hash: id.bytes)
-            do {
-                _ = try await refStore.publish(refs, replacing: version)
-                return id
-            } catch RefStoreError.moved {
-                continue  // the tag object and its segment are convergent: the retry finds them stored
-            }
-        }
     }
 
     func defaultSignature(time: Int64, zone: Int16) -> Signature {

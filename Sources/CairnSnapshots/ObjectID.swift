@@ -36,7 +36,7 @@ public struct ObjectID: Hashable, Comparable, Sendable, CustomStringConvertible 
         return out
     }
 
-    public var hex: String { hexEncode(bytes) }
+    public var hex: String { Hex.encode(bytes) }
     public var description: String { hex }
     public var short: String { String(hex.prefix(12)) }
 
@@ -113,7 +113,7 @@ public struct LeafVerifier: Sendable {
     public init(contentHash: [UInt8], size: UInt64, leaves: [Digest]) throws {
         guard leaves.count == ContentHash.leafCount(size: size), leaves.allSatisfy({ $0.count == 32 }),
               ContentHash.root(leaves: leaves, size: size) == contentHash else {
-            throw StoreError.damaged("the leaf hashes do not match the content hash \(hexEncode(Array(contentHash.prefix(6))))")
+            throw StoreError.damaged("the leaf hashes do not match the content hash \(Hex.encode(Array(contentHash.prefix(6))))")
         }
         self.contentHash = contentHash; self.size = size; self.leaves = leaves
     }
@@ -129,15 +129,6 @@ public struct LeafVerifier: Sendable {
         index >= 0 && index < leaves.count && UInt64(bytes.count) == UInt64(range(ofLeaf: index).count)
             && ContentHash.leaf(bytes) == leaves[index]
     }
-}
-
-let hexDigits = Array("0123456789abcdef".utf8)
-
-func hexEncode(_ bytes: [UInt8]) -> String {
-    var out = [UInt8]()
-    out.reserveCapacity(bytes.count * 2)
-    for b in bytes { out.append(hexDigits[Int(b >> 4)]); out.append(hexDigits[Int(b & 15)]) }
-    return String(decoding: out, as: UTF8.self)
 }
 
 func hexDecode(_ text: String) -> [UInt8]? {

@@ -12,7 +12,7 @@ public enum StoreError: Error, CustomStringConvertible {
     public var description: String {
         switch self {
         case .missingObject(let id): return "object \(id.short) is not in the repository"
-        case .missingContent(let hash): return "content \(hexEncode(Array(hash.prefix(6)))) is not in the repository's index"
+        case .missingContent(let hash): return "content \(Hex.encode(Array(hash.prefix(6)))) is not in the repository's index"
         case .damaged(let m): return m
         }
     }

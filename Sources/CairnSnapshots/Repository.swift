@@ -139,7 +139,7 @@ public struct Repository: Sendable {
     }
 
     static func segmentCacheName(_ cap: String) -> String {
-        "segments/" + hexEncode(TaggedHash.hash(HashTag("cairn:segcache"), Array(cap.utf8), outputSize: 16))
+        "segments/" + Hex.encode(TaggedHash.hash(HashTag("cairn:segcache"), Array(cap.utf8), outputSize: 16))
     }
 
     /// Drops cached segments the refs no longer name (folded into others).

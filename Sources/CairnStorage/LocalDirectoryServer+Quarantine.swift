@@ -42,7 +42,7 @@ extension LocalDirectoryServer {
     /// Keeps the live copy of a share that a replacement is about to supersede: a hard link of a large share's
     /// file, a copy of a pack record's bytes, in `quarantine/`, durable before the replacement can win.
     func quarantine(_ index: StorageIndex, _ k: ShareKey) throws {
-        let target = layout.quarantine + "/\(index.hex).\(k.share).\(hexString(SecureRandom.bytes(8)))"
+        let target = layout.quarantine + "/\(index.hex).\(k.share).\(Hex.encode(SecureRandom.bytes(8)))"
         let createdFolder = try FileSystem.makeDirectory(layout.quarantine)
         if createdFolder { try FileSystem.syncDirectory(layout.root) }
         var kept = try FileSystem.link(layout.largePath(index, k.share), to: target)

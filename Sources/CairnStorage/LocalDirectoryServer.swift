@@ -213,7 +213,7 @@ public final class LocalDirectoryServer: StorageServer {
                     reason: "unsupported format \(text.debugDescription) (this build reads \(ServerLayout.formatLine.debugDescription))")
             }
         } else {
-            let tmp = layout.tmp + "/FORMAT." + hexString(SecureRandom.bytes(8))
+            let tmp = layout.tmp + "/FORMAT." + Hex.encode(SecureRandom.bytes(8))
             let fd = try FileDescriptor.open(tmp, flags: O_WRONLY | O_CREAT | O_EXCL)
             try fd.write(Array(ServerLayout.formatLine.utf8), at: 0)
             try fd.sync()
@@ -505,7 +505,7 @@ public final class LocalDirectoryServer: StorageServer {
         if large {
             do {
                 for s in wanted {
-                    let path = layout.tmp + "/\(index.hex).\(s).\(hexString(SecureRandom.bytes(8))).tmp"
+                    let path = layout.tmp + "/\(index.hex).\(s).\(Hex.encode(SecureRandom.bytes(8))).tmp"
                     let fd = try FileDescriptor.open(path, flags: O_RDWR | O_CREAT | O_EXCL)
                     files[s] = LargeFile(fd: fd, temporaryPath: path, index: index, share: UInt32(s), size: shareSize)
                     try fd.lockExclusive()  // marks it live for other instances' stale-file cleanup

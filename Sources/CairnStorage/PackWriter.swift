@@ -58,7 +58,7 @@ final class PackWriter {
     /// Creates a pack and its index under temporary names in `tmp/`, locks them, then renames them into `packs/`
     /// (index first), so no other instance ever sees a pack without a header or takes it.
     static func create(layout: ServerLayout, createdEntry: inout Bool) throws -> PackWriter {
-        let base = "pack-" + hexString(SecureRandom.bytes(8))
+        let base = "pack-" + Hex.encode(SecureRandom.bytes(8))
         let tmpPack = layout.tmp + "/" + base + ".pack"
         let tmpIndex = layout.tmp + "/" + base + ".idx"
         let pack = try FileDescriptor.open(tmpPack, flags: O_RDWR | O_CREAT | O_EXCL)

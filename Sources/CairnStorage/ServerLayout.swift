@@ -1,3 +1,4 @@
+import CairnPrimitives
 /// Paths inside one local server directory (Documentation/LocalGrid.md, "Layout").
 ///
 ///     <root>/FORMAT                              "cairn-local-server 1\n"
@@ -26,6 +27,3 @@ struct ServerLayout: Sendable {
     func largePath(_ index: StorageIndex, _ share: UInt32) -> String { largeDirectory(index) + "/" + String(share) }
 }
 
-func hexString(_ bytes: [UInt8]) -> String {
-    bytes.map { String($0, radix: 16).leftPadded(to: 2) }.joined()
-}

@@ -1,3 +1,4 @@
+import CairnPrimitives
 /// A 16-byte storage index: where a file's shares live on every server (derived from its key).
 public struct StorageIndex: Hashable, Sendable, CustomStringConvertible {
     public static let size = 16
@@ -9,7 +10,7 @@ public struct StorageIndex: Hashable, Sendable, CustomStringConvertible {
     }
 
     /// Lowercase hex, for file names and messages.
-    public var hex: String { bytes.map { String($0, radix: 16).leftPadded(to: 2) }.joined() }
+    public var hex: String { Hex.encode(bytes) }
     public var description: String { hex }
 }
 
@@ -17,7 +18,7 @@ public struct StorageIndex: Hashable, Sendable, CustomStringConvertible {
 public struct ServerID: Hashable, Sendable, CustomStringConvertible {
     public let bytes: [UInt8]
     public init(_ bytes: [UInt8]) { self.bytes = bytes }
-    public var hex: String { bytes.map { String($0, radix: 16).leftPadded(to: 2) }.joined() }
+    public var hex: String { Hex.encode(bytes) }
     public var description: String { String(hex.prefix(12)) }
 }
 
@@ -245,8 +246,3 @@ extension StorageServer {
     }
 }
 
-extension String {
-    func leftPadded(to width: Int) -> String {
-        count >= width ? self : String(repeating: "0", count: width - count) + self
-    }
-}

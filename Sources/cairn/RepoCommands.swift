@@ -1,6 +1,7 @@
 import CairnFiles
 import ArgumentParser
 import CairnFormats
+import CairnPrimitives
 import CairnGrid
 import CairnSnapshots
 #if canImport(Glibc)
@@ -150,7 +151,7 @@ struct Ls: AsyncParsableCommand {
         let entries: [TreeEntry]
         if entry.kind == .directory, let tid = ObjectID(entry.hash) { entries = try await session.objects.tree(tid).entries } else { entries = [entry] }
         for e in entries {
-            let suffix = e.kind == .directory ? "/" : e.kind == .missing ? "  (missing: known as \(hexString(e.hash)))" : ""
+            let suffix = e.kind == .directory ? "/" : e.kind == .missing ? "  (missing: known as \(Hex.encode(e.hash)))" : ""
             Terminal.writeOut("\(modeString(e.mode)) \(e.kind) \(e.size)\t\(e.nameString)\(suffix)\n")
         }
     }
@@ -295,7 +296,7 @@ func moveRef(_ repo: Repository, tags: Bool, name: String?, revision: String?, d
             let current: String? = if case .branch(let b) = try repo.head() { b } else { nil }
             for (n, target) in table.sorted(by: { $0.key < $1.key }) {
                 let kind = target.kind == .snapshot ? "" : " (\(target.kind))"
-                Terminal.writeOut((n == current && !tags ? "* " : "  ") + "\(n) \(String(hexString(target.hash).prefix(12)))\(kind)\n")
+                Terminal.writeOut((n == current && !tags ? "* " : "  ") + "\(n) \(String(Hex.encode(target.hash).prefix(12)))\(kind)\n")
             }
             return
         }
@@ -383,10 +384,5 @@ struct Clone: AsyncParsableCommand {
 }
 
 func missingNote(_ path: String, _ entry: TreeEntry) -> String {
-    "'\(path)' is missing from the repository: its content (known as \(hexString(entry.hash)), \(entry.size) bytes) was never stored"
-}
-
-func hexString(_ bytes: [UInt8]) -> String {
-    let digits = Array("0123456789abcdef".utf8)
-    return String(decoding: bytes.flatMap { [digits[Int($0 >> 4)], digits[Int($0 & 15)]] }, as: UTF8.self)
+    "'\(path)' is missing from the repository: its content (known as \(Hex.encode(entry.hash)), \(entry.size) bytes) was never stored"
 }
