@@ -92,7 +92,7 @@ extension Repository {
             try setHead(.detached(target))
         }
         try setBase(target, tree: targetTree)
-        try? state.write("statcache", StatCache().encoded)
+        try? FileSystem.remove(state.path("statcache"))
         try recordMissing(checkout.missing.paths, replacing: true)
         return checkout.missing.paths.map(\.description)
     }

@@ -58,18 +58,20 @@ extension Repository {
         var rules = IgnoreRules()
         for pattern in request.excludes { rules.add(override: pattern) }
         let started = FileSystem.now()  // the snapshot's time: when the scan began
-        let builder = TreeBuilder(root: workTree, content: content, rules: rules, cache: statCache())
+        let cache = statCache()
+        // Without a stamp on the file system (see `scanStamp`), be safe against a file-system clock that
+        // lags this one or keeps whole seconds.
+        let scanStart = scanStamp() ?? (started.0 - 2, started.1)
+        let builder = TreeBuilder(root: workTree, content: content, rules: rules, cache: cache,
+                                  newCache: StatCacheUpdate(replacing: state.path("statcache"), old: cache, scanStart: scanStart))
         builder.carriedPaths = missingPaths()
         builder.progress = request.progress
         builder.stateFolder = state.dir
-        if let stamp = scanStamp() { builder.newCache.scanStart = stamp }
         let treeID = try await builder.build(previousTreeID: previousTree)
         if let previousTree, previousTree == treeID, !request.allowEmpty {
             if let parent, try baseRecord()?.tree == nil { try? setBase(parent, tree: treeID) }
-            // Nothing read and nothing gone: the cache on disk is still exact, so spare the rewrite and fsync.
-            if builder.filesRead > 0 || builder.newCache.entries.count != builder.oldCache.entries.count {
-                try? state.write("statcache", builder.newCache.encoded)
-            }
+            // Nothing read and nothing gone: the cache on disk is still exact, and `save` spares the rewrite.
+            try? builder.newCache?.save()
             return CommitOutcome(snapshot: nil, branch: nil, filesRead: builder.filesRead, skipped: builder.skipped, unreadable: builder.unreadable)
         }
         let now = started.0
@@ -112,7 +114,7 @@ extension Repository {
         if case .detached = head { try setHead(.detached(snapshotID)) }
         try setBase(snapshotID, tree: treeID)
         try? FileSystem.remove(state.path("pending"))
-        try? state.write("statcache", builder.newCache.encoded)
+        try? builder.newCache?.save()
         let branch: String? = if case .branch(let b) = head { b } else { nil }
         return CommitOutcome(snapshot: snapshotID, branch: branch, filesRead: builder.filesRead,
                              skipped: builder.skipped, unreadable: builder.unreadable)

@@ -69,7 +69,7 @@ public struct ContentStore: Sendable {
         }
         version.storage = payload.count <= ObjectStore.inlineLimit ? .inline(payload) : .cap(try await objects.putLarge(payload))
         let id = try await objects.put(version.encoded)
-        await objects.recordContent(hash, version: id, depth: version.depth)
+        try await objects.recordContent(hash, version: id, depth: version.depth)
         if remembersStored { await recent.remember(id, content) }
     }
 

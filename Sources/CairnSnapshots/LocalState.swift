@@ -10,7 +10,7 @@ import Glibc
 /// config      "key = value" lines: format, grid, slot cap (write or read), worktree; mode 0600 (holds a secret)
 /// HEAD        "branch NAME" or "detached <snapshot id hex>"
 /// seen        the highest slot version this client has seen (refuses rollbacks)
-/// statcache   StatCache encoding
+/// statcache   StatCache encoding (CRNSTAT3)
 /// index-cache the last repository index read, prefixed by its cap line
 /// lock        flock(2) lock file serializing commands in this worktree
 /// ```

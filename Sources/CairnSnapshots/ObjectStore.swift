@@ -1,3 +1,4 @@
+import CairnFiles
 import CairnDelta
 import CairnFormats
 import CairnGrid
@@ -173,8 +174,8 @@ public actor ObjectStore {
     public func fileVersion(_ id: ObjectID) async throws -> FileVersion { try FileVersion(decoding: try await get(id)) }
     public func annotatedTag(_ id: ObjectID) async throws -> AnnotatedTag { try AnnotatedTag(decoding: try await get(id)) }
 
-    public func recordContent(_ hash: [UInt8], version: ObjectID, depth: UInt16) {
-        index.recordContent(hash, version: version, depth: depth)
+    public func recordContent(_ hash: [UInt8], version: ObjectID, depth: UInt16) throws {
+        try index.recordContent(hash, version: version, depth: depth)
     }
 
     public func hasContents(_ hashes: [[UInt8]]) -> [Bool] { hashes.map { version(forContent: $0) != nil } }
@@ -222,7 +223,7 @@ public actor ObjectStore {
         let bytes = builder.build()
         do {
             let cap = try await Uploader(grid: grid).putUnsynced(MemorySource(bytes))
-            let n = index.addPack(cap: cap.string, ids: builder.ids)
+            let n = try index.addPack(cap: cap.string, ids: builder.ids)
             remember(n, try PackReader(bytes))
         } catch {
             if uploadFailure == nil { uploadFailure = error }
@@ -231,16 +232,22 @@ public actor ObjectStore {
     }
 
     /// Flushes the pending packs, waits for every upload, makes them durable and uploads what this
-    /// command added to the index as one segment; returns its cap and bytes (nil when nothing was added).
-    public func saveSegment() async throws -> (cap: String, bytes: [UInt8])? {
+    /// command added to the index as one segment; returns its cap and the segment file, which the caller
+    /// owns (a repository keeps it as its cached copy); nil when nothing was added.
+    public func saveSegment() async throws -> (cap: String, file: FSPath)? {
         try await flushPack()
         if uploadsInFlight > 0 { await withCheckedContinuation { uploadsDone.append($0) } }
         if let uploadFailure { throw uploadFailure }
-        guard !index.added.isEmpty else { return nil }
+        guard index.hasAdditions else { return nil }
         // Everything the segment names must be durable before the segment is.
         try await Self.syncAll(grid)
-        let bytes = index.added.encoded
-        return (try await Uploader(grid: grid).put(MemorySource(bytes)).string, bytes)
+        guard let (path, _) = try index.writeAddedSegment() else { return nil }
+        do {
+            return (try await Uploader(grid: grid).put(try FileSource(path: path.description)).string, path)
+        } catch {
+            _ = try? FileSystem.unlink(path)
+            throw error
+        }
     }
 
     static func syncAll(_ grid: Grid) async throws {

@@ -7,8 +7,8 @@ extension Repository {
     /// Saves what `objects` added as a segment, cached here at once (the next command, or one run while
     /// the grid is unreachable, need not download what this one wrote).
     func saveSegment(_ objects: ObjectStore) async throws -> String? {
-        guard let (cap, bytes) = try await objects.saveSegment() else { return nil }
-        cacheSegment(cap, bytes)
+        guard let (cap, file) = try await objects.saveSegment() else { return nil }
+        cacheSegment(cap, file: file)
         return cap
     }
 

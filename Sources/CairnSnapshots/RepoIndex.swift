@@ -200,8 +200,29 @@ public struct SegmentView: Sendable {
     }
 }
 
+/// What one command adds to the index, on disk as it grows (see `SpilledRecords`): object id → pack (a
+/// number in `caps`), content hash → version, exactly the segment's table entries.
+final class Additions: @unchecked Sendable {
+    // Used by one owner at a time (the object store's actor).
+    let objects: SpilledRecords
+    let contents: SpilledRecords
+    /// This command's packs (the segment's caps) and their numbers in `RepoIndex.packs`.
+    var caps: [String] = []
+    var numbers: [Int] = []
+    let folder: String
+
+    init(folder: String, bufferRecords: Int = 1 << 17) {
+        self.folder = folder
+        objects = SpilledRecords(recordSize: IndexSegment.objectSize, folder: folder, bufferRecords: bufferRecords)
+        contents = SpilledRecords(recordSize: IndexSegment.contentSize, folder: folder, bufferRecords: bufferRecords)
+    }
+
+    var isEmpty: Bool { caps.isEmpty && objects.isEmpty && contents.isEmpty }
+}
+
 /// The repository index as one command sees it: the segments the refs name, searched in place, plus
-/// what this command added (written as one new segment at the end of a commit).
+/// what this command added (written as one new segment at the end of a commit). Copies share the
+/// additions: one index belongs to one object store.
 public struct RepoIndex: Sendable {
     private var segments: [SegmentView] = []
     /// Each segment's pack numbers in `packs`.
@@ -209,20 +230,29 @@ public struct RepoIndex: Sendable {
     /// Every pack cap: the segments' (a cap named twice counted once), then this command's.
     public private(set) var packs: [String] = []
     private var numberOfPack: [String: Int] = [:]
-    private var addedLocation: [ObjectID: Int] = [:]
-    /// Content hash (as an id: 32 bytes inline) → version.
-    private var addedContents: [ObjectID: (version: ObjectID, depth: UInt16)] = [:]
-    /// What this command added: the segment a commit writes.
-    public private(set) var added = IndexSegment()
+    private let added: Additions
 
-    public init() {}
+    /// The folder for temporary files when none is given: `$TMPDIR`, else /tmp.
+    public static var temporaryFolder: String { ProcessEnvironment.current["TMPDIR"].flatMap { $0.isEmpty ? nil : $0 } ?? "/tmp" }
 
-    public init(segments: [SegmentView]) {
+    /// `folder`: where this command's additions spill and its segment file is written.
+    public init(folder: String = RepoIndex.temporaryFolder) {
+        added = Additions(folder: folder)
+    }
+
+    /// Spilling a run every `bufferRecords` additions (tests of the spill).
+    init(folder: String, bufferRecords: Int) {
+        added = Additions(folder: folder, bufferRecords: bufferRecords)
+    }
+
+    public init(segments: [SegmentView], folder: String = RepoIndex.temporaryFolder) {
+        added = Additions(folder: folder)
         for s in segments { append(s) }
     }
 
     /// An index of segments given as values (tests).
     public init(segments: [IndexSegment]) throws {
+        added = Additions(folder: RepoIndex.temporaryFolder)
         for s in segments { append(try SegmentView(MappedBytes(copying: s.encoded))) }
     }
 
@@ -238,26 +268,38 @@ public struct RepoIndex: Sendable {
         return packs.count - 1
     }
 
+    /// Whether this command added anything (a commit then writes a segment).
+    public var hasAdditions: Bool { !added.isEmpty }
+
     /// Adds a pack this command wrote; returns its number in `packs` (the one it had, if already known).
     @discardableResult
-    public mutating func addPack(cap: String, ids: [ObjectID]) -> Int {
+    public mutating func addPack(cap: String, ids: [ObjectID]) throws -> Int {
         if let known = numberOfPack[cap] { return known }
         let n = insertPack(cap)
-        for id in ids where addedLocation[id] == nil { addedLocation[id] = n }
-        added.packs.append(IndexSegment.Pack(cap: cap, ids: ids.sorted()))
+        let local = UInt32(added.caps.count)
+        added.caps.append(cap)
+        added.numbers.append(n)
+        let number: [UInt8] = [UInt8(local >> 24), UInt8(local >> 16 & 0xFF), UInt8(local >> 8 & 0xFF), UInt8(local & 0xFF)]
+        for id in ids.sorted() where try added.objects.find(id.bytes) == nil {
+            try added.objects.add(id.bytes + number)
+        }
         return n
     }
 
-    public mutating func recordContent(_ hash: [UInt8], version: ObjectID, depth: UInt16) {
-        guard let key = ObjectID(hash) else { return }
+    public mutating func recordContent(_ hash: [UInt8], version: ObjectID, depth: UInt16) throws {
+        guard hash.count == 32 else { return }
         if let known = content(hash), known.depth <= depth { return }
-        addedContents[key] = (version, depth)
-        added.contents.append(IndexSegment.Content(hash: hash, version: version, depth: depth))
+        let existing = try added.contents.find(hash)
+        try added.contents.add(hash + version.bytes + [UInt8(depth >> 8), UInt8(depth & 0xFF)], replacing: existing?.number)
     }
 
     /// The pack (a number in `packs`) holding `id`.
     public func location(of id: ObjectID) -> Int? {
-        if let n = addedLocation[id] { return n }
+        // A record of ours that cannot be read back is taken as absent: the object is stored again.
+        if let (_, r) = (try? added.objects.find(id.bytes)) ?? nil {
+            let local = Int(r[32]) << 24 | Int(r[33]) << 16 | Int(r[34]) << 8 | Int(r[35])
+            if added.numbers.indices.contains(local) { return added.numbers[local] }
+        }
         for (s, numbers) in zip(segments, packNumbers).reversed() {
             // A cached copy is not re-read whole (see SegmentView.init): a pack number it has wrong is
             // treated as absent rather than trusted.
@@ -268,8 +310,11 @@ public struct RepoIndex: Sendable {
 
     /// The version with the shortest chain that rebuilds `hash`, among every segment and this command's.
     public func content(_ hash: [UInt8]) -> (version: ObjectID, depth: UInt16)? {
-        guard let key = ObjectID(hash) else { return nil }
-        var best = addedContents[key]
+        guard hash.count == 32 else { return nil }
+        var best: (version: ObjectID, depth: UInt16)?
+        if let (_, r) = (try? added.contents.find(hash)) ?? nil {
+            best = (ObjectID(Array(r[32..<64]))!, UInt16(r[64]) << 8 | UInt16(r[65]))
+        }
         for s in segments {
             if let c = s.content(hash), c.depth < (best?.depth ?? .max) { best = (c.version, c.depth) }
         }
@@ -282,9 +327,43 @@ public struct RepoIndex: Sendable {
     public func objects(withHexPrefix hex: String) -> [ObjectID] {
         let even = String(hex.prefix(hex.count & ~1))
         guard let bytes = hexDecode(even) else { return [] }
-        var out = Set(addedLocation.keys.filter { $0.hex.hasPrefix(hex) })
+        var out: Set<ObjectID> = []
+        try? added.objects.forEach { r in
+            if let id = ObjectID(Array(r[0..<32])), id.hex.hasPrefix(hex) { out.insert(id) }
+        }
         for s in segments { for id in s.objects(withPrefix: bytes) where id.hex.hasPrefix(hex) { out.insert(id) } }
         return Array(out)
+    }
+
+    /// Writes this command's additions as a segment file in the index's folder (the caller owns the
+    /// file); nil when nothing was added. Streams: the tables are merged from the spilled runs.
+    public func writeAddedSegment() throws -> (path: FSPath, size: UInt64)? {
+        guard hasAdditions else { return nil }
+        var w = try SegmentFileWriter(folder: added.folder, caps: added.caps)
+        do {
+            try w.beginTable()
+            try added.objects.merged { try w.entry($0) }
+            try w.endTable()
+            // Equal hashes (a content given a shorter chain later): the smallest depth is written.
+            try w.beginTable()
+            var held: [UInt8]?
+            try added.contents.merged { r in
+                if let h = held, h.withUnsafeBytes({ memcmp($0.baseAddress!, r.baseAddress!, 32) }) == 0 {
+                    if (UInt16(r[64]) << 8 | UInt16(r[65])) < (UInt16(h[64]) << 8 | UInt16(h[65])) { held = Array(r) }
+                    return
+                }
+                if let h = held { try h.withUnsafeBytes { try w.entry($0) } }
+                held = Array(r)
+            }
+            if let h = held { try h.withUnsafeBytes { try w.entry($0) } }
+            try w.endTable()
+            let size = try w.finish()
+            try w.file.close()
+            return (w.path, size)
+        } catch {
+            _ = try? FileSystem.unlink(w.path)
+            throw error
+        }
     }
 }
 

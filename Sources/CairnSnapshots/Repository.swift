@@ -105,7 +105,10 @@ public struct Repository: Sendable {
 
     public func objectStore(_ refs: Refs) async throws -> ObjectStore {
         let grid = repositoryGrid(refs)
-        var index = RepoIndex()
+        // This command's additions spill, and its segment is written, beside the cached segments.
+        let folder = state.path("segments")
+        let usable = (try? FileSystem.makeDirectories(folder)) != nil
+        var index = RepoIndex(folder: usable ? folder.description : RepoIndex.temporaryFolder)
         for (n, cap) in refs.segments.enumerated() {
             index.append(try await segment(cap, number: n, of: refs.segments.count, grid: grid))
         }
@@ -136,6 +139,11 @@ public struct Repository: Sendable {
 
     func cacheSegment(_ cap: String, _ bytes: [UInt8]) {
         if (try? FileSystem.makeDirectories(state.path("segments"))) != nil { try? state.write(Self.segmentCacheName(cap), bytes) }
+    }
+
+    /// Keeps a segment file this command wrote as the cached copy of `cap` (renamed; removed if it cannot be).
+    func cacheSegment(_ cap: String, file: FSPath) {
+        if (try? FileSystem.rename(file, to: state.path(Self.segmentCacheName(cap)))) == nil { _ = try? FileSystem.unlink(file) }
     }
 
     static func segmentCacheName(_ cap: String) -> String {
@@ -237,6 +245,7 @@ public struct Repository: Sendable {
     }
 
     public func statCache() -> StatCache {
-        (try? state.read("statcache")).flatMap { $0.flatMap { try? StatCache(decoding: $0) } } ?? StatCache()
+        // A cache that cannot be read (another version, damage) only means files are read again.
+        ((try? StatCache(reading: state.path("statcache"))) ?? nil) ?? .empty
     }
 }

@@ -1,29 +1,43 @@
 import CairnFiles
 import CairnPrimitives
+import Synchronization
 
 /// Turns a worktree into trees and file versions (the archiver half; `Checkout` is the restorer).
-/// Three passes: scan (lstat, ignore rules, previous trees), store every file concurrently (so both
-/// cores hash, compress, delta and encode), then build the trees bottom-up.
+/// Folders are done depth first, each finished (its files stored, its tree encoded and put, its stat
+/// cache record written) before its parent, so a scan holds only the folders it is inside, whatever the
+/// worktree's size. Both cores stay busy: a few folders are listed and done at once (listing on threads
+/// of its own: on a cold cache a scan waits on inode reads), and `concurrency` files are stored at once
+/// (hash, compress, delta, encode).
 public final class TreeBuilder: @unchecked Sendable {
-    // Mutable state is touched only from `build`'s own task, never concurrently (the concurrent pass
-    // returns values instead).
+    // The settings (`concurrency`, `progress`, `stateFolder`, `carriedPaths`) are set before `build`; the
+    // results are kept under `tally`.
     public struct Problem: Sendable { public let path: String; public let message: String }
 
     let root: FSPath
     let content: ContentStore
     let rules: IgnoreRules
     let oldCache: StatCache
-    public internal(set) var newCache = StatCache()
+    /// The stat cache this scan writes as it goes (nil: none).
+    public let newCache: StatCacheUpdate?
+    private struct Tally {
+        var skipped: [Problem] = []
+        var unreadable: [Problem] = []
+        var filesRead = 0
+        var stored = 0
+    }
+    private let tally = Mutex(Tally())
     /// Special files skipped (a warning each).
-    public private(set) var skipped: [Problem] = []
+    public var skipped: [Problem] { tally.withLock { $0.skipped } }
     /// Files that could not be read (commit exits 3).
-    public private(set) var unreadable: [Problem] = []
+    public var unreadable: [Problem] { tally.withLock { $0.unreadable } }
     /// Files read and hashed (not answered by the stat cache).
-    public private(set) var filesRead = 0
+    public var filesRead: Int { tally.withLock { $0.filesRead } }
     /// Files stored at once.
     public var concurrency = 4
     /// Threads listing and lstat-ing folders.
     static let scanThreads = 8
+    /// Folders done at once besides the one each task is in (listing ahead of the files being stored).
+    static let folderConcurrency = 6
     public var progress: (@Sendable (String) -> Void)?
     /// This repository's state folder, skipped wherever it sits in the worktree.
     public var stateFolder: FSPath?
@@ -31,38 +45,41 @@ public final class TreeBuilder: @unchecked Sendable {
     /// (`.cairn/missing`, written by checkout).
     public var carriedPaths: [[UInt8]] = []
 
-    public init(root: FSPath, content: ContentStore, rules: IgnoreRules, cache: StatCache) {
+    /// `newCache`: where this scan's stat cache goes (`StatCacheUpdate.save` puts it in place).
+    public init(root: FSPath, content: ContentStore, rules: IgnoreRules, cache: StatCache, newCache: StatCacheUpdate? = nil) {
         self.root = root
         self.content = content
         self.rules = rules
         self.oldCache = cache
-        // Without a stamp on the file system (see `Repository.scanStamp`), be safe against a file-system
-        // clock that lags this one or keeps whole seconds.
-        let now = FileSystem.now()
-        newCache.scanStart = (now.0 - 2, now.1)
+        self.newCache = newCache
     }
 
-    final class Directory: @unchecked Sendable {
-        // Built and read by one task at a time (scan, then storing, then tree building).
-        var items: [Item] = []
-        /// What each file item was stored as, by position in `items` (nil for folders and failures).
-        var stored: [Stored?] = []
-    }
-
-    /// A file to settle: its folder and position there.
-    struct Job: @unchecked Sendable {
-        let directory: Directory
-        let position: Int
-        var item: Item { directory.items[position] }
-    }
-
-    struct Item: @unchecked Sendable {
+    struct Item: Sendable {
         let name: [UInt8]
-        let relative: [UInt8]
-        let path: FSPath
         let stat: FileStat
         let kind: TreeEntry.Kind
-        let directory: Directory?
+    }
+
+    /// One folder as listed: its items in name order, the ignore rules for its subfolders, and its stat
+    /// cache record.
+    struct Listing: Sendable {
+        var items: [Item] = []
+        var rules: IgnoreRules
+        var skipped: [Problem] = []
+        var unreadable: [Problem] = []
+        var cached: StatCache.Folder?
+    }
+
+    /// What every folder of one build shares.
+    private struct Walk: Sendable {
+        let lookup: PreviousVersions
+        let listers: WorkerThreads
+        let stores: AsyncLimiter
+        let folders: Budget
+        /// Folder path → names of the parent snapshot's missing entries to carry over there.
+        let carried: [[UInt8]: [[UInt8]]]
+        /// (device, inode) of this repository's state folder, wherever it sits.
+        let stateIdentity: (UInt64, UInt64)?
     }
 
     struct Stored: Sendable {
@@ -86,146 +103,257 @@ public final class TreeBuilder: @unchecked Sendable {
 
     private func build(previousTree previous: PreviousVersions.Root?) async throws -> ObjectID {
         _ = try FileSystem.names(in: root)  // an unreadable worktree root fails the commit, not just one entry
-        let (top, scanSkipped, scanUnreadable) = Self.parallelScan(root: root, rules: rules, threads: Self.scanThreads, stateFolder: stateFolder)
-        skipped += scanSkipped
-        unreadable += scanUnreadable
-        let lookup = PreviousVersions(root: previous, objects: content.objects)
-        var jobs: [Job] = []
-        func collect(_ d: Directory) {
-            d.stored = [Stored?](repeating: nil, count: d.items.count)
-            for (position, item) in d.items.enumerated() {
-                if let sub = item.directory { collect(sub) } else { jobs.append(Job(directory: d, position: position)) }
-            }
-        }
-        collect(top)
-        // Files the stat cache vouches for are settled here in one pass (one actor call for all their
-        // versions); only the rest become storing tasks.
-        var candidates: [(Job, StatCache.Entry)] = []
-        var misses: [Job] = []
-        for job in jobs {
-            let item = job.item
-            if item.kind == .file, let cached = oldCache.lookup(item.relative, item.stat) {
-                candidates.append((job, cached))
-            } else {
-                misses.append(job)
-            }
-        }
-        let present = await content.objects.hasContents(candidates.map(\.1.contentHash))
-        var hits: [(ByteKey, StatCache.Entry)] = []
-        hits.reserveCapacity(candidates.count)
-        for ((job, cached), ok) in zip(candidates, present) {
-            guard ok else { misses.append(job); continue }
-            let item = job.item
-            job.directory.stored[job.position] = Stored(hash: cached.contentHash, size: item.stat.size, cacheEntry: cached, wasRead: false)
-            hits.append((ByteKey(item.relative), cached))
-        }
-        if misses.isEmpty && hits.count == oldCache.entries.count {
-            newCache.entries = oldCache.entries  // every entry still holds: share the table, insert nothing
-        } else {
-            for (key, entry) in hits { newCache.entries[key] = entry }
-        }
-        try await storeAll(misses, lookup)
-        var carried: [[UInt8]: [TreeEntry]] = [:]
+        var carried: [[UInt8]: [[UInt8]]] = [:]
         for path in carriedPaths {
-            if let e = await lookup.entry(at: path), e.kind == .missing {
-                carried[Array(path.split(separator: 0x2F).dropLast().joined(separator: [0x2F])), default: []].append(e)
-            }
+            let parts = path.split(separator: 0x2F)
+            guard let name = parts.last else { continue }
+            carried[Array(parts.dropLast().joined(separator: [0x2F])), default: []].append(Array(name))
         }
-        return try await makeTree(top, lookup, carried: carried)
+        let listers = WorkerThreads(limit: Self.scanThreads)
+        defer { listers.close() }
+        let walk = Walk(lookup: PreviousVersions(root: previous, objects: content.objects), listers: listers,
+                        stores: AsyncLimiter(concurrency), folders: Budget(Self.folderConcurrency), carried: carried,
+                        stateIdentity: stateFolder.flatMap { try? FileSystem.linkStatus($0) }.map { ($0.device, $0.inode) })
+        let id = try await folder(root, [], rules, walk)
+        // Files read are cached under the new scan start (they may have been racy under the old one).
+        if filesRead > 0 { newCache?.markChanged() }
+        let stored = tally.withLock { $0.stored }
+        progress?("stored \(stored) files")
+        return id
     }
 
-    /// Stores files `concurrency` at a time; a file that cannot be read becomes a problem, not a failure.
-    private func storeAll(_ jobs: [Job], _ lookup: PreviousVersions) async throws {
-        let content = self.content, cache = oldCache
-        var done = 0
-        try await withThrowingTaskGroup(of: (Job, Result<Stored, Error>).self) { group in
-            var next = 0
-            func launch() {
-                let job = jobs[next]
-                next += 1
-                group.addTask {
-                    // The Result is built in a function of its own: see `capture` (a Swift 6.3.1 -O miscompile).
-                    let r = await capture { try await Self.store(job.item, content: content, cache: cache, previous: lookup) }
-                    return (job, r)
+    /// Does one folder: settles its files (stat cache, else stored) and its subfolders, then puts its tree.
+    private func folder(_ path: FSPath, _ relative: [UInt8], _ rules: IgnoreRules, _ walk: Walk) async throws -> ObjectID {
+        let oldCache = self.oldCache, identity = walk.stateIdentity
+        let listing = await walk.listers.run { Self.list(path, relative, rules, stateIdentity: identity, cache: oldCache) }
+        if !listing.skipped.isEmpty || !listing.unreadable.isEmpty {
+            tally.withLock { $0.skipped += listing.skipped; $0.unreadable += listing.unreadable }
+        }
+        let items = listing.items
+        // Per item: content hash or tree id, size, and the stat cache entry that vouches for it.
+        var hashes = [[UInt8]?](repeating: nil, count: items.count)
+        var sizes = [UInt64](repeating: 0, count: items.count)
+        var entries = [StatCache.Entry?](repeating: nil, count: items.count)
+        var candidates: [(Int, StatCache.Entry)] = []
+        var misses: [Int] = []
+        var subfolders: [Int] = []
+        for (i, item) in items.enumerated() {
+            switch item.kind {
+            case .directory: subfolders.append(i)
+            case .file:
+                if let cached = listing.cached?.lookup(item.name, item.stat) { candidates.append((i, cached)) } else { misses.append(i) }
+            default: misses.append(i)
+            }
+        }
+        // What the stat cache vouches for must still be in the repository (one actor call per folder).
+        if !candidates.isEmpty {
+            let present = await content.objects.hasContents(candidates.map(\.1.contentHash))
+            for ((i, cached), ok) in zip(candidates, present) {
+                if ok {
+                    hashes[i] = cached.contentHash
+                    sizes[i] = items[i].stat.size
+                    entries[i] = cached
+                } else {
+                    misses.append(i)
                 }
             }
-            while next < min(concurrency, jobs.count) { launch() }
-            while let (job, result) = try await group.next() {
-                switch result {
-                case .success(let s):
-                    job.directory.stored[job.position] = s
-                    if s.wasRead { filesRead += 1 }
-                    if let e = s.cacheEntry { newCache.entries[ByteKey(job.item.relative)] = e }
-                case .failure(let e as FileSystemError):
-                    unreadable.append(Problem(path: String(decoding: job.item.relative, as: UTF8.self), message: e.description))
-                case .failure(let e):
+        }
+        enum Settled: Sendable { case folder(Int, ObjectID), file(Int, Result<Stored, Error>) }
+        let content = self.content, cache = listing.cached
+        try await withThrowingTaskGroup(of: Settled.self) { group in
+            var next = 0
+            func launchFile() {
+                let i = misses[next]
+                next += 1
+                let item = items[i], itemPath = path.appending(item.name)
+                let itemRelative = relative.isEmpty ? item.name : relative + [0x2F] + item.name
+                group.addTask {
+                    await walk.stores.acquire()
+                    // The Result is built in a function of its own: see `capture` (a Swift 6.3.1 -O miscompile).
+                    let r = await capture { try await Self.store(item, path: itemPath, relative: itemRelative, content: content,
+                                                                 cache: cache, previous: walk.lookup) }
+                    walk.stores.release()
+                    return .file(i, r)
+                }
+            }
+            while next < min(concurrency, misses.count) { launchFile() }
+            // Subfolders alongside while the folder budget lasts, else here, one after another: either way
+            // only a bounded number of folders is in progress.
+            for i in subfolders {
+                let name = items[i].name
+                let childPath = path.appending(name), childRelative = relative.isEmpty ? name : relative + [0x2F] + name
+                if walk.folders.tryTake() {
+                    group.addTask {
+                        defer { walk.folders.give() }
+                        return .folder(i, try await self.folder(childPath, childRelative, listing.rules, walk))
+                    }
+                } else {
+                    hashes[i] = try await folder(childPath, childRelative, listing.rules, walk).bytes
+                }
+            }
+            while let settled = try await group.next() {
+                switch settled {
+                case .folder(let i, let id):
+                    hashes[i] = id.bytes
+                case .file(let i, .success(let s)):
+                    hashes[i] = s.hash
+                    sizes[i] = s.size
+                    entries[i] = s.cacheEntry
+                    let stored = tally.withLock { t in
+                        if s.wasRead { t.filesRead += 1 }
+                        t.stored += 1
+                        return t.stored
+                    }
+                    if stored % 256 == 0 { progress?("stored \(stored) files") }
+                    if next < misses.count { launchFile() }
+                case .file(let i, .failure(let e as FileSystemError)):
+                    let problem = Problem(path: String(decoding: relative.isEmpty ? items[i].name : relative + [0x2F] + items[i].name, as: UTF8.self),
+                                          message: e.description)
+                    tally.withLock { $0.unreadable.append(problem) }
+                    if next < misses.count { launchFile() }
+                case .file(_, .failure(let e)):
                     throw e
                 }
-                if next < jobs.count { launch() }
-                done += 1
-                if done % 64 == 0 || done == jobs.count { progress?("stored \(done) of \(jobs.count) files") }
             }
         }
+        if let newCache {
+            var records: [(name: [UInt8], entry: StatCache.Entry)] = []
+            for (i, item) in items.enumerated() where item.kind == .file { if let e = entries[i] { records.append((item.name, e)) } }
+            newCache.add(folder: relative, entries: records, old: listing.cached)
+        }
+        return try await putTree(items, hashes: hashes, sizes: sizes, relative: relative, walk)
     }
 
-    private static func store(_ item: Item, content: ContentStore, cache: StatCache, previous: PreviousVersions) async throws -> Stored {
+    /// Encodes the folder's tree and puts it unless the repository has it, as a delta on the same folder's
+    /// tree in the parent snapshot when that is small.
+    private func putTree(_ items: [Item], hashes: [[UInt8]?], sizes: [UInt64], relative: [UInt8], _ walk: Walk) async throws -> ObjectID {
+        var entries: [TreeEntry] = []
+        entries.reserveCapacity(items.count)
+        for (i, item) in items.enumerated() {
+            guard let hash = hashes[i] else { continue }  // unreadable
+            let st = item.stat
+            entries.append(TreeEntry(name: item.name, kind: item.kind, mode: st.mode, size: item.kind == .directory ? 0 : sizes[i],
+                                     mtimeSeconds: st.mtimeSeconds, mtimeNanoseconds: st.mtimeNanoseconds, hash: hash))
+        }
+        // Missing entries of the parent snapshot where the worktree has nothing of that name.
+        for name in walk.carried[relative] ?? [] where !items.contains(where: { $0.name == name }) {
+            if let e = await walk.lookup.entry(at: relative.isEmpty ? name : relative + [0x2F] + name), e.kind == .missing { entries.append(e) }
+        }
+        let bytes = try Tree(entries: entries).encoded
+        let id = ObjectCoding.id(of: bytes)
+        let objects = content.objects
+        if await !objects.contains(id) {
+            try await objects.put(bytes, deltaBase: await walk.lookup.tree(at: relative))
+        }
+        return id
+    }
+
+    private static func store(_ item: Item, path: FSPath, relative: [UInt8], content: ContentStore, cache: StatCache.Folder?,
+                              previous: PreviousVersions) async throws -> Stored {
         if item.kind == .symlink {
-            let target = try FileSystem.readLink(item.path)
+            let target = try FileSystem.readLink(path)
             let hash = try await content.store(target, previous: nil)
             return Stored(hash: hash, size: UInt64(target.count), cacheEntry: nil, wasRead: false)
         }
-        if let cached = cache.lookup(item.relative, item.stat), await content.has(cached.contentHash) {
-            return Stored(hash: cached.contentHash, size: item.stat.size, cacheEntry: cached, wasRead: false)
-        }
-        let bytes = try FileSystem.readFile(item.path, followSymlink: false)
+        let bytes = try FileSystem.readFile(path, followSymlink: false)
         let leaves = ContentHash.leaves(of: bytes)
         let hash = ContentHash.root(leaves: leaves, size: UInt64(bytes.count))
         // The delta base: the same path's content in the parent snapshot (trees fetched only now, for
         // files that changed, so an unchanged tree costs no downloads).
-        let base = await content.has(hash) ? nil : await previous.content(at: item.relative)
+        let base = await content.has(hash) ? nil : await previous.content(at: relative)
         try await content.store(bytes, leaves: leaves, previous: base)
         // If the file changed between stat and read, record what was read but do not cache it.
         let entry = UInt64(bytes.count) == item.stat.size ? StatCache.Entry(stat: item.stat, contentHash: hash) : nil
         return Stored(hash: hash, size: UInt64(bytes.count), cacheEntry: entry, wasRead: true)
     }
 
-    /// Builds every tree bottom-up without touching the store, then stores the new ones, each as a delta
-    /// on the same folder's tree in the parent snapshot when that is small.
-    private func makeTree(_ dir: Directory, _ lookup: PreviousVersions, carried: [[UInt8]: [TreeEntry]]) async throws -> ObjectID {
-        var encoded: [(path: [UInt8], bytes: [UInt8])] = []
-        let root = try Self.encodeTrees(dir, path: [], carried: carried, into: &encoded)
-        let objects = content.objects
-        let known = await objects.containsAll(encoded.map { ObjectCoding.id(of: $0.bytes) })
-        for (tree, isKnown) in zip(encoded, known) where !isKnown {
-            try await objects.put(tree.bytes, deltaBase: await lookup.tree(at: tree.path))
+    /// Lists one folder (on a lister thread): names in order, lstat, ignore rules, special and temporary
+    /// files; reads its stat cache record.
+    static func list(_ path: FSPath, _ relative: [UInt8], _ inherited: IgnoreRules, stateIdentity: (UInt64, UInt64)?,
+                     cache: StatCache) -> Listing {
+        var out = Listing(rules: inherited)
+        func describe(_ rel: [UInt8]) -> String { String(decoding: rel, as: UTF8.self) }
+        let listing: [(name: [UInt8], status: Result<FileStat, FileSystemError>)]
+        do { listing = try FileSystem.namesWithStatus(in: path).sorted { $0.name.lexicographicallyPrecedes($1.name) } } catch {
+            out.unreadable.append(Problem(path: relative.isEmpty ? "." : describe(relative), message: "\(error)"))
+            return out
         }
-        return root
+        if listing.contains(where: { $0.name == Array(".cairnignore".utf8) }),
+           let text = try? FileSystem.readFile(path.appending(Array(".cairnignore".utf8)), followSymlink: false) {
+            out.rules.add(fileContents: text, base: relative)
+        }
+        for (name, result) in listing {
+            if name == Array(LocalState.folderName.utf8) && (relative.isEmpty || LocalState.isStateFolder(name: name, path: path.appending(name))) { continue }
+            let rel = relative.isEmpty ? name : relative + [0x2F] + name
+            let st: FileStat
+            switch result {
+            case .success(let s): st = s
+            case .failure(let e):
+                out.unreadable.append(Problem(path: describe(rel), message: e.description))
+                continue
+            }
+            if out.rules.isIgnored(rel, isDirectory: st.kind == .directory) { continue }
+            // A file a killed checkout or restore was writing (`<name>.cairn-tmp-<pid>`) is not stored, and the
+            // user is told (a file of theirs that merely looks like one is never dropped silently).
+            if st.kind == .file, FileSystem.temporaryOwner(name) != nil {
+                out.skipped.append(Problem(path: describe(rel),
+                                           message: "looks like a temporary file of an interrupted checkout or restore; skipped (rename it to keep it)"))
+                continue
+            }
+            if st.kind == .directory, let state = stateIdentity, state == (st.device, st.inode) { continue }
+            switch st.kind {
+            case .file: out.items.append(Item(name: name, stat: st, kind: .file))
+            case .symlink: out.items.append(Item(name: name, stat: st, kind: .symlink))
+            case .directory: out.items.append(Item(name: name, stat: st, kind: .directory))
+            case .other:
+                out.skipped.append(Problem(path: describe(rel), message: "not a regular file, directory or symlink; skipped"))
+            }
+        }
+        if out.items.contains(where: { $0.kind == .file }) { out.cached = cache.folder(relative) }
+        return out
+    }
+}
+
+/// At most `count` holders at once; `acquire` waits without blocking a thread.
+final class AsyncLimiter: Sendable {
+    private struct State {
+        var available: Int
+        var waiters: [CheckedContinuation<Void, Never>] = []
+    }
+    private let state: Mutex<State>
+    init(_ count: Int) { state = Mutex(State(available: max(1, count))) }
+
+    func acquire() async {
+        let granted = state.withLock { s -> Bool in
+            if s.available > 0 { s.available -= 1; return true }
+            return false
+        }
+        if granted { return }
+        await withCheckedContinuation { c in
+            let now = state.withLock { s -> Bool in
+                if s.available > 0 { s.available -= 1; return true }
+                s.waiters.append(c)
+                return false
+            }
+            if now { c.resume() }
+        }
     }
 
-    private static func encodeTrees(_ dir: Directory, path: [UInt8], carried: [[UInt8]: [TreeEntry]],
-                                    into encoded: inout [(path: [UInt8], bytes: [UInt8])]) throws -> ObjectID {
-        var entries: [TreeEntry] = []
-        entries.reserveCapacity(dir.items.count)
-        for (position, item) in dir.items.enumerated() {
-            let st = item.stat
-            func entry(_ size: UInt64, _ hash: [UInt8]) -> TreeEntry {
-                TreeEntry(name: item.name, kind: item.kind, mode: st.mode, size: size, mtimeSeconds: st.mtimeSeconds,
-                          mtimeNanoseconds: st.mtimeNanoseconds, hash: hash)
-            }
-            if let sub = item.directory {
-                entries.append(entry(0, try encodeTrees(sub, path: path.isEmpty ? item.name : path + [0x2F] + item.name,
-                                                        carried: carried, into: &encoded).bytes))
-            } else if let s = dir.stored[position] {
-                entries.append(entry(s.size, s.hash))
-            }
+    func release() {
+        let waiter = state.withLock { s -> CheckedContinuation<Void, Never>? in
+            if s.waiters.isEmpty { s.available += 1; return nil }
+            return s.waiters.removeFirst()
         }
-        // Missing entries of the parent snapshot where the worktree has nothing of that name.
-        for e in carried[path] ?? [] where !dir.items.contains(where: { $0.name == e.name }) { entries.append(e) }
-        let bytes = try Tree(entries: entries).encoded
-        encoded.append((path, bytes))
-        return ObjectCoding.id(of: bytes)
+        waiter?.resume()
     }
+}
 
+/// Up to `count` tokens, taken only if free (never waited for).
+final class Budget: Sendable {
+    private let left: Mutex<Int>
+    init(_ count: Int) { left = Mutex(count) }
+    func tryTake() -> Bool { left.withLock { n in if n > 0 { n -= 1; return true }; return false } }
+    func give() { left.withLock { $0 += 1 } }
 }
 
 /// Runs `body` and captures its result. Task-group children must not write
@@ -240,7 +368,15 @@ actor PreviousVersions {
     enum Root: Sendable { case loaded(Tree), id(ObjectID) }
     private var root: Root?
     let objects: ObjectStore
+    /// Trees read, by id: a depth-first walk asks for the same few ancestors again and again. Bounded: a
+    /// whole parent snapshot of a large worktree is never held.
     private var trees: [ObjectID: Tree] = [:]
+    static let treesKept = 256
+
+    private func keep(_ id: ObjectID, _ tree: Tree) {
+        if trees.count >= Self.treesKept { trees.removeAll(keepingCapacity: true) }
+        trees[id] = tree
+    }
 
     init(root: Root?, objects: ObjectStore) {
         self.root = root
@@ -276,7 +412,7 @@ actor PreviousVersions {
             guard let e = tree.entry(named: name), e.kind == .directory, let id = ObjectID(e.hash) else { return nil }
             if let cached = trees[id] { tree = cached; continue }
             guard let t = try? await objects.tree(id) else { return nil }
-            trees[id] = t
+            keep(id, t)
             tree = t
         }
         return tree
@@ -308,7 +444,7 @@ actor PreviousVersions {
             guard e.kind == .directory, let id = ObjectID(e.hash) else { return nil }
             if let cached = trees[id] { tree = cached; continue }
             guard let t = try? await objects.tree(id) else { return nil }
-            trees[id] = t
+            keep(id, t)
             tree = t
         }
         return nil

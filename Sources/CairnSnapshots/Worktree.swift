@@ -38,33 +38,36 @@ extension Repository {
         var rules = IgnoreRules()
         for p in excludes { rules.add(override: p) }
         _ = try FileSystem.names(in: workTree)
-        // The same scan a commit makes (ignore rules, state folders), then hashes from the stat cache.
-        let (top, _, _) = TreeBuilder.parallelScan(root: workTree, rules: rules, threads: TreeBuilder.scanThreads, stateFolder: state.dir)
+        // The same listing a commit makes (ignore rules, state folders), then hashes from the stat cache.
         let cache = statCache()
+        let identity = (try? FileSystem.linkStatus(state.dir)).map { ($0.device, $0.inode) }
         var out: [[UInt8]: FlatEntry] = [:]
-        func walk(_ dir: TreeBuilder.Directory) {
-            for item in dir.items {
+        func walk(_ path: FSPath, _ relative: [UInt8], _ rules: IgnoreRules) {
+            let listing = TreeBuilder.list(path, relative, rules, stateIdentity: identity, cache: cache)
+            for item in listing.items {
                 let st = item.stat
+                let rel = relative.isEmpty ? item.name : relative + [0x2F] + item.name
+                let itemPath = path.appending(item.name)
                 switch item.kind {
                 case .file:
                     let hash: [UInt8]
-                    if let c = cache.lookup(item.relative, st) { hash = c.contentHash } else {
-                        guard let bytes = try? FileSystem.readFile(item.path, followSymlink: false) else { continue }
+                    if let c = listing.cached?.lookup(item.name, st) { hash = c.contentHash } else {
+                        guard let bytes = try? FileSystem.readFile(itemPath, followSymlink: false) else { continue }
                         hash = ContentHash.of(bytes)
                     }
-                    out[item.relative] = FlatEntry(kind: .file, mode: st.mode, hash: hash, size: st.size)
+                    out[rel] = FlatEntry(kind: .file, mode: st.mode, hash: hash, size: st.size)
                 case .symlink:
-                    guard let target = try? FileSystem.readLink(item.path) else { continue }
-                    out[item.relative] = FlatEntry(kind: .symlink, mode: st.mode, hash: ContentHash.of(target), size: UInt64(target.count))
+                    guard let target = try? FileSystem.readLink(itemPath) else { continue }
+                    out[rel] = FlatEntry(kind: .symlink, mode: st.mode, hash: ContentHash.of(target), size: UInt64(target.count))
                 case .directory:
-                    out[item.relative] = FlatEntry(kind: .directory, mode: st.mode, hash: [], size: 0)
-                    if let sub = item.directory { walk(sub) }
+                    out[rel] = FlatEntry(kind: .directory, mode: st.mode, hash: [], size: 0)
+                    walk(itemPath, rel, listing.rules)
                 case .gitlink, .missing:
                     continue
                 }
             }
         }
-        walk(top)
+        walk(workTree, [], rules)
         return out
     }
 

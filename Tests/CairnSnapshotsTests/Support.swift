@@ -1,3 +1,4 @@
+import CairnFiles
 import CairnFormats
 import CairnGrid
 import Foundation
@@ -52,7 +53,8 @@ func textBytes(_ count: Int, seed: UInt64 = 1) -> [UInt8] {
 /// Saves what `objects` added as an index segment and opens a fresh store on it, as another machine
 /// would (no cache).
 func reopened(_ objects: ObjectStore, grid: Grid) async throws -> ObjectStore {
-    let cap = try await objects.saveSegment()!.cap
-    let segment = try IndexSegment(decoding: try await ObjectStore.loadSegment(grid: grid, cap: cap))
+    let saved = try await objects.saveSegment()!
+    _ = try? FileSystem.unlink(saved.file)
+    let segment = try IndexSegment(decoding: try await ObjectStore.loadSegment(grid: grid, cap: saved.cap))
     return ObjectStore(grid: grid, index: try RepoIndex(segments: [segment]))
 }

@@ -55,6 +55,12 @@ func describeTree(_ root: String) throws -> [String] {
     return out
 }
 
+/// A stat cache update as a commit makes one: scan start two seconds back (no stamp file).
+func cacheUpdate(_ path: FSPath, old: StatCache) -> StatCacheUpdate {
+    let now = FileSystem.now()
+    return StatCacheUpdate(replacing: path, old: old, scanStart: (now.0 - 2, now.1))
+}
+
 @Suite struct TreeRoundTripTests {
     @Test func checkoutEqualsTheOriginal() async throws {
         let scratch = try Scratch()
@@ -62,8 +68,11 @@ func describeTree(_ root: String) throws -> [String] {
         try makeSampleTree(at: source)
         let objects = ObjectStore(grid: try scratch.grid(), index: RepoIndex())
         let content = ContentStore(objects: objects)
-        let builder = TreeBuilder(root: FSPath(source), content: content, rules: IgnoreRules(), cache: StatCache())
+        let cachePath = FSPath(try scratch.dir("state") + "/statcache")
+        let builder = TreeBuilder(root: FSPath(source), content: content, rules: IgnoreRules(), cache: .empty,
+                                  newCache: cacheUpdate(cachePath, old: .empty))
         let tree = try await builder.build(previous: nil)
+        try builder.newCache?.save()
         #expect(builder.unreadable.isEmpty && builder.skipped.isEmpty)
         // Restore through a fresh store, as another machine would.
         let fresh = ContentStore(objects: try await reopened(objects, grid: try scratch.grid()))
@@ -74,10 +83,15 @@ func describeTree(_ root: String) throws -> [String] {
         // The stat cache answers for unchanged files on a second build, once they are older than the
         // racy-clean window (two seconds before the scan that recorded them).
         try await Task.sleep(nanoseconds: 2_200_000_000)
-        let racy = TreeBuilder(root: FSPath(source), content: content, rules: IgnoreRules(), cache: builder.newCache)
+        let first = try #require(try StatCache(reading: cachePath))
+        let racy = TreeBuilder(root: FSPath(source), content: content, rules: IgnoreRules(), cache: first,
+                               newCache: cacheUpdate(cachePath, old: first))
         #expect(try await racy.build(previous: try await objects.tree(tree)) == tree)
         #expect(racy.filesRead > 0, "files changed within the recording scan's tick were trusted")
-        let again = TreeBuilder(root: FSPath(source), content: content, rules: IgnoreRules(), cache: racy.newCache)
+        try racy.newCache?.save()
+        let second = try #require(try StatCache(reading: cachePath))
+        let again = TreeBuilder(root: FSPath(source), content: content, rules: IgnoreRules(), cache: second,
+                                newCache: cacheUpdate(cachePath, old: second))
         #expect(try await again.build(previous: try await objects.tree(tree)) == tree)
         #expect(again.filesRead == 0, "unchanged files were read again")
     }
@@ -97,7 +111,7 @@ func describeTree(_ root: String) throws -> [String] {
         var rules = IgnoreRules()
         rules.add(pattern: "keep.*")
         rules.add(pattern: "!keep.c")
-        let builder = TreeBuilder(root: FSPath(source), content: ContentStore(objects: objects), rules: rules, cache: StatCache())
+        let builder = TreeBuilder(root: FSPath(source), content: ContentStore(objects: objects), rules: rules, cache: .empty)
         let tree = try await objects.tree(try await builder.build(previous: nil))
         #expect(tree.entries.map(\.nameString) == [".cairnignore", "keep.c"])
         #expect(builder.skipped.map(\.path) == ["pipe"])

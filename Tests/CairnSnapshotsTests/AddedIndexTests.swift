@@ -1,0 +1,64 @@
+import CairnFiles
+import CairnPrimitives
+import Foundation
+import Testing
+
+@testable import CairnSnapshots
+
+/// A command's index additions spill to disk in sorted runs; lookups and the segment written from them
+/// must be exactly what the in-memory encoding gives.
+@Suite struct AddedIndexTests {
+    func randomID() -> ObjectID { ObjectID(SecureRandom.bytes(32))! }
+
+    @Test func spilledAdditionsAnswerAndWriteTheSameSegment() throws {
+        let scratch = try Scratch()
+        let folder = try scratch.dir("spill")
+        // Runs of 100 records: 2,500 objects and contents make 25 runs each, plus a partly filled buffer.
+        var index = RepoIndex(folder: folder, bufferRecords: 100)
+        var expected = IndexSegment()
+        var ids: [ObjectID] = []
+        for p in 0..<5 {
+            let pack = (0..<500).map { _ in randomID() }
+            ids += pack
+            let cap = "URI:CHK:pack-\(p)"
+            try index.addPack(cap: cap, ids: pack)
+            expected.packs.append(IndexSegment.Pack(cap: cap, ids: pack.sorted()))
+        }
+        // A pack whose objects are all known already adds no object records.
+        try index.addPack(cap: "URI:CHK:again", ids: Array(ids.prefix(10)))
+        expected.packs.append(IndexSegment.Pack(cap: "URI:CHK:again", ids: []))
+        var hashes: [[UInt8]] = []
+        for i in 0..<2_500 {
+            let hash = SecureRandom.bytes(32), version = ids[i]
+            try index.recordContent(hash, version: version, depth: 5)
+            hashes.append(hash)
+        }
+        // A shorter chain found later replaces the entry; a longer one is ignored.
+        try index.recordContent(hashes[7], version: ids[9], depth: 1)
+        try index.recordContent(hashes[8], version: ids[9], depth: 9)
+        for (i, h) in hashes.enumerated() {
+            let depth: UInt16 = i == 7 ? 1 : 5
+            expected.contents.append(IndexSegment.Content(hash: h, version: i == 7 ? ids[9] : ids[i], depth: depth))
+        }
+        for (n, id) in ids.enumerated() { #expect(index.location(of: id) == n / 500) }
+        #expect(index.location(of: randomID()) == nil)
+        #expect(index.content(hashes[7])?.depth == 1 && index.version(forContent: hashes[7]) == ids[9])
+        #expect(index.version(forContent: hashes[8]) == ids[8] && index.content(SecureRandom.bytes(32)) == nil)
+        #expect(index.objects(withHexPrefix: String(ids[42].hex.prefix(9))) == [ids[42]])
+
+        let (path, size) = try #require(try index.writeAddedSegment())
+        let bytes = try FileSystem.readFile(path)
+        #expect(UInt64(bytes.count) == size)
+        #expect(bytes == expected.encoded, "the streamed segment differs from the in-memory encoding")
+        #expect(try IndexSegment(decoding: bytes) == IndexSegment(decoding: expected.encoded))
+        try FileSystem.remove(path)
+        #expect(try FileSystem.names(in: FSPath(folder)).isEmpty, "the spill file outlived its use")
+    }
+
+    @Test func nothingAddedWritesNothing() throws {
+        let scratch = try Scratch()
+        let index = RepoIndex(folder: try scratch.dir("spill"), bufferRecords: 4)
+        #expect(!index.hasAdditions)
+        #expect(try index.writeAddedSegment() == nil)
+    }
+}
