@@ -34,6 +34,14 @@ public final class MappedBytes: @unchecked Sendable {
         mapped = true
     }
 
+    /// Lets go of the mapped pages this process has touched (they stay in the page cache and come back on
+    /// the next read): a lookup per file of a million-file commit would otherwise make the whole index
+    /// resident, and resident mapped pages count as the process's memory. Nothing for a copy.
+    public func dropResidentPages() {
+        guard mapped else { return }
+        _ = madvise(UnsafeMutableRawPointer(mutating: buffer.baseAddress!), buffer.count, MADV_DONTNEED)  // advice only
+    }
+
     deinit {
         if mapped {
             _ = munmap(UnsafeMutableRawPointer(mutating: buffer.baseAddress!), buffer.count)  // nothing to report

@@ -27,8 +27,10 @@ public actor ObjectStore {
     public static let inlineLimit = 512 << 10
     /// File versions up to this size (a cap reference, or a tiny inline file) live in metadata packs.
     public static let metadataObjectLimit = 1024
-    /// Packs kept in memory, least recently used first out (long walks: check --read-data, big checkouts).
+    /// Packs kept in memory, least recently used first out (long walks: check --read-data, big checkouts),
+    /// at most this many and this many bytes (a first commit of a million files writes hundreds of packs).
     static let cachedPacks = 32
+    static let cachedPackBytes = 48 << 20
 
     let grid: Grid
     public private(set) var index: RepoIndex
@@ -44,6 +46,7 @@ public actor ObjectStore {
     /// The first upload that failed: nothing may name this command's objects after it.
     private var uploadFailure: Error?
     private var packCache: [Int: (reader: PackReader, used: UInt64)] = [:]
+    private var packCacheBytes = 0
     private var useClock: UInt64 = 0
     /// Packs being downloaded, so two readers of one pack wait for one download.
     private var packLoads: [Int: Task<PackReader, Error>] = [:]
@@ -162,11 +165,13 @@ public actor ObjectStore {
 
     private func remember(_ n: Int, _ reader: PackReader) {
         useClock += 1
-        if packCache[n] == nil && packCache.count >= Self.cachedPacks,
-           let victim = packCache.min(by: { $0.value.used < $1.value.used })?.key {
-            packCache[victim] = nil
+        if let old = packCache.removeValue(forKey: n) { packCacheBytes -= old.reader.bytes.count }
+        while !packCache.isEmpty && (packCache.count >= Self.cachedPacks || packCacheBytes + reader.bytes.count > Self.cachedPackBytes),
+              let victim = packCache.min(by: { $0.value.used < $1.value.used })?.key {
+            packCacheBytes -= packCache.removeValue(forKey: victim)?.reader.bytes.count ?? 0
         }
         packCache[n] = (reader, useClock)
+        packCacheBytes += reader.bytes.count
     }
 
     public func snapshot(_ id: ObjectID) async throws -> Snapshot { try Snapshot(decoding: try await get(id)) }

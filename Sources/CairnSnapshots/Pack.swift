@@ -1,6 +1,9 @@
 import CairnPrimitives
+#if canImport(Glibc)
+import Glibc
+#endif
 
-/// Many small objects in one immutable cap (Documentation/Snapshots.md): a sorted table of contents,
+/// Many small objects in one immutable cap (Documentation/Snapshots.md): a table of contents sorted by id,
 /// then the records. Each record is zlib-compressed when the probe says it pays, or (trees) a VCDIFF
 /// delta on another object, so a tree that changed a little costs a little.
 ///
@@ -64,11 +67,13 @@ public struct PackBuilder: Sendable {
     }
 }
 
-/// Reads objects out of a pack's bytes, checking each against its id.
+/// Reads objects out of a pack's bytes, checking each against its id. The entry table is searched in
+/// place (it is sorted by id), so a cached pack costs its bytes and nothing per object.
 public struct PackReader: Sendable {
     struct Entry: Sendable { let offset: Int; let stored: Int; let raw: Int; let encoding: UInt8 }
     let bytes: [UInt8]
-    let table: [ObjectID: Entry]
+    let count: Int
+    static let tableStart = 12
 
     public init(_ bytes: [UInt8]) throws {
         var r = ByteReader(bytes)
@@ -76,31 +81,57 @@ public struct PackReader: Sendable {
               count <= (bytes.count - 12) / PackBuilder.entrySize else {
             throw ObjectError.malformed("not a Cairn pack")
         }
-        var table: [ObjectID: Entry] = [:]
-        do {
-            for _ in 0..<count {
-                let id = try r.id()
-                let offset = try r.u64(), stored = Int(try r.u32()), raw = Int(try r.u32()), encoding = try r.u8()
-                let sane = switch encoding {
-                case 0: raw == stored
-                case 1: raw <= stored &* 1100 &+ 1024
-                case 2: stored >= 34 && raw <= PackBuilder.maxDeltaTarget
-                default: false
-                }
-                guard offset <= UInt64(bytes.count), Int(offset) + stored <= bytes.count, sane else {
-                    throw ObjectError.malformed("pack entry out of range")
-                }
-                let e = Entry(offset: Int(offset), stored: stored, raw: raw, encoding: encoding)
-                table[id] = e
-            }
-        } catch let e as ByteReaderError {
-            throw ObjectError.malformed("pack: \(e.description)")
-        }
         self.bytes = bytes
-        self.table = table
+        self.count = count
+        for i in 0..<count {
+            let e = entry(at: i)
+            let sane = switch e.encoding {
+            case 0: e.raw == e.stored
+            case 1: e.raw <= e.stored &* 1100 &+ 1024
+            case 2: e.stored >= 34 && e.raw <= PackBuilder.maxDeltaTarget
+            default: false
+            }
+            guard e.offset >= 0, e.offset <= bytes.count, e.offset + e.stored <= bytes.count, sane else {
+                throw ObjectError.malformed("pack entry out of range")
+            }
+            if i > 0 && compare(at: i - 1, bytes, Self.tableStart + i * PackBuilder.entrySize) >= 0 {
+                throw ObjectError.malformed("pack entries out of order")
+            }
+        }
     }
 
-    public var ids: [ObjectID] { Array(table.keys) }
+    private func u32(_ at: Int) -> Int { Int(bytes[at]) << 24 | Int(bytes[at + 1]) << 16 | Int(bytes[at + 2]) << 8 | Int(bytes[at + 3]) }
+
+    private func entry(at i: Int) -> Entry {
+        let o = Self.tableStart + i * PackBuilder.entrySize + 32
+        var offset = 0
+        for k in 0..<8 { offset = offset << 8 | Int(bytes[o + k]) }
+        // An offset past Int.max reads as negative and is refused by the range check.
+        return Entry(offset: offset, stored: u32(o + 8), raw: u32(o + 12), encoding: bytes[o + 16])
+    }
+
+    /// memcmp of entry `i`'s id with 32 bytes at `at` in `key`.
+    private func compare(at i: Int, _ key: [UInt8], _ at: Int) -> Int32 {
+        bytes.withUnsafeBytes { b in key.withUnsafeBytes { k in
+            memcmp(b.baseAddress! + Self.tableStart + i * PackBuilder.entrySize, k.baseAddress! + at, 32)
+        } }
+    }
+
+    private func find(_ id: ObjectID) -> Entry? {
+        let key = id.bytes
+        var lo = 0, hi = count
+        while lo < hi {
+            let mid = (lo + hi) / 2
+            let c = compare(at: mid, key, 0)
+            if c == 0 { return entry(at: mid) }
+            if c < 0 { lo = mid + 1 } else { hi = mid }
+        }
+        return nil
+    }
+
+    public var ids: [ObjectID] {
+        (0..<count).map { i in ObjectID(Array(bytes[(Self.tableStart + i * PackBuilder.entrySize)..<(Self.tableStart + i * PackBuilder.entrySize + 32)]))! }
+    }
 
     /// A record as stored: the object's bytes (checked against the id), or a delta to apply to its base.
     public enum Record: Sendable {
@@ -109,7 +140,7 @@ public struct PackReader: Sendable {
     }
 
     public func record(_ id: ObjectID) throws -> Record? {
-        guard let e = table[id] else { return nil }
+        guard let e = find(id) else { return nil }
         let stored = Array(bytes[e.offset..<(e.offset + e.stored)])
         if e.encoding == 2 {
             var r = ByteReader(stored)

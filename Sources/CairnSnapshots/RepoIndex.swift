@@ -218,6 +218,8 @@ final class Additions: @unchecked Sendable {
     }
 
     var isEmpty: Bool { caps.isEmpty && objects.isEmpty && contents.isEmpty }
+    /// Segment lookups so far (see `RepoIndex.counted`).
+    var lookups = 0
 }
 
 /// The repository index as one command sees it: the segments the refs name, searched in place, plus
@@ -293,8 +295,16 @@ public struct RepoIndex: Sendable {
         try added.contents.add(hash + version.bytes + [UInt8(depth >> 8), UInt8(depth & 0xFF)], replacing: existing?.number)
     }
 
+    /// Counts a lookup in the mapped segments; every 64 Ki lookups their touched pages are let go, so
+    /// resident memory stays bounded however large the index (a binary search touches a page or two).
+    private func counted() {
+        added.lookups += 1
+        if added.lookups & 0xFFFF == 0 { for s in segments { s.storage.dropResidentPages() } }
+    }
+
     /// The pack (a number in `packs`) holding `id`.
     public func location(of id: ObjectID) -> Int? {
+        counted()
         // A record of ours that cannot be read back is taken as absent: the object is stored again.
         if let (_, r) = (try? added.objects.find(id.bytes)) ?? nil {
             let local = Int(r[32]) << 24 | Int(r[33]) << 16 | Int(r[34]) << 8 | Int(r[35])
@@ -311,6 +321,7 @@ public struct RepoIndex: Sendable {
     /// The version with the shortest chain that rebuilds `hash`, among every segment and this command's.
     public func content(_ hash: [UInt8]) -> (version: ObjectID, depth: UInt16)? {
         guard hash.count == 32 else { return nil }
+        counted()
         var best: (version: ObjectID, depth: UInt16)?
         if let (_, r) = (try? added.contents.find(hash)) ?? nil {
             best = (ObjectID(Array(r[32..<64]))!, UInt16(r[64]) << 8 | UInt16(r[65]))

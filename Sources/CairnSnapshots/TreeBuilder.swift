@@ -145,18 +145,11 @@ public final class TreeBuilder: @unchecked Sendable {
             default: misses.append(i)
             }
         }
-        // What the stat cache vouches for must still be in the repository (one actor call per folder).
-        if !candidates.isEmpty {
-            let present = await content.objects.hasContents(candidates.map(\.1.contentHash))
-            for ((i, cached), ok) in zip(candidates, present) {
-                if ok {
-                    hashes[i] = cached.contentHash
-                    sizes[i] = items[i].stat.size
-                    entries[i] = cached
-                } else {
-                    misses.append(i)
-                }
-            }
+        // Taken on the stat cache's word for now: checked below unless the folder's tree turns out known.
+        for (i, cached) in candidates {
+            hashes[i] = cached.contentHash
+            sizes[i] = items[i].stat.size
+            entries[i] = cached
         }
         enum Settled: Sendable { case folder(Int, ObjectID), file(Int, Result<Stored, Error>) }
         let content = self.content, cache = listing.cached
@@ -216,17 +209,48 @@ public final class TreeBuilder: @unchecked Sendable {
                 }
             }
         }
+        var (bytes, id) = try await encodeTree(items, hashes: hashes, sizes: sizes, relative: relative, walk)
+        let objects = content.objects
+        if await !objects.contains(id) {
+            // A tree the repository has vouches for every content in it (a tree is stored only with its
+            // contents), so only a changed folder checks what the stat cache said, one lookup a file: a
+            // million lookups in the index would cost time and make the whole index resident.
+            if !candidates.isEmpty {
+                let present = await objects.hasContents(candidates.map(\.1.contentHash))
+                let gone = zip(candidates, present).filter { !$0.1 }.map(\.0.0)
+                for i in gone {
+                    let item = items[i], itemRelative = relative.isEmpty ? item.name : relative + [0x2F] + item.name
+                    switch await capture({ try await Self.store(item, path: path.appending(item.name), relative: itemRelative,
+                                                               content: content, cache: cache, previous: walk.lookup) }) {
+                    case .success(let s):
+                        hashes[i] = s.hash
+                        sizes[i] = s.size
+                        entries[i] = s.cacheEntry
+                        tally.withLock { $0.filesRead += 1; $0.stored += 1 }
+                    case .failure(let e as FileSystemError):
+                        hashes[i] = nil
+                        entries[i] = nil
+                        tally.withLock { $0.unreadable.append(Problem(path: String(decoding: itemRelative, as: UTF8.self), message: e.description)) }
+                    case .failure(let e):
+                        throw e
+                    }
+                }
+                if !gone.isEmpty { (bytes, id) = try await encodeTree(items, hashes: hashes, sizes: sizes, relative: relative, walk) }
+            }
+            if await !objects.contains(id) {
+                try await objects.put(bytes, deltaBase: await walk.lookup.tree(at: relative))
+            }
+        }
         if let newCache {
             var records: [(name: [UInt8], entry: StatCache.Entry)] = []
             for (i, item) in items.enumerated() where item.kind == .file { if let e = entries[i] { records.append((item.name, e)) } }
             newCache.add(folder: relative, entries: records, old: listing.cached)
         }
-        return try await putTree(items, hashes: hashes, sizes: sizes, relative: relative, walk)
+        return id
     }
 
-    /// Encodes the folder's tree and puts it unless the repository has it, as a delta on the same folder's
-    /// tree in the parent snapshot when that is small.
-    private func putTree(_ items: [Item], hashes: [[UInt8]?], sizes: [UInt64], relative: [UInt8], _ walk: Walk) async throws -> ObjectID {
+    /// The folder's tree, encoded, and its id.
+    private func encodeTree(_ items: [Item], hashes: [[UInt8]?], sizes: [UInt64], relative: [UInt8], _ walk: Walk) async throws -> ([UInt8], ObjectID) {
         var entries: [TreeEntry] = []
         entries.reserveCapacity(items.count)
         for (i, item) in items.enumerated() {
@@ -240,12 +264,7 @@ public final class TreeBuilder: @unchecked Sendable {
             if let e = await walk.lookup.entry(at: relative.isEmpty ? name : relative + [0x2F] + name), e.kind == .missing { entries.append(e) }
         }
         let bytes = try Tree(entries: entries).encoded
-        let id = ObjectCoding.id(of: bytes)
-        let objects = content.objects
-        if await !objects.contains(id) {
-            try await objects.put(bytes, deltaBase: await walk.lookup.tree(at: relative))
-        }
-        return id
+        return (bytes, ObjectCoding.id(of: bytes))
     }
 
     private static func store(_ item: Item, path: FSPath, relative: [UInt8], content: ContentStore, cache: StatCache.Folder?,

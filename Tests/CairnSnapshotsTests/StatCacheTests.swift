@@ -65,6 +65,32 @@ import Testing
         #expect(try StatCache(reading: cachePath)?.folderCount == 59)
     }
 
+    /// The cache says what a file holds, not that the repository has it: against a store that lacks the
+    /// contents (another repository, lost history), every file is read and stored again.
+    @Test func cachedContentsAbsentFromTheStoreAreStoredAgain() async throws {
+        let scratch = try Scratch()
+        let source = try scratch.dir("source")
+        for d in 0..<3 {
+            try FileManager.default.createDirectory(atPath: source + "/d\(d)", withIntermediateDirectories: true)
+            for f in 0..<4 { try "folder \(d) file \(f)\n".write(toFile: source + "/d\(d)/f\(f)", atomically: false, encoding: .utf8) }
+        }
+        let cachePath = FSPath(try scratch.dir("state") + "/statcache")
+        let first = TreeBuilder(root: FSPath(source), content: ContentStore(objects: ObjectStore(grid: try scratch.grid(), index: RepoIndex())),
+                                rules: IgnoreRules(), cache: .empty, newCache: settled(cachePath, old: .empty))
+        let tree = try await first.build(previousTreeID: nil)
+        try first.newCache?.save()
+        let cache = try #require(try StatCache(reading: cachePath))
+
+        let elsewhere = ObjectStore(grid: try scratch.grid(name: "other"), index: RepoIndex())
+        let second = TreeBuilder(root: FSPath(source), content: ContentStore(objects: elsewhere), rules: IgnoreRules(), cache: cache,
+                                 newCache: settled(cachePath, old: cache))
+        #expect(try await second.build(previousTreeID: nil) == tree)
+        #expect(second.filesRead == 12, "contents the store lacks were taken on the cache's word")
+        let target = try scratch.dir("target")
+        try await Checkout(content: ContentStore(objects: try await reopened(elsewhere, grid: try scratch.grid(name: "other")))).write(tree: tree, into: FSPath(target))
+        #expect(try describeTree(target) == describeTree(source))
+    }
+
     @Test func aDamagedCacheIsRefusedNotTrusted() throws {
         let scratch = try Scratch()
         let path = FSPath(try scratch.dir("state") + "/statcache")

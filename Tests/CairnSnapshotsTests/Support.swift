@@ -13,8 +13,8 @@ final class Scratch {
     }
     deinit { try? FileManager.default.removeItem(atPath: path) }
 
-    func grid() throws -> Grid {
-        let g = path + "/grid"
+    func grid(name: String = "grid") throws -> Grid {
+        let g = path + "/" + name
         if !FileManager.default.fileExists(atPath: g) {
             try LocalGrid.create(at: g, servers: 10, parameters: try EncodingParameters(k: 3, n: 10, happy: 7))
         }
