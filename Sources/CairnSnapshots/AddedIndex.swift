@@ -14,7 +14,7 @@ final class SpilledRecords: @unchecked Sendable {
     // Used by one owner at a time (the object store's actor).
     let recordSize: Int
     static let keySize = 32
-    /// Records buffered before a run is written (128 Ki: 5–9 MB).
+    /// Records buffered before a run is written (64 Ki: 2–4 MB).
     let bufferRecords: Int
     private let folder: String
     private var file: FileDescriptor?
@@ -26,7 +26,7 @@ final class SpilledRecords: @unchecked Sendable {
     private var slots = [UInt64](repeating: 0, count: 1 << 10)
     private(set) var count = 0
 
-    init(recordSize: Int, folder: String, bufferRecords: Int = 1 << 17) {
+    init(recordSize: Int, folder: String, bufferRecords: Int = 1 << 16) {
         self.recordSize = recordSize
         self.folder = folder
         self.bufferRecords = max(1, bufferRecords)

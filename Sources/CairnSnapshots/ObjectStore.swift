@@ -30,7 +30,7 @@ public actor ObjectStore {
     /// Packs kept in memory, least recently used first out (long walks: check --read-data, big checkouts),
     /// at most this many and this many bytes (a first commit of a million files writes hundreds of packs).
     static let cachedPacks = 32
-    static let cachedPackBytes = 48 << 20
+    static let cachedPackBytes = 32 << 20
 
     let grid: Grid
     public private(set) var index: RepoIndex
@@ -229,7 +229,9 @@ public actor ObjectStore {
         do {
             let cap = try await Uploader(grid: grid).putUnsynced(MemorySource(bytes))
             let n = try index.addPack(cap: cap.string, ids: builder.ids)
-            remember(n, try PackReader(bytes))
+            // A metadata pack just written holds the trees the next commit's deltas start from (and this
+            // one's snapshot); a data pack is rarely read again by the command that wrote it.
+            if !data { remember(n, try PackReader(bytes)) }
         } catch {
             if uploadFailure == nil { uploadFailure = error }
             throw error

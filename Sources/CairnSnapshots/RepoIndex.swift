@@ -211,7 +211,7 @@ final class Additions: @unchecked Sendable {
     var numbers: [Int] = []
     let folder: String
 
-    init(folder: String, bufferRecords: Int = 1 << 17) {
+    init(folder: String, bufferRecords: Int = 1 << 16) {
         self.folder = folder
         objects = SpilledRecords(recordSize: IndexSegment.objectSize, folder: folder, bufferRecords: bufferRecords)
         contents = SpilledRecords(recordSize: IndexSegment.contentSize, folder: folder, bufferRecords: bufferRecords)

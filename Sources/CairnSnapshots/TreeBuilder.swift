@@ -155,9 +155,11 @@ public final class TreeBuilder: @unchecked Sendable {
         let content = self.content, cache = listing.cached
         try await withThrowingTaskGroup(of: Settled.self) { group in
             var next = 0
+            var running = 0
             func launchFile() {
                 let i = misses[next]
                 next += 1
+                running += 1
                 let item = items[i], itemPath = path.appending(item.name)
                 let itemRelative = relative.isEmpty ? item.name : relative + [0x2F] + item.name
                 group.addTask {
@@ -169,22 +171,8 @@ public final class TreeBuilder: @unchecked Sendable {
                     return .file(i, r)
                 }
             }
-            while next < min(concurrency, misses.count) { launchFile() }
-            // Subfolders alongside while the folder budget lasts, else here, one after another: either way
-            // only a bounded number of folders is in progress.
-            for i in subfolders {
-                let name = items[i].name
-                let childPath = path.appending(name), childRelative = relative.isEmpty ? name : relative + [0x2F] + name
-                if walk.folders.tryTake() {
-                    group.addTask {
-                        defer { walk.folders.give() }
-                        return .folder(i, try await self.folder(childPath, childRelative, listing.rules, walk))
-                    }
-                } else {
-                    hashes[i] = try await folder(childPath, childRelative, listing.rules, walk).bytes
-                }
-            }
-            while let settled = try await group.next() {
+            func handle(_ settled: Settled) throws {
+                running -= 1
                 switch settled {
                 case .folder(let i, let id):
                     hashes[i] = id.bytes
@@ -208,6 +196,31 @@ public final class TreeBuilder: @unchecked Sendable {
                     throw e
                 }
             }
+            while next < min(concurrency, misses.count) { launchFile() }
+            // Subfolders alongside while the folder budget lasts; when it is spent, wait for one of this
+            // folder's own tasks (a finished task is consumed at once: thousands kept until the end of a
+            // wide folder held 50 MB), or, with none, do the subfolder here. Either way only a bounded
+            // number of folders is in progress.
+            for i in subfolders {
+                let name = items[i].name
+                let childPath = path.appending(name), childRelative = relative.isEmpty ? name : relative + [0x2F] + name
+                while true {
+                    if walk.folders.tryTake() {
+                        running += 1
+                        group.addTask {
+                            defer { walk.folders.give() }
+                            return .folder(i, try await self.folder(childPath, childRelative, listing.rules, walk))
+                        }
+                    } else if running > 0, let settled = try await group.next() {
+                        try handle(settled)
+                        continue
+                    } else {
+                        hashes[i] = try await folder(childPath, childRelative, listing.rules, walk).bytes
+                    }
+                    break
+                }
+            }
+            while let settled = try await group.next() { try handle(settled) }
         }
         var (bytes, id) = try await encodeTree(items, hashes: hashes, sizes: sizes, relative: relative, walk)
         let objects = content.objects
