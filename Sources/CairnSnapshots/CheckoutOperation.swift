@@ -3,11 +3,25 @@ import CairnPrimitives
 extension Repository {
     /// Uncommitted changes: the worktree against HEAD's tree (everything is "added" before a first commit).
     public func status(_ session: Session) async throws -> [Change] {
-        var head: [[UInt8]: FlatEntry] = [:]
-        if let id = try base() ?? headSnapshot(session.refs) {
-            head = try await Self.flatten(try await session.objects.snapshot(id).tree, objects: session.objects)
-        }
-        return Self.changes(from: head, to: try scanWorktree())
+        var out: [Change] = []
+        try await status(session) { out.append($0.change) }
+        return out
+    }
+
+    /// As `status(_:)`, each change handed to `visit` as it is found (in bounded memory, in path order).
+    public func status(_ session: Session, excludes: [String] = [], visit: TreeDiff.Visit) async throws {
+        var rules = IgnoreRules()
+        for p in excludes { rules.add(override: p) }
+        _ = try FileSystem.names(in: workTree)  // an unreadable worktree root is an error, not "everything deleted"
+        try await TreeDiff(objects: session.objects).worktree(try await worktreeTree(session), root: workTree, rules: rules,
+                                                              cache: statCache(), stateFolder: state.dir, visit: visit)
+    }
+
+    /// The tree the worktree was last committed or checked out at (from the base record when it has it).
+    public func worktreeTree(_ session: Session) async throws -> ObjectID? {
+        guard let id = try base() ?? headSnapshot(session.refs) else { return nil }
+        if let record = try baseRecord(), record.snapshot == id, let tree = record.tree { return tree }
+        return try await session.objects.snapshot(id).tree
     }
 
     /// Checks out `revision`: the whole tree (moving HEAD: to the branch if `revision` names one,

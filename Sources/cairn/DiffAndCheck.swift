@@ -19,16 +19,12 @@ struct Diff: AsyncParsableCommand {
         func wanted(_ p: String) -> Bool { prefixes.isEmpty || prefixes.contains { $0.isEmpty || p == $0 || p.hasPrefix($0 + "/") } }
 
         let oldID: ObjectID? = revisions.isEmpty ? try repo.base() ?? repo.headSnapshot(session.refs) : try await session.resolve(revisions[0])
-        var old: [[UInt8]: FlatEntry] = [:]
-        if let oldID { old = try await Repository.flatten(try await session.objects.snapshot(oldID).tree, objects: session.objects) }
-        var new: [[UInt8]: FlatEntry]
+        let oldTree: ObjectID? = if let oldID { try await session.objects.snapshot(oldID).tree } else { nil }
         let fromWorktree = revisions.count < 2
-        if fromWorktree { new = try repo.scanWorktree() } else {
-            new = try await Repository.flatten(try await session.objects.snapshot(try await session.resolve(revisions[1])).tree, objects: session.objects)
-        }
-        for change in Repository.changes(from: old, to: new) where wanted(change.pathString) {
-            let o = old[change.path], n = new[change.path]
-            if o?.kind == .directory || n?.kind == .directory { continue }
+        // Changes come one at a time, in path order, and only the folders being compared are held.
+        let show: TreeDiff.Visit = { d in
+            let change = d.change, o = d.old, n = d.new
+            guard wanted(change.pathString), o?.kind != .directory, n?.kind != .directory else { return }
             let path = change.pathString
             func bytes(_ e: FlatEntry?, worktree: Bool) async throws -> [UInt8] {
                 guard let e else { return [] }
@@ -53,6 +49,14 @@ struct Diff: AsyncParsableCommand {
                     Terminal.writeOut(TextDiff.unified(a, b, oldName: o == nil ? "/dev/null" : "a/" + path, newName: n == nil ? "/dev/null" : "b/" + path))
                 }
             }
+        }
+        if fromWorktree {
+            _ = try FileSystem.names(in: repo.workTree)
+            try await TreeDiff(objects: session.objects).worktree(oldTree, root: repo.workTree, rules: IgnoreRules(), cache: repo.statCache(),
+                                                                  stateFolder: repo.state.dir, visit: show)
+        } else {
+            let newTree = try await session.objects.snapshot(try await session.resolve(revisions[1])).tree
+            try await TreeDiff(objects: session.objects).compare(oldTree, newTree, visit: show)
         }
     }
 }

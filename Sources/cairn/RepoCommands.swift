@@ -87,9 +87,12 @@ struct Status: AsyncParsableCommand {
         let session = try await repo.session()
         let head = try repo.head()
         if case .branch(let b) = head { Terminal.writeOut("On branch \(b)\n") } else if case .detached(let id) = head { Terminal.writeOut("HEAD detached at \(id.short)\n") }
-        let changes = try await repo.status(session)
-        if changes.isEmpty { Terminal.writeOut("nothing to commit, worktree clean\n") }
-        for c in changes { Terminal.writeOut("\(c.kind.rawValue) \(c.pathString)\n") }
+        var clean = true
+        try await repo.status(session) { d in
+            clean = false
+            Terminal.writeOut("\(d.change.kind.rawValue) \(d.change.pathString)\n")
+        }
+        if clean { Terminal.writeOut("nothing to commit, worktree clean\n") }
     }
 }
 
@@ -187,11 +190,10 @@ struct Show: AsyncParsableCommand {
         }
         let s = try await session.objects.snapshot(id)
         Terminal.writeOut(formatSnapshot(id, s) + "\n")
-        var before: [[UInt8]: FlatEntry] = [:]
-        if let p = s.parents.first { before = try await Repository.flatten(try await session.objects.snapshot(p).tree, objects: session.objects) }
-        let after = try await Repository.flatten(s.tree, objects: session.objects)
-        for c in Repository.changes(from: before, to: after) where (after[c.path] ?? before[c.path])?.kind != .directory {
-            Terminal.writeOut("\(c.kind.rawValue) \(c.pathString)\n")
+        let before: ObjectID? = if let p = s.parents.first { try await session.objects.snapshot(p).tree } else { nil }
+        try await TreeDiff(objects: session.objects).compare(before, s.tree) { d in
+            guard (d.new ?? d.old)?.kind != .directory else { return }
+            Terminal.writeOut("\(d.change.kind.rawValue) \(d.change.pathString)\n")
         }
     }
 }
