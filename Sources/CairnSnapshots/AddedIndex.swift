@@ -220,10 +220,14 @@ struct SegmentFileWriter {
         lastKey = nil
     }
 
-    /// Appends an entry unless its key (first 32 bytes) equals the previous one's: the first of equal keys wins.
+    /// Appends an entry unless its key (first 32 bytes) equals the previous one's: the first of equal keys
+    /// wins. Keys out of order (a damaged input) fail: the segment would be refused by every reader.
     mutating func entry(_ bytes: UnsafeRawBufferPointer) throws {
         let key = Array(bytes[0..<32])
-        if let lastKey, lastKey == key { return }
+        if let lastKey {
+            if lastKey == key { return }
+            guard lastKey.lexicographicallyPrecedes(key) else { throw ObjectError.malformed("index segment: entries out of order (a damaged cached segment?)") }
+        }
         lastKey = key
         pending += bytes
         counted += 1

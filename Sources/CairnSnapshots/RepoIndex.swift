@@ -75,6 +75,78 @@ public struct IndexSegment: Sendable, Equatable {
     }
 }
 
+extension IndexSegment {
+    /// Folds segments into one segment file in `folder` (the caller owns it): the caps of all (each once,
+    /// in order), every object once (its pack renumbered; the first segment naming it wins), every
+    /// content once with its shortest chain. A merge of the sorted tables as they lie in the mapped
+    /// copies, letting go of the pages read as it goes, so folding a base of a million files costs no
+    /// more memory than a small one.
+    static func fold(_ views: [SegmentView], folder: String) throws -> (path: FSPath, size: UInt64) {
+        var caps: [String] = []
+        var numberOf: [String: UInt32] = [:]
+        let renumber: [[UInt32]] = views.map { v in
+            v.caps.map { cap in
+                if let n = numberOf[cap] { return n }
+                caps.append(cap)
+                numberOf[cap] = UInt32(caps.count - 1)
+                return UInt32(caps.count - 1)
+            }
+        }
+        var w = try SegmentFileWriter(folder: folder, caps: caps)
+        do {
+            var merged = 0
+            func read(_ n: Int) {
+                merged += 1
+                if merged & 0xFFFF == 0 { for v in views { v.storage.dropResidentPages() } }
+            }
+            // Objects: smallest id first; equal ids, the earlier segment's.
+            try w.beginTable()
+            var at = [Int](repeating: 0, count: views.count)
+            while true {
+                var best: Int?
+                for s in views.indices where at[s] < views[s].objectCount {
+                    guard let b = best else { best = s; continue }
+                    if views[s].compareObject(at[s], with: views[b], at[b]) < 0 { best = s }
+                }
+                guard let b = best else { break }
+                let (id, n) = views[b].object(at: at[b])
+                guard renumber[b].indices.contains(n) else { throw ObjectError.malformed("index segment: object in an unknown pack") }
+                let pack = renumber[b][n]
+                var entry = id.bytes
+                entry += [UInt8(pack >> 24), UInt8(pack >> 16 & 0xFF), UInt8(pack >> 8 & 0xFF), UInt8(pack & 0xFF)]
+                try entry.withUnsafeBytes { try w.entry($0) }
+                at[b] += 1
+                read(b)
+            }
+            try w.endTable()
+            // Contents: smallest hash first; equal hashes, the shortest chain (the earlier segment's on a tie).
+            try w.beginTable()
+            at = [Int](repeating: 0, count: views.count)
+            while true {
+                var best: Int?
+                for s in views.indices where at[s] < views[s].contentCount {
+                    guard let b = best else { best = s; continue }
+                    let c = views[s].compareContent(at[s], with: views[b], at[b])
+                    if c < 0 || (c == 0 && views[s].contentDepth(at[s]) < views[b].contentDepth(at[b])) { best = s }
+                }
+                guard let b = best else { break }
+                try views[b].withContentEntry(at[b]) { try w.entry($0) }
+                // Every other entry of this hash has a chain at least as long: skipped by the writer.
+                at[b] += 1
+                read(b)
+            }
+            try w.endTable()
+            let size = try w.finish()
+            try w.file.close()
+            for v in views { v.storage.dropResidentPages() }
+            return (w.path, size)
+        } catch {
+            _ = try? FileSystem.unlink(w.path)
+            throw error
+        }
+    }
+}
+
 /// A segment's bytes read in place: its pack caps, and binary search over its sorted tables.
 public struct SegmentView: Sendable {
     let storage: MappedBytes
@@ -145,6 +217,26 @@ public struct SegmentView: Sendable {
         let b = storage.buffer
         return IndexSegment.Content(hash: Array(b[o..<(o + 32)]), version: ObjectID(unchecked: UnsafeRawBufferPointer(rebasing: b[(o + 32)..<(o + 64)])),
                                     depth: UInt16(b[o + 64]) << 8 | UInt16(b[o + 65]))
+    }
+
+    func compareObject(_ i: Int, with other: SegmentView, _ j: Int) -> Int32 {
+        memcmp(storage.buffer.baseAddress! + objectsStart + i * IndexSegment.objectSize,
+               other.storage.buffer.baseAddress! + other.objectsStart + j * IndexSegment.objectSize, 32)
+    }
+
+    func compareContent(_ i: Int, with other: SegmentView, _ j: Int) -> Int32 {
+        memcmp(storage.buffer.baseAddress! + contentsStart + i * IndexSegment.contentSize,
+               other.storage.buffer.baseAddress! + other.contentsStart + j * IndexSegment.contentSize, 32)
+    }
+
+    func contentDepth(_ i: Int) -> UInt16 {
+        let o = contentsStart + i * IndexSegment.contentSize
+        return UInt16(storage.buffer[o + 64]) << 8 | UInt16(storage.buffer[o + 65])
+    }
+
+    func withContentEntry<R>(_ i: Int, _ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
+        let o = contentsStart + i * IndexSegment.contentSize
+        return try body(UnsafeRawBufferPointer(rebasing: storage.buffer[o..<(o + IndexSegment.contentSize)]))
     }
 
     /// The number (in `caps`) of the pack holding `id`.

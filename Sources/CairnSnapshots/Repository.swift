@@ -1,4 +1,5 @@
 import CairnFiles
+import Synchronization
 import CairnFormats
 import CairnGrid
 import CairnPrimitives
@@ -117,28 +118,47 @@ public struct Repository: Sendable {
     }
 
     /// An index segment: mapped from `.cairn/segments/` (segments are immutable, so a cached copy never
-    /// goes stale), else read from the grid, checked and cached.
+    /// goes stale), else read from the grid into the cache (streamed to a file: a segment of a million
+    /// files is 100 MB), checked whole and mapped.
     func segment(_ cap: String, number: Int, of count: Int, grid: Grid) async throws -> SegmentView {
         let path = state.path(Self.segmentCacheName(cap))
         if let mapped = try? MappedBytes(mapping: path), let view = try? SegmentView(mapped, checkingOrder: false) { return view }
         let what = "index segment \(number + 1) of \(count) (\(cap.prefix(28))…)"
-        let bytes: [UInt8]
-        do { bytes = try await ObjectStore.loadSegment(grid: grid, cap: cap) } catch let e as GridError {
-            switch e {
-            case .notEnoughShares: throw RepositoryError.segmentUnavailable("\(what): \(e.description)")
-            default: throw GridError.io(path: what, reason: e.description)
+        func fetch(_ sink: @escaping @Sendable ([UInt8]) async throws -> Void) async throws {
+            do { try await Downloader(grid: grid).get(try Cap(parsing: cap), sink: sink) } catch let e as GridError {
+                switch e {
+                case .notEnoughShares: throw RepositoryError.segmentUnavailable("\(what): \(e.description)")
+                default: throw GridError.io(path: what, reason: e.description)
+                }
+            } catch let e as CapError {
+                throw StoreError.damaged("\(what) has an invalid cap: \(e)")
             }
         }
+        let folder = state.path("segments")
+        guard (try? FileSystem.makeDirectories(folder)) != nil,
+              let file = try? FileDescriptor.createTemporary(in: folder.description, prefix: "segment-") else {
+            // No cache to be had (a read-only state folder): read the segment into memory.
+            let box = SegmentBytes()
+            try await fetch { box.append($0) }
+            do { return try SegmentView(MappedBytes(copying: box.bytes)) } catch {
+                throw StoreError.damaged("\(what) is damaged: \(error); run 'cairn check'")
+            }
+        }
+        let temporary = FSPath(file.path)
+        defer { _ = try? FileSystem.unlink(temporary) }  // renamed into place when all went well
+        let written = SegmentBytes(file: file)
+        try await fetch { try written.write($0) }
+        try file.sync()
         let view: SegmentView
-        do { view = try SegmentView(MappedBytes(copying: bytes)) } catch {
+        do {
+            let mapped = try MappedBytes(mapping: temporary)
+            view = try SegmentView(mapped, checkingOrder: true)
+            mapped.dropResidentPages()  // checked page by page; lookups touch only what they need
+        } catch {
             throw StoreError.damaged("\(what) is damaged: \(error); run 'cairn check'")
         }
-        cacheSegment(cap, bytes)
+        try? FileSystem.rename(temporary, to: path)
         return view
-    }
-
-    func cacheSegment(_ cap: String, _ bytes: [UInt8]) {
-        if (try? FileSystem.makeDirectories(state.path("segments"))) != nil { try? state.write(Self.segmentCacheName(cap), bytes) }
     }
 
     /// Keeps a segment file this command wrote as the cached copy of `cap` (renamed; removed if it cannot be).
@@ -165,17 +185,17 @@ public struct Repository: Sendable {
     }
 
     /// Folds `caps` (a run of the refs' segments) into one new segment, durable before it is named.
+    /// Streamed: the segments' sorted tables are merged from their mapped copies into a file.
     func fold(_ caps: [String], grid: Grid) async throws -> String {
-        var folded = IndexSegment()
-        var seen: Set<String> = []
-        for (n, cap) in caps.enumerated() {
-            let s = try IndexSegment(decoding: try await segment(cap, number: n, of: caps.count, grid: grid).bytes)
-            folded.packs += s.packs.filter { seen.insert($0.cap).inserted }
-            folded.contents += s.contents
+        var views: [SegmentView] = []
+        for (n, cap) in caps.enumerated() { views.append(try await segment(cap, number: n, of: caps.count, grid: grid)) }
+        let (path, _) = try IndexSegment.fold(views, folder: state.path("segments").description)
+        let cap: String
+        do { cap = try await Uploader(grid: grid).put(try FileSource(path: path.description)).string } catch {
+            _ = try? FileSystem.unlink(path)
+            throw error
         }
-        let bytes = folded.encoded
-        let cap = try await Uploader(grid: grid).put(MemorySource(bytes)).string
-        cacheSegment(cap, bytes)
+        cacheSegment(cap, file: path)
         return cap
     }
 
@@ -248,4 +268,20 @@ public struct Repository: Sendable {
         // A cache that cannot be read (another version, damage) only means files are read again.
         ((try? StatCache(reading: state.path("statcache"))) ?? nil) ?? .empty
     }
+}
+
+/// Where a segment being downloaded goes: appended to a file, or collected in memory.
+final class SegmentBytes: Sendable {
+    private let state = Mutex<(offset: UInt64, bytes: [UInt8])>((0, []))
+    private let file: FileDescriptor?
+    init(file: FileDescriptor? = nil) { self.file = file }
+
+    func write(_ chunk: [UInt8]) throws {
+        try state.withLock { s in
+            try file?.write(chunk, at: s.offset)
+            s.offset += UInt64(chunk.count)
+        }
+    }
+    func append(_ chunk: [UInt8]) { state.withLock { $0.bytes += chunk } }
+    var bytes: [UInt8] { state.withLock { $0.bytes } }
 }

@@ -61,4 +61,36 @@ import Testing
         #expect(!index.hasAdditions)
         #expect(try index.writeAddedSegment() == nil)
     }
+
+    /// Folding merges the mapped tables into a file: the same bytes as folding the decoded values.
+    @Test func streamedFoldEqualsTheFoldOfValues() throws {
+        let scratch = try Scratch()
+        let folder = try scratch.dir("segments")
+        let shared = (0..<50).map { _ in randomID() }
+        let hash = SecureRandom.bytes(32)
+        var segments: [IndexSegment] = []
+        for s in 0..<4 {
+            var seg = IndexSegment()
+            seg.packs.append(IndexSegment.Pack(cap: "URI:CHK:own-\(s)", ids: (0..<300).map { _ in randomID() }.sorted()))
+            // A pack two segments name (two writers' convergent packs): counted once.
+            seg.packs.append(IndexSegment.Pack(cap: "URI:CHK:shared", ids: shared.sorted()))
+            seg.contents = (0..<400).map { _ in IndexSegment.Content(hash: SecureRandom.bytes(32), version: randomID(), depth: 3) }
+            // One content every segment knows, at another depth each: the shortest chain survives.
+            seg.contents.append(IndexSegment.Content(hash: hash, version: randomID(), depth: UInt16([7, 2, 9, 2][s])))
+            segments.append(seg)
+        }
+        var values = IndexSegment()
+        var seen: Set<String> = []
+        for seg in segments {
+            values.packs += seg.packs.filter { seen.insert($0.cap).inserted }
+            values.contents += seg.contents
+        }
+        let views = try segments.map { try SegmentView(MappedBytes(copying: $0.encoded)) }
+        let (path, size) = try IndexSegment.fold(views, folder: folder)
+        let bytes = try FileSystem.readFile(path)
+        #expect(UInt64(bytes.count) == size)
+        #expect(bytes == values.encoded, "the streamed fold differs from the fold of values")
+        #expect(try SegmentView(MappedBytes(copying: bytes)).content(hash)?.version == segments[1].contents.last!.version)
+    }
 }
+
