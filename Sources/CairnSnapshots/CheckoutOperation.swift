@@ -42,25 +42,25 @@ extension Repository {
         let target = try await session.resolve(revision)
         let checkout = Checkout(content: session.content)
         let targetTree = try await session.objects.snapshot(target).tree
-        let newTree = try await Self.flatten(targetTree, objects: session.objects)
-        var baseTree: [[UInt8]: FlatEntry] = [:]
-        if let id = try base() ?? headSnapshot(session.refs) {
-            baseTree = try await Self.flatten(try await session.objects.snapshot(id).tree, objects: session.objects)
-        }
-        let worktree = try scanWorktree()
-        // What would be lost: tracked files changed, and untracked files the target would overwrite. Other untracked files are left alone, as git does.
-        // A path that already is what the target has loses nothing either: that is how an interrupted
-        // checkout or restore leaves the paths it got to, so running it again needs no --force.
-        let dirty = Self.changes(from: baseTree, to: worktree).filter { c in
-            let incoming = newTree[c.path], here = worktree[c.path]
+        let baseTree = try await worktreeTree(session)
+        // What would be lost: tracked files changed, and untracked files the target would overwrite. Other
+        // untracked files are left alone, as git does. A path that already is what the target has loses
+        // nothing either: that is how an interrupted checkout or restore leaves the paths it got to, so
+        // running it again needs no --force. The worktree is compared folder by folder and the target
+        // looked up only at changed paths, so a checkout holds no whole tree.
+        let incomingAt = PreviousVersions(root: .id(targetTree), objects: session.objects)
+        var dirty: [Change] = []
+        try await status(session) { d in
+            let c = d.change, here = d.new
+            let incoming = await incomingAt.entry(at: c.path).map(TreeDiff.flat)
             if let incoming, let here, incoming.kind == here.kind,
-               here.kind == .directory || (incoming.hash == here.hash && incoming.mode == here.mode) { return false }
+               here.kind == .directory || (incoming.hash == here.hash && incoming.mode == here.mode) { return }
             // Absent here (deleted, or removed by an interrupted checkout on its way to a folder of that name):
             // whatever the target writes there loses nothing the user had.
-            if here == nil { return false }
-            if c.kind != .added { return true }
-            guard let incoming, let here else { return false }
-            return incoming.kind != here.kind || (here.kind != .directory && incoming.hash != here.hash)
+            guard let here else { return }
+            if c.kind != .added { dirty.append(c); return }
+            guard let incoming else { return }
+            if incoming.kind != here.kind || (here.kind != .directory && incoming.hash != here.hash) { dirty.append(c) }
         }
         if let relativePaths {
             var entries: [(String, TreeEntry)] = []
@@ -89,16 +89,22 @@ extension Repository {
         }
         if !force && !dirty.isEmpty { throw RepositoryError.uncommittedChanges(dirty.map(\.pathString)) }
         // Remove what the worktree's snapshot tracked and the target lacks; never a directory that
-        // still holds untracked files.
-        for path in baseTree.keys.sorted(by: { $0.count > $1.count }) where newTree[path] == nil {
+        // still holds untracked files (folders last, deepest first, once their files are gone).
+        var folders: [[UInt8]] = []
+        func remove(_ path: [UInt8]) {
             let p = workTree.appending(path)
-            guard let st = try? FileSystem.linkStatus(p) else { continue }
+            guard let st = try? FileSystem.linkStatus(p) else { return }
             if st.kind == .directory {
                 if (try? FileSystem.names(in: p))?.isEmpty == true { try? FileSystem.remove(p) }
             } else {
                 try? FileSystem.remove(p)
             }
         }
+        try await TreeDiff(objects: session.objects).compare(baseTree, targetTree) { d in
+            guard d.change.kind == .deleted else { return }
+            if d.old?.kind == .directory { folders.append(d.change.path) } else { remove(d.change.path) }
+        }
+        for path in folders.reversed() { remove(path) }
         try await checkout.write(tree: targetTree, into: workTree, isRoot: true)
         if session.refs.branches[revision] != nil {
             try setHead(.branch(revision))

@@ -58,3 +58,39 @@ func reopened(_ objects: ObjectStore, grid: Grid) async throws -> ObjectStore {
     let segment = try IndexSegment(decoding: try await ObjectStore.loadSegment(grid: grid, cap: saved.cap))
     return ObjectStore(grid: grid, index: try RepoIndex(segments: [segment]))
 }
+
+/// Whole-tree views and their flat comparison: the reference TreeDiff is checked against (they hold
+/// every path, so only tests use them).
+extension Repository {
+    /// Every path under `tree`, directories included (their hash left empty).
+    public static func flatten(_ tree: ObjectID, objects: ObjectStore, prefix: [UInt8] = []) async throws -> [[UInt8]: FlatEntry] {
+        var out: [[UInt8]: FlatEntry] = [:]
+        for e in try await objects.tree(tree).entries {
+            let path = prefix.isEmpty ? e.name : prefix + [0x2F] + e.name
+            if e.kind == .directory, let id = ObjectID(e.hash) {
+                out[path] = FlatEntry(kind: .directory, mode: e.mode, hash: [], size: 0)
+                for (p, f) in try await flatten(id, objects: objects, prefix: path) { out[p] = f }
+            } else {
+                out[path] = FlatEntry(kind: e.kind, mode: e.mode, hash: e.hash, size: e.size)
+            }
+        }
+        return out
+    }
+
+    /// Differences between two flat views (directories count only when added or removed).
+    public static func changes(from old: [[UInt8]: FlatEntry], to new: [[UInt8]: FlatEntry]) -> [Change] {
+        var out: [Change] = []
+        for (path, n) in new {
+            if let o = old[path] {
+                if o.kind != n.kind || o.hash != n.hash || (n.kind != .directory && o.mode != n.mode) {
+                    out.append(Change(path: path, kind: .modified))
+                }
+            } else {
+                out.append(Change(path: path, kind: .added))
+            }
+        }
+        // A missing entry (content absent from the repository) is never in a worktree: not a deletion.
+        for (path, o) in old where new[path] == nil && o.kind != .missing { out.append(Change(path: path, kind: .deleted)) }
+        return out.sorted { $0.path.lexicographicallyPrecedes($1.path) }
+    }
+}
