@@ -133,12 +133,17 @@ public struct ContentStore: Sendable {
     }
 }
 
-/// A small cache of file contents by version id, bounded in bytes.
+/// A small cache of file contents by version id, bounded in bytes, each entry counted with its
+/// bookkeeping (a checkout of a million small files once kept 600,000 of them, 450 MB, and trimmed the
+/// oldest by shifting the whole list each time).
 actor RecentContents {
     private var items: [ObjectID: [UInt8]] = [:]
+    /// Oldest first from `head` on.
     private var order: [ObjectID] = []
+    private var head = 0
     private var bytes = 0
-    let limit = 64 << 20
+    let limit = 32 << 20
+    static let overhead = 128
 
     func get(_ id: ObjectID) -> [UInt8]? { items[id] }
 
@@ -146,10 +151,15 @@ actor RecentContents {
         guard content.count <= limit / 4, items[id] == nil else { return }
         items[id] = content
         order.append(id)
-        bytes += content.count
-        while bytes > limit, !order.isEmpty {
-            let old = order.removeFirst()
-            bytes -= items.removeValue(forKey: old)?.count ?? 0
+        bytes += content.count + Self.overhead
+        while bytes > limit, head < order.count {
+            let old = order[head]
+            head += 1
+            if let gone = items.removeValue(forKey: old) { bytes -= gone.count + Self.overhead }
+        }
+        if head > 4096 && head * 2 > order.count {
+            order.removeFirst(head)
+            head = 0
         }
     }
 }
