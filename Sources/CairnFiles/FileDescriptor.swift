@@ -191,6 +191,13 @@ public final class FileDescriptor: Sendable {
         _ = Glibc.posix_fadvise(fd, off_t(offset), off_t(count), POSIX_FADV_DONTNEED)
     }
 
+    /// Asks the kernel to read the whole file into the page cache in the background (advice only): a
+    /// file about to be read piece by piece in no useful order then costs one sequential read, not one
+    /// seek a piece, when it is not cached yet.
+    public func prefetch() {
+        _ = Glibc.posix_fadvise(fd, 0, 0, POSIX_FADV_WILLNEED)
+    }
+
     /// Writes the buffers back to back starting at `offset`, `IOV_MAX` buffers per system call.
     /// The buffers must stay allocated for the duration of the call.
     public func write(gathering buffers: [UnsafeRawBufferPointer], at offset: UInt64) throws(FileSystemError) {

@@ -18,10 +18,12 @@ public final class MappedBytes: @unchecked Sendable {
         mapped = false
     }
 
-    /// Maps the whole file at `path` (an empty file gives an empty buffer).
-    public init(mapping path: some FileSystemPath) throws(FileSystemError) {
+    /// Maps the whole file at `path` (an empty file gives an empty buffer); a file of at most
+    /// `prefetchingUpTo` bytes is read ahead into the page cache (see `FileDescriptor.prefetch`).
+    public init(mapping path: some FileSystemPath, prefetchingUpTo prefetchLimit: Int = 0) throws(FileSystemError) {
         let file = try FileDescriptor.open(path, flags: O_RDONLY)
         let size = Int(try file.size)
+        if size <= prefetchLimit { file.prefetch() }
         guard size > 0 else {
             buffer = UnsafeRawBufferPointer(start: nil, count: 0)
             mapped = false

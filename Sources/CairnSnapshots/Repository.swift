@@ -122,7 +122,9 @@ public struct Repository: Sendable {
     /// files is 100 MB), checked whole and mapped.
     func segment(_ cap: String, number: Int, of count: Int, grid: Grid) async throws -> SegmentView {
         let path = state.path(Self.segmentCacheName(cap))
-        if let mapped = try? MappedBytes(mapping: path), let view = try? SegmentView(mapped, checkingOrder: false) { return view }
+        // A binary search per folder of a commit reads pages in no useful order: on a cold cache, reading a
+        // segment of up to 64 MB ahead costs one sequential read instead of a seek per page.
+        if let mapped = try? MappedBytes(mapping: path, prefetchingUpTo: 64 << 20), let view = try? SegmentView(mapped, checkingOrder: false) { return view }
         let what = "index segment \(number + 1) of \(count) (\(cap.prefix(28))…)"
         func fetch(_ sink: @escaping @Sendable ([UInt8]) async throws -> Void) async throws {
             do { try await Downloader(grid: grid).get(try Cap(parsing: cap), sink: sink) } catch let e as GridError {

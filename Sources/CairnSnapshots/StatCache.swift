@@ -52,6 +52,8 @@ public final class StatCache: Sendable {
     /// Opens the cache at `path`; nil if there is none. A file that is not a whole cache is an error.
     public init?(reading path: FSPath) throws {
         guard let fd = try FileDescriptor.openIfExists(path, flags: O_RDONLY) else { return nil }
+        // Every folder's record is read, in the scan's order, not the file's: read it all ahead at once.
+        fd.prefetch()
         let size = try fd.status().size
         guard size >= UInt64(Self.headerSize + Self.trailerSize) else { throw ObjectError.malformed("stat cache: truncated") }
         let header = try fd.read(count: Self.headerSize, at: 0)

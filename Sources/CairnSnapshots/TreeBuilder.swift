@@ -37,7 +37,7 @@ public final class TreeBuilder: @unchecked Sendable {
     /// Threads listing and lstat-ing folders.
     static let scanThreads = 8
     /// Folders done at once besides the one each task is in (listing ahead of the files being stored).
-    static let folderConcurrency = 6
+    static let folderConcurrency = 12
     public var progress: (@Sendable (String) -> Void)?
     /// This repository's state folder, skipped wherever it sits in the worktree.
     public var stateFolder: FSPath?
