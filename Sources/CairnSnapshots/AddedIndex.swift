@@ -134,8 +134,9 @@ final class SpilledRecords: @unchecked Sendable {
             }
             if let found { moves.append((found, spilled + rank)) }
         }
-        for (slot, to) in moves { slots[slot] = slots[slot] & 0xFFFF_FFFF_0000_0000 | UInt64(to + 1) }
+        // Written first: a failed write leaves the table pointing at the buffer, still as it was.
         try file!.write(sorted, at: UInt64(spilled) * UInt64(size))
+        for (slot, to) in moves { slots[slot] = slots[slot] & 0xFFFF_FFFF_0000_0000 | UInt64(to + 1) }
         runs.append(spilled..<(spilled + n))
         spilled += n
         buffer = []

@@ -52,7 +52,7 @@ extension Repository {
         var dirty: [Change] = []
         try await status(session) { d in
             let c = d.change, here = d.new
-            let incoming = await incomingAt.entry(at: c.path).map(TreeDiff.flat)
+            let incoming = try await incomingAt.strictEntry(at: c.path).map(TreeDiff.flat)
             if let incoming, let here, incoming.kind == here.kind,
                here.kind == .directory || (incoming.hash == here.hash && incoming.mode == here.mode) { return }
             // Absent here (deleted, or removed by an interrupted checkout on its way to a folder of that name):

@@ -9,9 +9,12 @@ public enum StoreError: Error, CustomStringConvertible {
     /// No index segment says how to rebuild this content.
     case missingContent([UInt8])
     case damaged(String)
+    /// This command's index additions could not be kept on disk (`.cairn/segments`, or $TMPDIR).
+    case additions(FileSystemError)
 
     public var description: String {
         switch self {
+        case .additions(let e): return "cannot keep this command's index additions on disk: \(e)"
         case .missingObject(let id): return "object \(id.short) is not in the repository"
         case .missingContent(let hash): return "content \(Hex.encode(Array(hash.prefix(6)))) is not in the repository's index"
         case .damaged(let m): return m

@@ -366,6 +366,12 @@ public struct RepoIndex: Sendable {
     public var hasAdditions: Bool { !added.isEmpty }
 
     /// Adds a pack this command wrote; returns its number in `packs` (the one it had, if already known).
+    /// Runs `body`, reporting a failure of this command's own files (the spilled additions) as a store
+    /// error: a file-system error from storing a file would be taken for that file being unreadable.
+    private func spilling<T>(_ body: () throws -> T) throws -> T {
+        do { return try body() } catch let e as FileSystemError { throw StoreError.additions(e) }
+    }
+
     @discardableResult
     public mutating func addPack(cap: String, ids: [ObjectID]) throws -> Int {
         if let known = numberOfPack[cap] { return known }
@@ -374,8 +380,10 @@ public struct RepoIndex: Sendable {
         added.caps.append(cap)
         added.numbers.append(n)
         let number: [UInt8] = [UInt8(local >> 24), UInt8(local >> 16 & 0xFF), UInt8(local >> 8 & 0xFF), UInt8(local & 0xFF)]
-        for id in ids.sorted() where try added.objects.find(id.bytes) == nil {
-            try added.objects.add(id.bytes + number)
+        try spilling {
+            for id in ids.sorted() where try added.objects.find(id.bytes) == nil {
+                try added.objects.add(id.bytes + number)
+            }
         }
         return n
     }
@@ -383,8 +391,10 @@ public struct RepoIndex: Sendable {
     public mutating func recordContent(_ hash: [UInt8], version: ObjectID, depth: UInt16) throws {
         guard hash.count == 32 else { return }
         if let known = content(hash), known.depth <= depth { return }
-        let existing = try added.contents.find(hash)
-        try added.contents.add(hash + version.bytes + [UInt8(depth >> 8), UInt8(depth & 0xFF)], replacing: existing?.number)
+        try spilling {
+            let existing = try added.contents.find(hash)
+            try added.contents.add(hash + version.bytes + [UInt8(depth >> 8), UInt8(depth & 0xFF)], replacing: existing?.number)
+        }
     }
 
     /// Counts a lookup in the mapped segments; every 64 Ki lookups their touched pages are let go, so

@@ -65,7 +65,7 @@ public final class StatCache: Sendable {
         scanStart = (Int64(bitPattern: try h.u64()), try h.u32())
         var t = ByteReader(Array(trailer[0..<12]))
         let tableOffset = try t.u64(), count = UInt64(try t.u32())
-        guard tableOffset >= UInt64(Self.headerSize), tableOffset <= size,
+        guard tableOffset >= UInt64(Self.headerSize), tableOffset <= size - UInt64(Self.trailerSize), count < 1 << 32,
               count * UInt64(Self.tableEntrySize) == size - UInt64(Self.trailerSize) - tableOffset else {
             throw ObjectError.malformed("stat cache: the folder table does not fit")
         }

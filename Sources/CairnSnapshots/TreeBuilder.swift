@@ -124,6 +124,8 @@ public final class TreeBuilder: @unchecked Sendable {
 
     /// Does one folder: settles its files (stat cache, else stored) and its subfolders, then puts its tree.
     private func folder(_ path: FSPath, _ relative: [UInt8], _ rules: IgnoreRules, _ walk: Walk) async throws -> ObjectID {
+        // Another folder failed (its task group cancels the rest): stop here rather than read on.
+        try Task.checkCancellation()
         let oldCache = self.oldCache, identity = walk.stateIdentity
         let listing = await walk.listers.run { Self.list(path, relative, rules, stateIdentity: identity, cache: oldCache) }
         if !listing.skipped.isEmpty || !listing.unreadable.isEmpty {
@@ -164,6 +166,10 @@ public final class TreeBuilder: @unchecked Sendable {
                 let itemRelative = relative.isEmpty ? item.name : relative + [0x2F] + item.name
                 group.addTask {
                     await walk.stores.acquire()
+                    if Task.isCancelled {
+                        walk.stores.release()
+                        return .file(i, .failure(CancellationError()))
+                    }
                     // The Result is built in a function of its own: see `capture` (a Swift 6.3.1 -O miscompile).
                     let r = await capture { try await Self.store(item, path: itemPath, relative: itemRelative, content: content,
                                                                  cache: cache, previous: walk.lookup) }
@@ -448,6 +454,30 @@ actor PreviousVersions {
             tree = t
         }
         return tree
+    }
+
+    /// The entry at `path`, failing when a tree on the way cannot be read (where "absent" would be
+    /// taken as "nothing to lose").
+    func strictEntry(at path: [UInt8]) async throws -> TreeEntry? {
+        var tree: Tree
+        switch root {
+        case nil: return nil
+        case .loaded(let t): tree = t
+        case .id(let id):
+            tree = try await objects.tree(id)
+            root = .loaded(tree)
+        }
+        let parts = path.split(separator: 0x2F).map(Array.init)
+        for (i, name) in parts.enumerated() {
+            guard let e = tree.entry(named: name) else { return nil }
+            if i == parts.count - 1 { return e }
+            guard e.kind == .directory, let id = ObjectID(e.hash) else { return nil }
+            if let cached = trees[id] { tree = cached; continue }
+            let t = try await objects.tree(id)
+            keep(id, t)
+            tree = t
+        }
+        return nil
     }
 
     /// The entry at `path` in the parent snapshot.

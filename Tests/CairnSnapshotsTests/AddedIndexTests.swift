@@ -92,5 +92,21 @@ import Testing
         #expect(bytes == values.encoded, "the streamed fold differs from the fold of values")
         #expect(try SegmentView(MappedBytes(copying: bytes)).content(hash)?.version == segments[1].contents.last!.version)
     }
+
+    /// Additions that cannot be kept on disk fail the command as a store error: a file-system error
+    /// from storing a file would be taken for that file being unreadable, and the snapshot would lack it.
+    @Test func additionsThatCannotBeKeptFailTheCommit() async throws {
+        let scratch = try Scratch()
+        let source = try scratch.dir("source")
+        for f in 0..<5 { try "file \(f)\n".write(toFile: source + "/f\(f)", atomically: false, encoding: .utf8) }
+        var index = RepoIndex(folder: scratch.path + "/no-such-folder", bufferRecords: 2)
+        #expect(throws: StoreError.self) {
+            for _ in 0..<3 { try index.recordContent(SecureRandom.bytes(32), version: randomID(), depth: 0) }
+        }
+        let objects = ObjectStore(grid: try scratch.grid(), index: RepoIndex(folder: scratch.path + "/no-such-folder", bufferRecords: 2))
+        let builder = TreeBuilder(root: FSPath(source), content: ContentStore(objects: objects), rules: IgnoreRules(), cache: .empty)
+        await #expect(throws: StoreError.self) { try await builder.build(previousTreeID: nil) }
+        #expect(builder.unreadable.isEmpty, "\(builder.unreadable)")
+    }
 }
 

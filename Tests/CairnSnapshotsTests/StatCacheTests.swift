@@ -1,4 +1,5 @@
 import CairnFiles
+import CairnPrimitives
 import Foundation
 import Testing
 
@@ -96,6 +97,14 @@ import Testing
         let path = FSPath(try scratch.dir("state") + "/statcache")
         #expect(try StatCache(reading: path) == nil)
         try FileSystem.writeAtomically(path, Array("CRNSTAT3".utf8) + [UInt8](repeating: 7, count: 40))
+        #expect(throws: (any Error).self) { try StatCache(reading: path) }
+        // A table offset inside the trailer (once an arithmetic trap, not an error).
+        var w = ByteWriter(capacity: 64)
+        w.raw(Array("CRNSTAT3".utf8)); w.u64(0); w.u32(0)
+        w.raw([UInt8](repeating: 0, count: 8))
+        let size = UInt64(20 + 8 + 20)
+        w.u64(size - 8); w.u32(0); w.raw(Array("CRNSTAT3".utf8))
+        try FileSystem.writeAtomically(path, w.bytes)
         #expect(throws: (any Error).self) { try StatCache(reading: path) }
         try FileSystem.writeAtomically(path, Array("CRNSTAT2".utf8) + [UInt8](repeating: 0, count: 16))
         #expect(throws: (any Error).self) { try StatCache(reading: path) }
