@@ -50,8 +50,12 @@ extension Repository {
         // looked up only at changed paths, so a checkout holds no whole tree.
         let incomingAt = PreviousVersions(root: .id(targetTree), objects: session.objects)
         var dirty: [Change] = []
+        // Paths where the worktree is not its snapshot: a whole checkout writes them as well as what the
+        // target changes (up to `rewriteLimit`; beyond, it writes everything, as into an empty worktree).
+        var differing: [[UInt8]] = []
         try await status(session) { d in
             let c = d.change, here = d.new
+            if differing.count <= Self.rewriteLimit { differing.append(c.path) }
             let incoming = try await incomingAt.strictEntry(at: c.path).map(TreeDiff.flat)
             if let incoming, let here, incoming.kind == here.kind,
                here.kind == .directory || (incoming.hash == here.hash && incoming.mode == here.mode) { return }
@@ -100,20 +104,29 @@ extension Repository {
                 try? FileSystem.remove(p)
             }
         }
+        var changed: [[UInt8]] = []
         try await TreeDiff(objects: session.objects).compare(baseTree, targetTree) { d in
+            // Every changed path, removed ones too (their folders get the target's mtime back).
+            if changed.count <= Self.rewriteLimit { changed.append(d.change.path) }
             guard d.change.kind == .deleted else { return }
             if d.old?.kind == .directory { folders.append(d.change.path) } else { remove(d.change.path) }
         }
         for path in folders.reversed() { remove(path) }
-        try await checkout.write(tree: targetTree, into: workTree, isRoot: true)
+        let writesAll = baseTree == nil || differing.count > Self.rewriteLimit || changed.count > Self.rewriteLimit
+        if writesAll {
+            try await checkout.write(tree: targetTree, into: workTree, isRoot: true)
+        } else {
+            try await write(changed + differing, of: incomingAt, with: checkout)
+        }
         if session.refs.branches[revision] != nil {
             try setHead(.branch(revision))
         } else {
             try setHead(.detached(target))
         }
         try setBase(target, tree: targetTree)
-        try? FileSystem.remove(state.path("statcache"))
-        try recordMissing(checkout.missing.paths, replacing: true)
+        // The stat cache stays: a file written here has a new inode and ctime, so no entry vouches for
+        // it, and the entries of files left alone still hold (a million files are not read again).
+        try recordMissing(checkout.missing.paths, replacing: writesAll)
         return checkout.missing.paths.map(\.description)
     }
 
@@ -139,6 +152,53 @@ extension Repository {
 
     /// Makes every folder on the way to `rel` a real directory (replacing a file or symlink there), so
     /// that nothing is written through a link.
+    /// A whole checkout writes only what differs when at most this many paths do (each held as a path).
+    static let rewriteLimit = 20_000
+
+    /// Writes the target's entry at each of `paths` (a folder whole, once), then gives every folder
+    /// written into its mode and mtime from the target, deepest first, as a whole checkout does: a commit
+    /// right after then finds nothing changed.
+    func write(_ paths: [[UInt8]], of target: PreviousVersions, with checkout: Checkout) async throws {
+        // Parents before children, a folder's paths right after it ("/" sorts first).
+        let order = Set(paths).sorted { a, b in
+            a.map { $0 == 0x2F ? 0 : $0 }.lexicographicallyPrecedes(b.map { $0 == 0x2F ? 0 : $0 })
+        }
+        var writtenFolder: [UInt8]?
+        var parents: Set<[UInt8]> = []
+        let state = Array(LocalState.folderName.utf8)
+        for rel in order {
+            if rel == state || rel.starts(with: state + [0x2F]) { continue }
+            if let w = writtenFolder, rel.starts(with: w + [0x2F]) { continue }
+            let parts = rel.split(separator: 0x2F).map(Array.init)
+            for i in 1..<max(1, parts.count) { parents.insert(parts[0..<i].joined(separator: [0x2F]).map { $0 }) }
+            guard let entry = try await target.strictEntry(at: rel) else { continue }
+            try makeRealDirectories(bytes: rel)
+            let path = workTree.appending(rel)
+            FileSystem.removeStaleTemporaries(in: path.parent)
+            try await checkout.write(entry: entry, at: path)
+            writtenFolder = entry.kind == .directory ? rel : nil
+        }
+        for folder in parents.sorted(by: { $0.count > $1.count }) {
+            guard let e = try await target.strictEntry(at: folder), e.kind == .directory else { continue }
+            let path = workTree.appending(folder)
+            try? FileSystem.setPermissions(path, e.mode)
+            try? FileSystem.setTimes(path, modified: (e.mtimeSeconds, e.mtimeNanoseconds), followSymlink: false)
+        }
+    }
+
+    /// As `makeRealDirectories(_:)` for a path given as bytes.
+    func makeRealDirectories(bytes rel: [UInt8]) throws {
+        var path = workTree
+        for component in rel.split(separator: 0x2F).dropLast() {
+            path = path.appending(Array(component))
+            if let st = try? FileSystem.linkStatus(path) {
+                if st.kind == .directory { continue }
+                try FileSystem.remove(path)
+            }
+            try FileSystem.makeDirectory(path, mode: 0o755)
+        }
+    }
+
     func makeRealDirectories(_ rel: String) throws {
         var path = workTree
         for component in rel.split(separator: "/").dropLast() {
