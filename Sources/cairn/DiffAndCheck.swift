@@ -25,7 +25,6 @@ struct Diff: AsyncParsableCommand {
         let show: TreeDiff.Visit = { d in
             let change = d.change, o = d.old, n = d.new
             guard wanted(change.pathString), o?.kind != .directory, n?.kind != .directory else { return }
-            let path = change.pathString
             func bytes(_ e: FlatEntry?, worktree: Bool) async throws -> [UInt8] {
                 guard let e else { return [] }
                 if worktree {
@@ -35,18 +34,19 @@ struct Diff: AsyncParsableCommand {
                 guard e.kind == .file || e.kind == .symlink else { return [] }
                 return try await session.content.content(forHash: e.hash)
             }
-            let a = try await bytes(o, worktree: false)
-            let b = try await bytes(n, worktree: fromWorktree)
-            var header = "diff --cairn a/\(path) b/\(path)\n"
+            let before = try await bytes(o, worktree: false)
+            let after = try await bytes(n, worktree: fromWorktree)
+            let a = PathQuoting.quoted(Array("a/".utf8) + change.path), b = PathQuoting.quoted(Array("b/".utf8) + change.path)
+            var header = "diff --cairn \(a) \(b)\n"
             if o == nil { header += "new file mode \(modeString(n!.mode))\n" }
             if n == nil { header += "deleted file mode \(modeString(o!.mode))\n" }
             if let o, let n, o.mode != n.mode { header += "old mode \(modeString(o.mode))\nnew mode \(modeString(n.mode))\n" }
             Terminal.writeOut(header)
-            if a != b {
-                if TextDiff.isBinary(a) || TextDiff.isBinary(b) {
-                    Terminal.writeOut("Binary files \(o == nil ? "/dev/null" : "a/" + path) and \(n == nil ? "/dev/null" : "b/" + path) differ\n")
+            if before != after {
+                if TextDiff.isBinary(before) || TextDiff.isBinary(after) {
+                    Terminal.writeOut("Binary files \(o == nil ? "/dev/null" : a) and \(n == nil ? "/dev/null" : b) differ\n")
                 } else {
-                    Terminal.writeOut(TextDiff.unified(a, b, oldName: o == nil ? "/dev/null" : "a/" + path, newName: n == nil ? "/dev/null" : "b/" + path))
+                    Terminal.writeOut(TextDiff.unified(before, after, oldName: o == nil ? "/dev/null" : a, newName: n == nil ? "/dev/null" : b))
                 }
             }
         }

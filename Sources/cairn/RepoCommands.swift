@@ -90,7 +90,7 @@ struct Status: AsyncParsableCommand {
         var clean = true
         try await repo.status(session) { d in
             clean = false
-            Terminal.writeOut("\(d.change.kind.rawValue) \(d.change.pathString)\n")
+            Terminal.writeOut("\(d.change.kind.rawValue) \(PathQuoting.quoted(d.change.path))\n")
         }
         if clean { Terminal.writeOut("nothing to commit, worktree clean\n") }
     }
@@ -155,7 +155,7 @@ struct Ls: AsyncParsableCommand {
         if entry.kind == .directory, let tid = ObjectID(entry.hash) { entries = try await session.objects.tree(tid).entries } else { entries = [entry] }
         for e in entries {
             let suffix = e.kind == .directory ? "/" : e.kind == .missing ? "  (missing: known as \(Hex.encode(e.hash)))" : ""
-            Terminal.writeOut("\(modeString(e.mode)) \(e.kind) \(e.size)\t\(e.nameString)\(suffix)\n")
+            Terminal.writeOut("\(modeString(e.mode)) \(e.kind) \(e.size)\t\(PathQuoting.quoted(e.name))\(suffix)\n")
         }
     }
 }
@@ -171,7 +171,7 @@ struct Show: AsyncParsableCommand {
         if let path {
             let entry = try await session.entry(path, in: id, revision: rev)
             if entry.kind == .directory, let tid = ObjectID(entry.hash) {
-                for e in try await session.objects.tree(tid).entries { Terminal.writeOut(e.nameString + (e.kind == .directory ? "/" : "") + "\n") }
+                for e in try await session.objects.tree(tid).entries { Terminal.writeOut(PathQuoting.quoted(e.name) + (e.kind == .directory ? "/" : "") + "\n") }
             } else if entry.kind == .missing {
                 Terminal.error("warning: " + missingNote(path, entry))
             } else if entry.hasContent {
@@ -193,7 +193,7 @@ struct Show: AsyncParsableCommand {
         let before: ObjectID? = if let p = s.parents.first { try await session.objects.snapshot(p).tree } else { nil }
         try await TreeDiff(objects: session.objects).compare(before, s.tree) { d in
             guard (d.new ?? d.old)?.kind != .directory else { return }
-            Terminal.writeOut("\(d.change.kind.rawValue) \(d.change.pathString)\n")
+            Terminal.writeOut("\(d.change.kind.rawValue) \(PathQuoting.quoted(d.change.path))\n")
         }
     }
 }

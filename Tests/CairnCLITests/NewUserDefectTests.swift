@@ -128,3 +128,27 @@ extension NewUserDefectTests {
         #expect(try CairnProcess.run(["get", "--grid", grid, cap]).stdoutData == data)
     }
 }
+
+extension NewUserDefectTests {
+    /// Names are printed as git prints them (`core.quotePath`): a newline in a name no longer breaks
+    /// `status` into two lines, and bytes outside ASCII are octal escapes in quotes, so every name is one
+    /// unambiguous line in status, show, ls and diff.
+    @Test func namesArePrintedQuotedAsGitDoes() throws {
+        let f = try RepoFixture()
+        try f.write("plain.txt", "p\n")
+        try f.write("two\nlines.txt", "t\n")
+        try f.write("café.txt", "c\n")
+        try f.write("quote\"d", "q\n")
+        let status = try f.run(["status"]).stdout
+        for line in ["A plain.txt", "A \"two\\nlines.txt\"", "A \"caf\\303\\251.txt\"", "A \"quote\\\"d\""] {
+            #expect(status.split(separator: "\n").contains(Substring(line)), "\(line) not in \(status)")
+        }
+        #expect(try f.run(["commit", "-m", "names"]).code == 0)
+        let ls = try f.run(["ls"]).stdout
+        #expect(ls.contains("\t\"two\\nlines.txt\"\n") && ls.contains("\t\"caf\\303\\251.txt\"\n") && ls.contains("\tplain.txt\n"), "\(ls)")
+        #expect(try f.run(["show", "HEAD"]).stdout.contains("\nA \"caf\\303\\251.txt\"\n"))
+        try f.write("café.txt", "changed\n")
+        let diff = try f.run(["diff"]).stdout
+        #expect(diff.contains("diff --cairn \"a/caf\\303\\251.txt\" \"b/caf\\303\\251.txt\"\n"), "\(diff)")
+    }
+}
