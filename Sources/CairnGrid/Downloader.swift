@@ -114,6 +114,7 @@ actor ShareSet {
         }
         var active: [VerifiedShare] = []
         var openFailures: [String] = []
+        var checkFailures = 0
         var spares = candidates
         while active.count < k && !spares.isEmpty {
             // Open as many candidates as are still needed, each share number at most once.
@@ -125,24 +126,32 @@ actor ShareSet {
             }
             spares = rest
             if batch.isEmpty { break }
-            let opened = await withTaskGroup(of: Result<VerifiedShare, Error>.self) { group in
+            // Each result says whether a failure was the share failing its check (not a read that failed).
+            let opened = await withTaskGroup(of: (Result<VerifiedShare, Error>, Bool).self) { group in
                 for (share, server) in batch {
                     group.addTask {
                         let r = await outcome {
                             try await VerifiedShare.open(server: server, index: index, number: share,
                                                          uebHash: uebHash, expectedSize: size, k: k, n: n)
                         }
-                        return r.mapError { GridError.integrity("share \(share) on server \(server.name): \(describe($0))") as Error }
+                        var failedCheck = false
+                        if case .failure(let e) = r {
+                            if e is CorruptShare { failedCheck = true }
+                            if let g = e as? GridError, case .integrity = g { failedCheck = true }
+                        }
+                        return (r.mapError { GridError.integrity("share \(share) on server \(server.name): \(describe($0))") as Error }, failedCheck)
                     }
                 }
-                var out: [Result<VerifiedShare, Error>] = []
+                var out: [(Result<VerifiedShare, Error>, Bool)] = []
                 for await r in group { out.append(r) }
                 return out
             }
-            for r in opened {
+            for (r, failedCheck) in opened {
                 switch r {
                 case .success(let s): if !active.contains(where: { $0.number == s.number }) { active.append(s) }
-                case .failure(let error): openFailures.append(describe(error))  // the next candidate is tried
+                case .failure(let error):
+                    openFailures.append(describe(error))  // the next candidate is tried
+                    if failedCheck { checkFailures += 1 }
                 }
             }
             spares.removeAll { c in active.contains { $0.number == c.0 } }
@@ -154,7 +163,7 @@ actor ShareSet {
             let names = Set(down).union(missing).sorted { $0.localizedStandardLess($1) }
             let problems = failures.sorted { grid.name(of: $0.key).localizedStandardLess(grid.name(of: $1.key)) }
                 .map { labelled($0.value, server: grid.name(of: $0.key)) } + openFailures
-            throw GridError.notEnoughShares(found: active.count, needed: k, servers: names, problems: problems)
+            throw GridError.notEnoughShares(found: active.count, needed: k, servers: names, problems: problems, failedCheck: checkFailures)
         }
         active.sort { $0.number < $1.number }
         return try ShareSet(index: index, uebHash: uebHash, size: size, k: k, n: n, active: active, spares: spares)

@@ -6,7 +6,9 @@ public enum GridError: Error, CustomStringConvertible {
     case noGrid(path: String)
     case badConfig(path: String, reason: String)
     /// `problems`: why servers or shares failed ("server 3: …: Too many open files"), for the message.
-    case notEnoughShares(found: Int, needed: Int, servers: [String], problems: [String])
+    /// `failedCheck`: shares that were found but did not verify against the cap (damaged, or a cap that
+    /// was not copied whole: a wrong size or hash fails every share).
+    case notEnoughShares(found: Int, needed: Int, servers: [String], problems: [String], failedCheck: Int = 0)
     /// Repair could not rebuild a segment: fewer than K of its blocks could be read and verified.
     case notEnoughBlocks(segment: Int, found: Int, needed: Int, unreadable: Int, corrupt: Int, unverified: Int)
     case placementFailed(servers: Int, happy: Int, problems: [String])
@@ -21,8 +23,12 @@ public enum GridError: Error, CustomStringConvertible {
             return "no grid at \(p) (create one with 'cairn grid create \(p)')"
         case .badConfig(let p, let r):
             return "grid configuration \(p) is unusable: \(r)"
-        case .notEnoughShares(let found, let needed, let servers, let problems):
+        case .notEnoughShares(let found, let needed, let servers, let problems, let failedCheck):
             var s = "found \(found) of the \(needed) shares needed"
+            if failedCheck > 0 {
+                s += "; \(failedCheck) share\(failedCheck == 1 ? "" : "s") found failed the check against this cap"
+                s += found == 0 ? " (every one: is the cap copied whole, size and hash included?)" : " (damaged: 'cairn repair' rewrites them)"
+            }
             if !servers.isEmpty { s += "; servers \(servers.joined(separator: ", ")) unreachable or missing" }
             // The first few reasons say what to do (a full descriptor table, a permission, a dead server).
             if !problems.isEmpty {

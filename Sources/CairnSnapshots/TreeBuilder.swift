@@ -168,7 +168,7 @@ public final class TreeBuilder: @unchecked Sendable {
                     await walk.stores.acquire()
                     if Task.isCancelled {
                         walk.stores.release()
-                        return .file(i, .failure(CancellationError()))
+                        return .file(i, await capture { throw CancellationError() })
                     }
                     // The Result is built in a function of its own: see `capture` (a Swift 6.3.1 -O miscompile).
                     let r = await capture { try await Self.store(item, path: itemPath, relative: itemRelative, content: content,

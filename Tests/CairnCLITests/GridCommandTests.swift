@@ -83,6 +83,11 @@ import Testing
         let cap = try CairnProcess.run(["put", "--grid", grid, dir.file("f")]).lines[0]
         try expectFailure(["get", "--grid", grid, cap, "--range", "10-5"], code: 64, "ends before it starts")
         try expectFailure(["get", "--grid", grid, cap, "--range", "0-5000"], code: 64, "outside the file")
+        // A cap with a wrong size finds every share, and every share fails its check: said so, with a hint
+        // (it said "found 0 of the 3 shares", as if the shares were gone).
+        let wrongSize = cap.split(separator: ":").dropLast().joined(separator: ":") + ":4999"
+        try expectFailure(["get", "--grid", grid, wrongSize, "-o", dir.file("out")], code: 2,
+                          "found 0 of the 3 shares needed; 10 shares found failed the check against this cap (every one: is the cap copied whole")
         for s in ["00", "01", "02", "03", "04", "05", "06", "07"] { try FileManager.default.removeItem(atPath: grid + "/servers/" + s) }
         try expectFailure(["get", "--grid", grid, cap, "-o", dir.file("out")], code: 2, "found 2 of the 3 shares needed; servers 0, 1, 2, 3, 4, 5, 6, 7 unreachable or missing")
         #expect(!FileManager.default.fileExists(atPath: dir.file("out")))

@@ -83,7 +83,7 @@ import Testing
             let g = Self.losing(lost, c.loss, grid: grid, servers: servers)
             let result = await captured { try await Downloader(grid: g).bytes(cap) }
             for s in servers { s.setDown(false) }
-            guard case .failure(let error) = result, case GridError.notEnoughShares(let found, let needed, let named, _) = error else {
+            guard case .failure(let error) = result, case GridError.notEnoughShares(let found, let needed, let named, _, _) = error else {
                 Issue.record("lost \(lost): expected GridError.notEnoughShares, got \(result)")
                 continue
             }

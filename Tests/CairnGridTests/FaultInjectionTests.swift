@@ -350,7 +350,7 @@ func servers(in mask: Int) -> [Int] { (0..<10).filter { mask & (1 << $0) != 0 } 
                 #expect(repaired.after.isHealthy && repaired.written.count == losing)
                 #expect(try await Downloader(grid: grid).bytes(cap) == data)
             } else {
-                guard case .failure(let error) = download, case GridError.notEnoughShares(let found, 3, _, _) = error else {
+                guard case .failure(let error) = download, case GridError.notEnoughShares(let found, 3, _, _, _) = error else {
                     Issue.record("expected notEnoughShares, got \(download)"); continue
                 }
                 #expect(found == 10 - losing)
