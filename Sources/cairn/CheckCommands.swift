@@ -74,7 +74,7 @@ struct Repair: AsyncParsableCommand {
             Terminal.writeOut("reported corrupt share \(bad.share) on server \(bad.server)\n")
         }
         for failure in outcome.reportFailures {
-            Terminal.writeErr("warning: could not report a corrupt share: \(failure)\n")
+            Terminal.warning("could not report a corrupt share: \(failure)")
         }
         printReport(outcome.after, verified: true)
         if !outcome.after.isHealthy { throw ExitCode(Code.unhealthy) }

@@ -39,7 +39,8 @@ struct Init: AsyncParsableCommand {
         let (_, writeCap) = try await Repository.initialize(state: state, workTree: workTree.map { FSPath(absolutePath($0)) },
                                                            gridPath: absolutePath(gridPath), grid: grid, provider: SlotRefStoreProvider())
         Terminal.writeOut(writeCap + "\n")
-        Terminal.writeErr("cairn: initialized a repository in \(dir)/.cairn; the line above is its write cap: keep it safe and private (it is also in .cairn/config; 'cairn cap' shows it again)\n")
+        // Success is said plainly, as git does; "cairn: " starts errors and warnings only.
+        Terminal.writeErr("Initialized a repository in \(dir)/.cairn; the line above is its write cap: keep it safe and private (it is also in .cairn/config; 'cairn cap' shows it again)\n")
     }
 }
 
@@ -381,7 +382,7 @@ struct Clone: AsyncParsableCommand {
             }
             throw error
         }
-        Terminal.writeErr("cairn: cloned into \(dir)\(repo.refStore.isWritable ? "" : " (read-only)")\n")
+        Terminal.writeErr("Cloned into \(dir)\(repo.refStore.isWritable ? "" : " (read-only)")\n")
     }
 }
 

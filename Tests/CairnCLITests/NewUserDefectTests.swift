@@ -152,3 +152,20 @@ extension NewUserDefectTests {
         #expect(diff.contains("diff --cairn \"a/caf\\303\\251.txt\" \"b/caf\\303\\251.txt\"\n"), "\(diff)")
     }
 }
+
+extension NewUserDefectTests {
+    /// Success is said plainly; only errors and warnings start with "cairn:" (init and clone looked like
+    /// failures).
+    @Test func successLinesAreNotErrors() throws {
+        let f = try RepoFixture()
+        try f.write("a.txt", "a\n")
+        #expect(try f.run(["commit", "-m", "one"]).code == 0)
+        let clone = f.dir.file("clone")
+        let r = try CairnProcess.run(["clone", "--grid", f.grid, f.writeCap, clone])
+        #expect(r.code == 0 && r.stderr.hasPrefix("Cloned into ") && !r.stderr.contains("cairn: "), "\(r.stderr)")
+        let fresh = f.dir.file("fresh")
+        try FileManager.default.createDirectory(atPath: fresh, withIntermediateDirectories: true)
+        let i = try CairnProcess.run(["init", "--grid", f.grid], environment: f.env, currentDirectory: fresh)
+        #expect(i.code == 0 && i.stderr.hasPrefix("Initialized a repository in ") && !i.stderr.contains("cairn: "), "\(i.stderr)")
+    }
+}
