@@ -2,6 +2,9 @@ import CairnFiles
 import CairnFormats
 import CairnPrimitives
 import CairnStorage
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// An embedded local grid: N server folders under one directory, a config and a private convergence
 /// secret. Layout (Documentation/LocalGrid.md):
@@ -136,12 +139,21 @@ public enum LocalGrid {
         }
     }
 
+    /// A file of the grid folder; nil when it is not there. Any other failure (a permission, a disk
+    /// error) is said as it is, never taken for "no grid" or a damaged configuration.
+    static func readGridFile(_ path: String) throws -> [UInt8]? {
+        do { return try FileSystem.readFile(path) } catch {
+            if error.isNotFound || error.code == ENOTDIR { return nil }
+            throw GridError(error)
+        }
+    }
+
     /// Makes an empty server folder for server `number` (its disk gone for good), keeping its id; repairs
     /// then fill it. A folder that exists and is not empty is refused: it may hold the only copy of a
     /// share, and a missing one is never recreated on its own (it may be an unmounted disk).
     public static func replaceServer(at path: String, number: Int) throws -> String {
         let configPath = path + "/" + GridConfig.fileName
-        guard let data = try? FileSystem.readFile(configPath) else { throw GridError.noGrid(path: path) }
+        guard let data = try readGridFile(configPath) else { throw GridError.noGrid(path: path) }
         let config = try GridConfig(parsing: String(decoding: data, as: UTF8.self), path: configPath)
         guard config.servers.indices.contains(number) else {
             throw GridError.usage("the grid has servers 0 to \(config.servers.count - 1), not \(number)")
@@ -164,9 +176,9 @@ public enum LocalGrid {
     /// server call answers within `deadline` or fails as unavailable.
     public static func open(at path: String, deadline: Duration = LocalDirectoryServer.defaultDeadline) throws -> Grid {
         let configPath = path + "/" + GridConfig.fileName
-        guard let data = try? FileSystem.readFile(configPath) else { throw GridError.noGrid(path: path) }
+        guard let data = try readGridFile(configPath) else { throw GridError.noGrid(path: path) }
         let config = try GridConfig(parsing: String(decoding: data, as: UTF8.self), path: configPath)
-        guard let secretData = try? FileSystem.readFile(path + "/private/convergence"),
+        guard let secretData = try readGridFile(path + "/private/convergence"),
               let secret = Base32.decode(String(decoding: secretData, as: UTF8.self).trimmingCharacters(in: " \n")),
               secret.count == 32 else {
             throw GridError.badConfig(path: path + "/private/convergence", reason: "missing or not a base32 32-byte secret")

@@ -136,7 +136,7 @@ extension Repository {
     func recordMissing(_ paths: [FSPath], replacing: Bool) throws {
         let root = workTree.bytes + [0x2F]
         var relative = Set(paths.compactMap { p in p.bytes.starts(with: root) ? Array(p.bytes.dropFirst(root.count)) : nil })
-        if !replacing { relative.formUnion(missingPaths()) }
+        if !replacing { relative.formUnion(try missingPaths()) }
         if relative.isEmpty {
             if FileSystem.exists(state.path("missing")) { try FileSystem.remove(state.path("missing")) }
             return
@@ -145,8 +145,9 @@ extension Repository {
     }
 
     /// The paths `.cairn/missing` lists.
-    func missingPaths() -> [[UInt8]] {
-        guard let bytes = try? state.read("missing") else { return [] }
+    /// A list that cannot be read is an error: taken for "none", a commit would drop those entries.
+    func missingPaths() throws -> [[UInt8]] {
+        guard let bytes = try state.read("missing") else { return [] }
         return bytes.split(separator: 0).map(Array.init)
     }
 
@@ -170,7 +171,7 @@ extension Repository {
             if rel == state || rel.starts(with: state + [0x2F]) { continue }
             if let w = writtenFolder, rel.starts(with: w + [0x2F]) { continue }
             let parts = rel.split(separator: 0x2F).map(Array.init)
-            for i in 1..<max(1, parts.count) { parents.insert(parts[0..<i].joined(separator: [0x2F]).map { $0 }) }
+            for i in 1..<max(1, parts.count) { parents.insert(Array(parts[0..<i].joined(separator: [0x2F]))) }
             guard let entry = try await target.strictEntry(at: rel) else { continue }
             try makeRealDirectories(bytes: rel)
             let path = workTree.appending(rel)
@@ -181,8 +182,8 @@ extension Repository {
         for folder in parents.sorted(by: { $0.count > $1.count }) {
             guard let e = try await target.strictEntry(at: folder), e.kind == .directory else { continue }
             let path = workTree.appending(folder)
-            try? FileSystem.setPermissions(path, e.mode)
-            try? FileSystem.setTimes(path, modified: (e.mtimeSeconds, e.mtimeNanoseconds), followSymlink: false)
+            try FileSystem.setPermissions(path, e.mode)
+            try FileSystem.setTimes(path, modified: (e.mtimeSeconds, e.mtimeNanoseconds), followSymlink: false)
         }
     }
 
@@ -199,17 +200,7 @@ extension Repository {
         }
     }
 
-    func makeRealDirectories(_ rel: String) throws {
-        var path = workTree
-        for component in rel.split(separator: "/").dropLast() {
-            path = path.appending(Array(component.utf8))
-            if let st = try? FileSystem.linkStatus(path) {
-                if st.kind == .directory { continue }
-                try FileSystem.remove(path)
-            }
-            try FileSystem.makeDirectory(path, mode: 0o755)
-        }
-    }
+    func makeRealDirectories(_ rel: String) throws { try makeRealDirectories(bytes: Array(rel.utf8)) }
 
     /// A path given on the command line, relative to the worktree root: relative paths count from the
     /// current directory when it is inside the worktree, else from the worktree root. Paths that leave

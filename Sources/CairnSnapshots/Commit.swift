@@ -64,7 +64,7 @@ extension Repository {
         let scanStart = scanStamp() ?? (started.0 - 2, started.1)
         let builder = TreeBuilder(root: workTree, content: content, rules: rules, cache: cache,
                                   newCache: StatCacheUpdate(replacing: state.path("statcache"), old: cache, scanStart: scanStart))
-        builder.carriedPaths = missingPaths()
+        builder.carriedPaths = try missingPaths()
         builder.progress = request.progress
         builder.stateFolder = state.dir
         let treeID = try await builder.build(previousTreeID: previousTree)

@@ -95,7 +95,7 @@ extension IndexSegment {
         var w = try SegmentFileWriter(folder: folder, caps: caps)
         do {
             var merged = 0
-            func read(_ n: Int) {
+            func advanced() {
                 merged += 1
                 if merged & 0xFFFF == 0 { for v in views { v.storage.dropResidentPages() } }
             }
@@ -116,7 +116,7 @@ extension IndexSegment {
                 entry += [UInt8(pack >> 24), UInt8(pack >> 16 & 0xFF), UInt8(pack >> 8 & 0xFF), UInt8(pack & 0xFF)]
                 try entry.withUnsafeBytes { try w.entry($0) }
                 at[b] += 1
-                read(b)
+                advanced()
             }
             try w.endTable()
             // Contents: smallest hash first; equal hashes, the shortest chain (the earlier segment's on a tie).
@@ -133,7 +133,7 @@ extension IndexSegment {
                 try views[b].withContentEntry(at[b]) { try w.entry($0) }
                 // Every other entry of this hash has a chain at least as long: skipped by the writer.
                 at[b] += 1
-                read(b)
+                advanced()
             }
             try w.endTable()
             let size = try w.finish()

@@ -97,7 +97,7 @@ public final class StatCache: Sendable {
         var r = ByteReader(Array(table[(found * Self.tableEntrySize + 16)..<((found + 1) * Self.tableEntrySize)]))
         guard let offset = try? r.u64(), let length = try? r.u32(), length < 1 << 30,
               let bytes = try? file.read(count: Int(length), at: offset), bytes.count == Int(length),
-              let folder = try? Folder(record: bytes, location: (offset, length), scanStart: scanStart),
+              let folder = try? Folder(record: bytes, key: key, location: (offset, length), scanStart: scanStart),
               folder.path == relative else { return nil }
         return folder
     }
@@ -116,13 +116,16 @@ public final class StatCache: Sendable {
     /// One folder's entries, parsed from its record.
     public struct Folder: Sendable {
         let path: [UInt8]
+        /// The path's key in the folder table.
+        let key: [UInt8]
         let record: [UInt8]
         let location: (offset: UInt64, length: UInt32)
         let scanStart: (Int64, UInt32)
         /// Per entry, sorted by name: where its name starts in `record` and its length.
         private let names: [(start: Int, count: Int)]
 
-        init(record: [UInt8], location: (UInt64, UInt32), scanStart: (Int64, UInt32)) throws {
+        init(record: [UInt8], key: [UInt8], location: (UInt64, UInt32), scanStart: (Int64, UInt32)) throws {
+            self.key = key
             var r = ByteReader(record)
             path = try r.raw(Int(try r.u16()))
             let n = Int(try r.u32())
@@ -237,7 +240,7 @@ public final class StatCacheUpdate: Sendable {
             return
         }
         let record = StatCache.record(folder: folder, entries: entries)
-        let key = StatCache.key(folder)
+        let key = previous?.key ?? StatCache.key(folder)
         if let previous, previous.record == record {
             state.withLock { $0.table.append((key, previous.location.offset, previous.location.length, true)) }
             return

@@ -430,35 +430,13 @@ actor PreviousVersions {
             case .id(let id): return id
             }
         }
-        guard let parentTree = await folder(at: Array(path.split(separator: 0x2F).dropLast().joined(separator: [0x2F]))),
-              let e = parentTree.entry(named: Array(path.split(separator: 0x2F).last ?? [])), e.kind == .directory else { return nil }
+        guard let e = await entry(at: path), e.kind == .directory else { return nil }
         return ObjectID(e.hash)
     }
 
-    /// The parent snapshot's tree of the folder at `path` ([] for the root).
-    private func folder(at path: [UInt8]) async -> Tree? {
-        var tree: Tree
-        switch root {
-        case nil: return nil
-        case .loaded(let t): tree = t
-        case .id(let id):
-            guard let t = try? await objects.tree(id) else { return nil }
-            root = .loaded(t)
-            tree = t
-        }
-        for name in path.split(separator: 0x2F).map(Array.init) {
-            guard let e = tree.entry(named: name), e.kind == .directory, let id = ObjectID(e.hash) else { return nil }
-            if let cached = trees[id] { tree = cached; continue }
-            guard let t = try? await objects.tree(id) else { return nil }
-            keep(id, t)
-            tree = t
-        }
-        return tree
-    }
-
-    /// The entry at `path`, failing when a tree on the way cannot be read (where "absent" would be
-    /// taken as "nothing to lose").
-    func strictEntry(at path: [UInt8]) async throws -> TreeEntry? {
+    /// The parent snapshot's tree of the folder at `path` ([] for the root); nil when there is no folder
+    /// there; fails when a tree on the way cannot be read.
+    private func folder(at path: [UInt8]) async throws -> Tree? {
         var tree: Tree
         switch root {
         case nil: return nil
@@ -467,48 +445,32 @@ actor PreviousVersions {
             tree = try await objects.tree(id)
             root = .loaded(tree)
         }
-        let parts = path.split(separator: 0x2F).map(Array.init)
-        for (i, name) in parts.enumerated() {
-            guard let e = tree.entry(named: name) else { return nil }
-            if i == parts.count - 1 { return e }
-            guard e.kind == .directory, let id = ObjectID(e.hash) else { return nil }
+        for name in path.split(separator: 0x2F).map(Array.init) {
+            guard let e = tree.entry(named: name), e.kind == .directory, let id = ObjectID(e.hash) else { return nil }
             if let cached = trees[id] { tree = cached; continue }
-            let t = try await objects.tree(id)
-            keep(id, t)
-            tree = t
+            tree = try await objects.tree(id)
+            keep(id, tree)
         }
-        return nil
+        return tree
     }
 
-    /// The entry at `path` in the parent snapshot.
-    func entry(at path: [UInt8]) async -> TreeEntry? {
+    /// The entry at `path`, failing when a tree on the way cannot be read (where "absent" would be
+    /// taken as "nothing to lose").
+    func strictEntry(at path: [UInt8]) async throws -> TreeEntry? {
         let parts = path.split(separator: 0x2F)
-        guard let name = parts.last, let tree = await folder(at: Array(parts.dropLast().joined(separator: [0x2F]))) else { return nil }
+        guard let name = parts.last, let tree = try await folder(at: Array(parts.dropLast().joined(separator: [0x2F]))) else { return nil }
         return tree.entry(named: Array(name))
+    }
+
+    /// The entry at `path` in the parent snapshot; nil also when a tree on the way cannot be read (a delta
+    /// base that cannot be had only means a keyframe).
+    func entry(at path: [UInt8]) async -> TreeEntry? {
+        (try? await strictEntry(at: path)) ?? nil
     }
 
     /// The content hash of the file at `path` in the parent snapshot.
     func content(at path: [UInt8]) async -> [UInt8]? {
-        var rootTree: Tree
-        switch root {
-        case nil: return nil
-        case .loaded(let t): rootTree = t
-        case .id(let id):
-            guard let t = try? await objects.tree(id) else { return nil }
-            root = .loaded(t)
-            rootTree = t
-        }
-        var tree = rootTree
-        let parts = path.split(separator: 0x2F).map(Array.init)
-        for (i, name) in parts.enumerated() {
-            guard let e = tree.entry(named: name) else { return nil }
-            if i == parts.count - 1 { return e.kind == .file ? e.hash : nil }
-            guard e.kind == .directory, let id = ObjectID(e.hash) else { return nil }
-            if let cached = trees[id] { tree = cached; continue }
-            guard let t = try? await objects.tree(id) else { return nil }
-            keep(id, t)
-            tree = t
-        }
-        return nil
+        guard let e = await entry(at: path), e.kind == .file else { return nil }
+        return e.hash
     }
 }
