@@ -21,6 +21,8 @@ let package = Package(
         systemLibrary("CSodium", pkgConfig: "libsodium", apt: "libsodium-dev"),
         systemLibrary("CZlib", pkgConfig: "zlib", apt: "zlib1g-dev"),
         systemLibrary("CISAL", pkgConfig: "libisal", apt: "libisal-dev"),
+        // glibc's malloc tuning (libc6-dev): the command sets its mmap threshold at start.
+        .systemLibrary(name: "CMalloc"),
         // Linked only by the future git importer.
         systemLibrary("CGit2", pkgConfig: "libgit2", apt: "libgit2-dev"),
 
@@ -45,7 +47,7 @@ let package = Package(
         .target(name: "CairnSnapshots", dependencies: ["CairnFiles", "CairnPrimitives", "CairnFormats", "CairnGrid", "CairnDelta"], exclude: ["README.md"]),
         // The command-line tool.
         .executableTarget(name: "cairn", dependencies: [
-            "CairnFiles", "CairnPrimitives", "CairnGrid", "CairnErasure", "CairnFormats", "CairnStorage", "CairnSnapshots",
+            "CMalloc", "CairnFiles", "CairnPrimitives", "CairnGrid", "CairnErasure", "CairnFormats", "CairnStorage", "CairnSnapshots",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 

@@ -166,6 +166,34 @@ public final class FileDescriptor: Sendable {
         if let failure { throw failure }
     }
 
+    /// Writes `buffer` at `offset` into a new file, leaving each all-zero block of `sparseBlock` bytes
+    /// (aligned to the file) unwritten: a hole, as `cp --sparse` and restic's `--sparse` leave. The caller
+    /// sets the final size with `truncate` (a trailing run of zeros is a hole too).
+    public func writeSparse(_ buffer: UnsafeRawBufferPointer, at offset: UInt64) throws(FileSystemError) {
+        let block = Self.sparseBlock
+        var at = 0
+        while at < buffer.count {
+            // Up to the next block boundary of the file.
+            let end = min(buffer.count, at + block - Int((offset + UInt64(at)) % UInt64(block)))
+            let piece = UnsafeRawBufferPointer(rebasing: buffer[at..<end])
+            if piece.count < block || !Self.isZero(piece) { try write(piece, at: offset + UInt64(at)) }
+            at = end
+        }
+    }
+
+    public static let sparseBlock = 64 << 10
+
+    static func isZero(_ p: UnsafeRawBufferPointer) -> Bool {
+        var i = 0
+        let words = p.count / 8
+        while i < words {
+            if p.loadUnaligned(fromByteOffset: i * 8, as: UInt64.self) != 0 { return false }
+            i += 1
+        }
+        for j in words * 8..<p.count where p[j] != 0 { return false }
+        return true
+    }
+
     /// Writes all of `buffer` at the current position (files opened for appending, pipes, standard output).
     public func write(_ buffer: UnsafeRawBufferPointer) throws(FileSystemError) {
         var done = 0

@@ -192,6 +192,12 @@ public enum FileSystem {
 
     // MARK: Whole files
 
+    /// A file open for reading from its start (streamed by callers); a symlink is not followed unless
+    /// `followSymlink`.
+    public static func openForReading(_ path: some FileSystemPath, followSymlink: Bool = true) throws(FileSystemError) -> FileDescriptor {
+        try FileDescriptor.open(path, flags: O_RDONLY | (followSymlink ? 0 : O_NOFOLLOW))
+    }
+
     /// A whole file; a symlink is not followed unless `followSymlink` (opening one fails with ELOOP).
     public static func readFile(_ path: some FileSystemPath, followSymlink: Bool = true) throws(FileSystemError) -> [UInt8] {
         try FileDescriptor.open(path, flags: O_RDONLY | (followSymlink ? 0 : O_NOFOLLOW)).readAll()

@@ -43,7 +43,7 @@ public struct Checkout: Sendable {
         }
         switch e.kind {
         case .file:
-            try Self.writeFile(path, try await content.content(forHash: e.hash), mode: e.mode, mtime: mtime)
+            try await Self.writeFile(path, content: content, hash: e.hash, mode: e.mode, mtime: mtime)
         case .symlink:
             if FileSystem.exists(path) { try FileSystem.remove(path) }
             try FileSystem.makeSymlink(path, target: try await content.content(forHash: e.hash))
@@ -70,6 +70,29 @@ public struct Checkout: Sendable {
         try f.file.setPermissions(mode)
         if let mtime { try f.file.setTimes(modified: mtime) }
         try f.commit(.none)
+    }
+
+    /// As above, streamed from the repository (a big file a few chunks at a time), runs of zeros left as holes.
+    static func writeFile(_ path: FSPath, content: ContentStore, hash: [UInt8], mode: UInt32, mtime: (Int64, UInt32)?) async throws {
+        let f = try AtomicFile(replacing: path)
+        let size = try await Self.writeSparse(content: content, hash: hash, to: f.file)
+        try f.file.truncate(to: size)
+        try f.file.setPermissions(mode)
+        if let mtime { try f.file.setTimes(modified: mtime) }
+        try f.commit(.none)
+    }
+}
+
+extension Checkout {
+    /// Writes content `hash` into the new, empty `file` from offset 0, zero blocks as holes; returns its size.
+    /// The caller truncates to that size (a trailing hole).
+    public static func writeSparse(content: ContentStore, hash: [UInt8], to file: FileDescriptor) async throws -> UInt64 {
+        var size: UInt64 = 0
+        try await content.write(hash) { offset, piece in
+            try file.writeSparse(piece, at: offset)
+            size = offset + UInt64(piece.count)
+        }
+        return size
     }
 }
 

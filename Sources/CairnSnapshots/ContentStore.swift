@@ -23,10 +23,13 @@ public struct ContentStore: Sendable {
     /// the same paths (an import); a single commit stores each path once, and 100,000 small files kept
     /// there cost 20 MB for nothing.
     let remembersStored: Bool
+    /// Cuts big files; keyed by the repository's secret.
+    let chunker: Chunker
 
     public init(objects: ObjectStore, remembersStored: Bool = true) {
         self.objects = objects
         self.remembersStored = remembersStored
+        chunker = Chunker(secret: objects.grid.convergenceSecret)
     }
 
     /// Stores `content` unless the repository already has it; returns its content hash. `previous`: the
@@ -37,11 +40,13 @@ public struct ContentStore: Sendable {
         let hash = ContentHash.root(leaves: leaves, size: UInt64(content.count))
         if await objects.version(forContent: hash) != nil { return hash }
         let previousVersion: ObjectID? = if let previous { await objects.version(forContent: previous) } else { nil }
-        try await store(content, hash: hash, leaves: leaves, previous: previousVersion)
+        try await storeWhole(content, hash: hash, leaves: leaves, previous: previousVersion, inlineLimit: ObjectStore.inlineLimit)
         return hash
     }
 
-    private func store(_ content: [UInt8], hash: [UInt8], leaves: [Digest], previous: ObjectID?) async throws {
+    /// Stores one version of `content`: a keyframe, or a delta on `previous`. Payloads up to
+    /// `inlineLimit` go into a pack (chunks of big files do), larger ones into a cap of their own.
+    func storeWhole(_ content: [UInt8], hash: [UInt8], leaves: [Digest], previous: ObjectID?, inlineLimit: Int) async throws {
         let (fullEncoding, fullPayload) = Self.pack(content)
         var version = FileVersion(contentHash: hash, size: UInt64(content.count), base: nil, depth: 0, chainBytes: 0,
                                   keyframeSize: UInt64(fullPayload.count), leafHashes: leaves.count > 1 ? leaves : [],
@@ -67,10 +72,10 @@ public struct ContentStore: Sendable {
                 payload = deltaPayload
             }
         }
-        version.storage = payload.count <= ObjectStore.inlineLimit ? .inline(payload) : .cap(try await objects.putLarge(payload))
+        version.storage = payload.count <= inlineLimit ? .inline(payload) : .cap(try await objects.putLarge(payload))
         let id = try await objects.put(version.encoded)
         try await objects.recordContent(hash, version: id, depth: version.depth)
-        if remembersStored { await recent.remember(id, content) }
+        if remembersStored && inlineLimit == ObjectStore.inlineLimit { await recent.remember(id, content) }
     }
 
     /// The bytes whose content hash is `hash` (a file's or a symlink target's), rebuilt and checked.
@@ -94,6 +99,12 @@ public struct ContentStore: Sendable {
         if let cached = await recent.get(id) { return cached }
         guard budget > 0 else { throw StoreError.damaged("version \(id.short): delta chain longer than \(Self.maxDepth)") }
         let version = try await objects.fileVersion(id)
+        if version.chunks != nil {
+            // A big file whole in memory: only for callers that need it so (a diff); others stream.
+            var whole: [UInt8] = []
+            try await write(version.contentHash) { _, piece in whole.append(contentsOf: piece) }
+            return whole
+        }
         // zlib cannot expand more than about 1032:1; a larger claim is damage, not a reason to allocate.
         guard version.encoding == .raw ? version.payloadSize == version.storedSize
                 : version.payloadSize <= version.storedSize &* 1100 &+ 1024,
@@ -104,6 +115,7 @@ public struct ContentStore: Sendable {
         switch version.storage {
         case .inline(let b): stored = b
         case .cap(let cap): stored = try await objects.getLarge(cap)
+        case .chunks: throw StoreError.damaged("version \(id.short): a chunk list where a payload belongs")
         }
         guard UInt64(stored.count) == version.storedSize else { throw StoreError.damaged("version \(id.short) has the wrong stored size") }
         let payload = version.encoding == .zlib ? try Zlib.decompress(stored, expectedSize: Int(version.payloadSize)) : stored

@@ -11,7 +11,19 @@ public struct FileVersion: Sendable, Equatable {
         case inline([UInt8])
         /// A read cap string of the stored payload.
         case cap(String)
+        /// A big file: its chunks in order, each a content of its own in the index (stored once however
+        /// many files and versions share it). Such a version has no payload, base or encoding of its own.
+        case chunks([Chunk])
     }
+
+    /// One chunk of a big file: its content hash and size.
+    public struct Chunk: Sendable, Equatable {
+        public var hash: [UInt8]
+        public var size: UInt32
+        public init(hash: [UInt8], size: UInt32) { self.hash = hash; self.size = size }
+    }
+
+    public var chunks: [Chunk]? { if case .chunks(let c) = storage { c } else { nil } }
 
     /// Content hash of the full file this version produces.
     public var contentHash: [UInt8]
@@ -60,6 +72,10 @@ public struct FileVersion: Sendable, Equatable {
         switch storage {
         case .inline(let bytes): w.u8(1); w.bytes32(bytes)
         case .cap(let cap): w.u8(2); w.bytes16(Array(cap.utf8))
+        case .chunks(let chunks):
+            w.u8(3)
+            w.u32(UInt32(chunks.count))
+            for c in chunks { w.raw(c.hash); w.u32(c.size) }
         }
         return w.bytes
     }
@@ -92,6 +108,22 @@ public struct FileVersion: Sendable, Equatable {
             switch try r.u8() {
             case 1: storage = .inline(try r.bytes32())
             case 2: storage = .cap(String(decoding: try r.bytes16(), as: UTF8.self))
+            case 3:
+                let count = Int(try r.u32())
+                guard count <= r.remaining / 36 else { throw ObjectError.malformed("too many chunks") }
+                var chunks: [Chunk] = []
+                chunks.reserveCapacity(count)
+                var total: UInt64 = 0
+                for _ in 0..<count {
+                    let c = Chunk(hash: try r.raw(32), size: try r.u32())
+                    guard c.size > 0, c.size <= UInt32(Chunker.maxSize) else { throw ObjectError.malformed("a chunk of impossible size") }
+                    total += UInt64(c.size)
+                    chunks.append(c)
+                }
+                guard total == size, base == nil, encoding == .raw, storedSize == 0, payloadSize == 0, chainBytes == 0 else {
+                    throw ObjectError.malformed("a chunk list that does not add up to its file")
+                }
+                storage = .chunks(chunks)
             default: throw ObjectError.malformed("unknown storage kind")
             }
             try r.expectEnd()

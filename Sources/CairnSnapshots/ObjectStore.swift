@@ -93,15 +93,17 @@ public actor ObjectStore {
         return id
     }
 
+    /// `metadata`: into a metadata pack whatever its size (a big file's chunk list, which restoring one
+    /// file reads before any data).
     @discardableResult
-    public func put(_ bytes: [UInt8]) async throws -> ObjectID {
+    public func put(_ bytes: [UInt8], metadata: Bool = false) async throws -> ObjectID {
         let id = ObjectCoding.id(of: bytes)
         if contains(id) { return id }
         pendingObjects[id] = bytes
         if ObjectCoding.kind(of: bytes) == .tree { treeDepths[id] = 0 }
         // Large file versions (inline payloads) go to data packs; small objects, including versions whose
         // payload is a cap of its own, to metadata packs, so restoring one big file fetches no data pack.
-        if ObjectCoding.kind(of: bytes) == .fileVersion && bytes.count > Self.metadataObjectLimit {
+        if !metadata && ObjectCoding.kind(of: bytes) == .fileVersion && bytes.count > Self.metadataObjectLimit {
             // Payloads were already compressed (or found incompressible) by the content store.
             pendingData.add(id, bytes, compress: false)
             if pendingData.byteCount >= PackBuilder.targetSize { try await flush(data: true) }

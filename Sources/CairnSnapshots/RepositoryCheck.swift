@@ -134,7 +134,7 @@ public struct RepositoryCheck: Sendable {
         if readData {
             for (n, v) in versions.sorted().enumerated() {
                 progress("reading file version \(n + 1) of \(versions.count)")
-                do { _ = try await session.content.content(of: v) } catch { report.problems.append("version \(v.short): \(error)") }
+                do { try await session.content.verify(version: v) } catch { report.problems.append("version \(v.short): \(error)") }
             }
         }
         return report

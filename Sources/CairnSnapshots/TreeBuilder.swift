@@ -293,6 +293,17 @@ public final class TreeBuilder: @unchecked Sendable {
             let hash = try await content.store(target, previous: nil)
             return Stored(hash: hash, size: UInt64(target.count), cacheEntry: nil, wasRead: false)
         }
+        if item.stat.size > ContentStore.chunkThreshold {
+            let file = try FileSystem.openForReading(path, followSymlink: false)
+            defer { try? file.close() }
+            let stored = try await content.storeChunked(file, previous: nil)
+            let after = try file.status()
+            // Cached only if it read exactly what was listed and nothing moved meanwhile.
+            let steady = stored.size == item.stat.size && after.size == item.stat.size
+                && after.mtimeSeconds == item.stat.mtimeSeconds && after.mtimeNanoseconds == item.stat.mtimeNanoseconds
+            return Stored(hash: stored.hash, size: stored.size, cacheEntry: steady ? StatCache.Entry(stat: item.stat, contentHash: stored.hash) : nil,
+                          wasRead: true)
+        }
         let bytes = try FileSystem.readFile(path, followSymlink: false)
         let leaves = ContentHash.leaves(of: bytes)
         let hash = ContentHash.root(leaves: leaves, size: UInt64(bytes.count))

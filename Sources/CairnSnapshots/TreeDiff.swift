@@ -99,6 +99,11 @@ public struct TreeDiff: Sendable {
             case .file:
                 if let c = listing.cached?.lookup(item.name, st) {
                     leaves[item.name] = entry(st.size, c.contentHash)
+                } else if st.size > ContentStore.chunkThreshold {
+                    if let file = try? FileSystem.openForReading(itemPath, followSymlink: false) {
+                        defer { try? file.close() }
+                        if let (hash, size) = try? ContentHash.of(file: file) { leaves[item.name] = entry(size, hash) }
+                    }
                 } else if let bytes = try? FileSystem.readFile(itemPath, followSymlink: false) {
                     leaves[item.name] = entry(UInt64(bytes.count), ContentHash.of(bytes))
                 }

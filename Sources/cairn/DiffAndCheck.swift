@@ -34,15 +34,19 @@ struct Diff: AsyncParsableCommand {
                 guard e.kind == .file || e.kind == .symlink else { return [] }
                 return try await session.content.content(forHash: e.hash)
             }
-            let before = try await bytes(o, worktree: false)
-            let after = try await bytes(n, worktree: fromWorktree)
+            // A big file is shown as binary without being read (as git's core.bigFileThreshold).
+            let big = [o, n].contains { ($0?.size ?? 0) > ContentStore.chunkThreshold }
+            let before = big ? [] : try await bytes(o, worktree: false)
+            let after = big ? [] : try await bytes(n, worktree: fromWorktree)
             let a = PathQuoting.quoted(Array("a/".utf8) + change.path), b = PathQuoting.quoted(Array("b/".utf8) + change.path)
             var header = "diff --cairn \(a) \(b)\n"
             if o == nil { header += "new file mode \(modeString(n!.mode))\n" }
             if n == nil { header += "deleted file mode \(modeString(o!.mode))\n" }
             if let o, let n, o.mode != n.mode { header += "old mode \(modeString(o.mode))\nnew mode \(modeString(n.mode))\n" }
             Terminal.writeOut(header)
-            if before != after {
+            if big && o?.hash != n?.hash {
+                Terminal.writeOut("Binary files \(o == nil ? "/dev/null" : a) and \(n == nil ? "/dev/null" : b) differ\n")
+            } else if before != after {
                 if TextDiff.isBinary(before) || TextDiff.isBinary(after) {
                     Terminal.writeOut("Binary files \(o == nil ? "/dev/null" : a) and \(n == nil ? "/dev/null" : b) differ\n")
                 } else {

@@ -139,7 +139,7 @@ struct Cat: AsyncParsableCommand {
         guard entry.hasContent else {
             throw Failure("'\(path)' in \(rev) is a \(entry.kind), not a file", code: Code.usage)
         }
-        try writeBytes(try await session.content.content(forHash: entry.hash))
+        try await writeContent(session.content, entry.hash)
     }
 }
 
@@ -176,7 +176,7 @@ struct Show: AsyncParsableCommand {
             } else if entry.kind == .missing {
                 Terminal.error("warning: " + missingNote(path, entry))
             } else if entry.hasContent {
-                try writeBytes(try await session.content.content(forHash: entry.hash))
+                try await writeContent(session.content, entry.hash)
             }
             return
         }
@@ -231,11 +231,11 @@ struct Restore: AsyncParsableCommand {
         if let output {
             if entry.kind == .missing { throw Failure(missingNote(rel, entry), code: Code.noInput) }
             guard entry.hasContent else { throw Failure("'\(rel)' is a directory; restore it into the worktree or use checkout", code: Code.usage) }
-            let bytes = try await session.content.content(forHash: entry.hash)
-            if output == "-" { try writeBytes(bytes) } else {
-                let f = try FileDescriptor.open(output, flags: O_WRONLY | O_CREAT | O_TRUNC, mode: 0o644)
-                try f.write(bytes)
-                try f.close()
+            if output == "-" { try await writeContent(session.content, entry.hash) } else {
+                // Written beside OUT and renamed over it: a failed restore leaves OUT as it was.
+                let f = try AtomicFile(replacing: FSPath(output), permissions: 0o644)
+                try f.file.truncate(to: try await Checkout.writeSparse(content: session.content, hash: entry.hash, to: f.file))
+                try f.commit(.fileOnly)
             }
             return
         }

@@ -33,6 +33,12 @@ func writeBytes(_ bytes: [UInt8]) throws {
     try FileDescriptor.standardOutput.write(bytes)
 }
 
+/// Streams a content to standard output, each piece checked before it is written (a big file is never
+/// held whole).
+func writeContent(_ content: ContentStore, _ hash: [UInt8]) async throws {
+    try await content.write(hash) { _, piece in try FileDescriptor.standardOutput.write(piece) }
+}
+
 func firstLine(_ message: [UInt8]) -> String {
     String(decoding: message.split(separator: 0x0A, omittingEmptySubsequences: false).first ?? [], as: UTF8.self)
 }

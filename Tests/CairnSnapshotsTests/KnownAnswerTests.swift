@@ -56,6 +56,23 @@ import Testing
         out["file version"] = hex(version.encoded)
         out["file version id"] = version.id.hex
 
+        let chunkHashes = [ContentHash.of(Array("first chunk".utf8)), ContentHash.of(Array("second".utf8))]
+        let chunked = FileVersion(contentHash: ContentHash.of(pattern), size: UInt64(pattern.count), base: nil, depth: 0,
+                                  chainBytes: 0, keyframeSize: 0, leafHashes: ContentHash.leaves(of: pattern), encoding: .raw,
+                                  storedSize: 0, payloadSize: 0,
+                                  storage: .chunks([FileVersion.Chunk(hash: chunkHashes[0], size: UInt32(pattern.count - 1000)),
+                                                    FileVersion.Chunk(hash: chunkHashes[1], size: 1000)]))
+        out["chunked file version"] = hex(chunked.encoded)
+        out["chunked file version id"] = hex(chunked.id.bytes)
+
+        // The gear table and the cuts it makes, for a fixed secret (the chunker is part of the format: other
+        // cuts would store every big file again).
+        let chunker = Chunker(secret: [UInt8](repeating: 7, count: 32))
+        out["gear table, secret 07 x 32, first 4 words"] = chunker.gear.prefix(4).map { String($0, radix: 16) }.joined(separator: " ")
+        var x: UInt64 = 1
+        let stream = (0..<(12 << 20)).map { _ -> UInt8 in x = x &* 6364136223846793005 &+ 1442695040888963407; return UInt8(x >> 56) }
+        out["chunk lengths, secret 07 x 32, 12 MiB of the LCG bytes"] = chunker.lengths(of: stream).map(String.init).joined(separator: " ")
+
         var refs = Refs(secret: [UInt8](repeating: 7, count: 32), defaultBranch: Array("refs/heads/main".utf8),
                         segments: ["cairn:chk:one", "cairn:chk:two"])
         refs.branches["main"] = snapshot.id
