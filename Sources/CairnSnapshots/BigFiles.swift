@@ -1,5 +1,6 @@
 import CairnFiles
 import CairnPrimitives
+import Synchronization
 
 /// Big files (Documentation/Snapshots.md, "Big files"): above `chunkThreshold` a file is cut into
 /// content-defined chunks as it is read, each chunk a content of its own (stored once, however many files
@@ -25,12 +26,15 @@ extension ContentStore {
     /// Reads `file` from its current position to its end, storing it chunked; returns its content hash.
     /// `previous`: the same path's content in the parent snapshot.
     public func storeChunked(_ file: FileDescriptor, previous: [UInt8]?) async throws -> StreamedFile {
+        var aligner = ChunkAligner(old: await oldChunks(previous))
+        let deltaBudget = DeltaBudget()
         var leaves = LeafAccumulator()
-        var chunks: [FileVersion.Chunk?] = []
+        var chunks: [FileVersion.Chunk] = []
+        var launched = Set<ByteKey>()
         var buffer = [UInt8](repeating: 0, count: 2 * Chunker.maxSize)
         var start = 0, end = 0, atEnd = false
         let chunker = self.chunker
-        try await withThrowingTaskGroup(of: (Int, FileVersion.Chunk).self) { group in
+        try await withThrowingTaskGroup(of: Void.self) { group in
             var running = 0
             while true {
                 // Keep at least one whole chunk's worth ahead, so cuts do not depend on read sizes.
@@ -53,28 +57,31 @@ extension ContentStore {
                 let chunk = Array(buffer[start..<start + length])
                 start += length
                 leaves.add(chunk)
-                let n = chunks.count
-                chunks.append(nil)
-                if running == Self.chunksInFlight, let (i, c) = try await group.next() {
-                    chunks[i] = c
-                    running -= 1
-                }
+                let chunkLeaves = ContentHash.leaves(of: chunk)
+                let hash = ContentHash.root(leaves: chunkLeaves, size: UInt64(chunk.count))
+                chunks.append(FileVersion.Chunk(hash: hash, size: UInt32(chunk.count)))
+                // The old chunk this one replaced, if it is new: its delta base.
+                let replaced = aligner.next(hash)
+                // Stored already, or being stored by this file (a chunk it repeats).
+                if launched.contains(ByteKey(hash)) { continue }
+                if await has(hash) { continue }
+                launched.insert(ByteKey(hash))
+                let base = deltaBudget.allows(replaced) ? replaced.map { aligner.old[$0] } : nil
+                if running == Self.chunksInFlight, try await group.next() != nil { running -= 1 }
                 running += 1
                 group.addTask {
-                    let leaves = ContentHash.leaves(of: chunk)
-                    let hash = ContentHash.root(leaves: leaves, size: UInt64(chunk.count))
-                    if await !self.has(hash) {
-                        try await self.storeWhole(chunk, hash: hash, leaves: leaves, previous: nil, inlineLimit: Chunker.maxSize)
-                    }
-                    return (n, FileVersion.Chunk(hash: hash, size: UInt32(chunk.count)))
+                    let baseVersion = if let base { await self.objects.version(forContent: base.hash) } else { ObjectID?.none }
+                    let depth = try await self.storeWhole(chunk, hash: hash, leaves: chunkLeaves, previous: baseVersion,
+                                                          inlineLimit: Chunker.maxSize)
+                    if let base, baseVersion != nil { deltaBudget.record(fetched: Int(base.size), paid: depth > 0) }
                 }
             }
-            while let (i, c) = try await group.next() { chunks[i] = c }
+            while try await group.next() != nil {}
         }
         let (fileLeaves, size) = leaves.finish()
         let hash = ContentHash.root(leaves: fileLeaves, size: size)
         if await has(hash) { return StreamedFile(hash: hash, size: size) }
-        let list = chunks.map { $0! }
+        let list = chunks
         if list.count <= 1 {
             // A file that shrank below one chunk while it was read: store it whole.
             let bytes = list.isEmpty ? [] : try await content(forHash: list[0].hash)
@@ -82,40 +89,65 @@ extension ContentStore {
             return StreamedFile(hash: hash, size: size)
         }
         let version = FileVersion(contentHash: hash, size: size, base: nil, depth: 0, chainBytes: 0, keyframeSize: 0,
-                                  leafHashes: fileLeaves.count > 1 ? fileLeaves : [], encoding: .raw, storedSize: 0,
+                                  leafHashes: fileLeaves, encoding: .raw, storedSize: 0,
                                   payloadSize: 0, storage: .chunks(list))
         let id = try await objects.put(version.encoded, metadata: true)
         try await objects.recordContent(hash, version: id, depth: 0)
         return StreamedFile(hash: hash, size: size)
     }
 
-    /// Writes the content `hash` to `sink` in order, in pieces of at most a leaf, each checked against the
-    /// content hash tree before it is handed over; a big file is fetched a few chunks at a time.
-    /// `sink` gets the offset of each piece.
-    public func write(_ hash: [UInt8], to sink: (UInt64, UnsafeRawBufferPointer) throws -> Void) async throws {
-        guard let id = await objects.version(forContent: hash) else { throw StoreError.missingContent(hash) }
-        try await write(version: id, hash: hash, to: sink)
+    /// The chunks of `previous`'s version, if it is a chunk list (a file that was small has none).
+    func oldChunks(_ previous: [UInt8]?) async -> [FileVersion.Chunk] {
+        guard let previous, let id = await objects.version(forContent: previous),
+              let version = try? await objects.fileVersion(id) else { return [] }
+        return version.chunks ?? []
     }
 
-    func write(version id: ObjectID, hash: [UInt8], to sink: (UInt64, UnsafeRawBufferPointer) throws -> Void) async throws {
+    /// Writes the content `hash` (or bytes `range` of it) to `sink` in order, in pieces of at most a leaf,
+    /// each checked against the content hash tree before it is handed over; a big file is fetched a few
+    /// chunks at a time, and for a range only the chunks covering its leaves, read out of their packs by
+    /// byte ranges. `sink` gets the file offset of each piece. `range` must lie within the content.
+    public func write(_ hash: [UInt8], range: Range<UInt64>? = nil, to sink: (UInt64, UnsafeRawBufferPointer) throws -> Void) async throws {
+        guard let id = await objects.version(forContent: hash) else { throw StoreError.missingContent(hash) }
+        try await write(version: id, hash: hash, range: range, to: sink)
+    }
+
+    func write(version id: ObjectID, hash: [UInt8], range wanted: Range<UInt64>? = nil,
+               to sink: (UInt64, UnsafeRawBufferPointer) throws -> Void) async throws {
         let version = try await objects.fileVersion(id)
         guard version.contentHash == hash else { throw StoreError.damaged("version \(id.short) is not of the content it is filed under") }
+        let range = wanted ?? 0..<version.size
+        guard range.upperBound <= version.size else {
+            throw StoreError.outOfRange("bytes \(range.lowerBound)-\(range.upperBound - 1) are not all inside a file of \(version.size) bytes")
+        }
         guard let chunks = version.chunks else {
             let bytes = try await content(of: id)
-            try bytes.withUnsafeBytes { try sink(0, $0) }
+            try bytes[Int(range.lowerBound)..<Int(range.upperBound)].withUnsafeBytes { try sink(range.lowerBound, $0) }
             return
         }
-        let verifier = try LeafVerifier(contentHash: hash, size: version.size,
-                                        leaves: version.leafHashes.isEmpty ? [] : version.leafHashes)
+        if range.isEmpty { return }
+        let verifier = try LeafVerifier(contentHash: hash, size: version.size, leaves: version.leafHashes)
+        let leafSize = UInt64(ContentHash.leafSize)
+        let firstLeaf = Int(range.lowerBound / leafSize), lastLeaf = Int((range.upperBound - 1) / leafSize)
+        let from = verifier.range(ofLeaf: firstLeaf).lowerBound, to = verifier.range(ofLeaf: lastLeaf).upperBound
+        // The chunk holding the first leaf's first byte, and where it starts.
+        var first = 0, position: UInt64 = 0
+        while first < chunks.count && position + UInt64(chunks[first].size) <= from {
+            position += UInt64(chunks[first].size)
+            first += 1
+        }
+        let byRange = wanted != nil
         var pending: [Task<[UInt8], Error>] = []
         defer { for t in pending { t.cancel() } }
-        var next = 0
+        var next = first, nextStart = position
         func fetchMore() {
-            while pending.count < Self.chunksAhead + 1, next < chunks.count {
+            while pending.count < Self.chunksAhead + 1, next < chunks.count, nextStart < to {
                 let c = chunks[next]
                 next += 1
+                nextStart += UInt64(c.size)
                 pending.append(Task {
-                    let bytes = try await self.content(forHash: c.hash)
+                    guard let v = await self.objects.version(forContent: c.hash) else { throw StoreError.missingContent(c.hash) }
+                    let bytes = try await self.content(of: v, byRange: byRange)
                     guard bytes.count == Int(c.size) else { throw StoreError.damaged("chunk \(Hex.encode(Array(c.hash.prefix(6)))) has the wrong size") }
                     return bytes
                 })
@@ -123,29 +155,32 @@ extension ContentStore {
         }
         var leaf: [UInt8] = []
         leaf.reserveCapacity(ContentHash.leafSize)
-        var leafIndex = 0
+        var leafIndex = firstLeaf
         func emit() throws {
+            let lr = verifier.range(ofLeaf: leafIndex)
             guard verifier.check(leaf: leafIndex, leaf[...]) else {
-                throw StoreError.damaged("content \(Hex.encode(Array(hash.prefix(6)))): bytes \(verifier.range(ofLeaf: leafIndex)) do not match their leaf hash")
+                throw StoreError.damaged("content \(Hex.encode(Array(hash.prefix(6)))): bytes \(lr.lowerBound)-\(lr.upperBound - 1) do not match their leaf hash")
             }
-            try leaf.withUnsafeBytes { try sink(verifier.range(ofLeaf: leafIndex).lowerBound, $0) }
+            let lo = max(lr.lowerBound, range.lowerBound), hi = min(lr.upperBound, range.upperBound)
+            try leaf[Int(lo - lr.lowerBound)..<Int(hi - lr.lowerBound)].withUnsafeBytes { try sink(lo, $0) }
             leafIndex += 1
             leaf.removeAll(keepingCapacity: true)
         }
         fetchMore()
-        while !pending.isEmpty {
+        while !pending.isEmpty && leafIndex <= lastLeaf {
             let bytes = try await pending.removeFirst().value
             fetchMore()
-            var at = 0
-            while at < bytes.count {
-                let want = verifier.range(ofLeaf: leafIndex).count - leaf.count
-                let take = min(want, bytes.count - at)
+            // The first chunk may start before the first leaf.
+            var at = position < from ? Int(min(from - position, UInt64(bytes.count))) : 0
+            position += UInt64(bytes.count)
+            while at < bytes.count && leafIndex <= lastLeaf {
+                let take = min(verifier.range(ofLeaf: leafIndex).count - leaf.count, bytes.count - at)
                 leaf.append(contentsOf: bytes[at..<at + take])
                 at += take
                 if leaf.count == verifier.range(ofLeaf: leafIndex).count { try emit() }
             }
         }
-        guard leafIndex == verifier.leaves.count, leaf.isEmpty else {
+        guard leafIndex == lastLeaf + 1 else {
             throw StoreError.damaged("content \(Hex.encode(Array(hash.prefix(6)))): its chunks do not add up to its size")
         }
     }
@@ -157,6 +192,55 @@ extension ContentStore {
             _ = try await content(of: id)
         } else {
             try await write(version: id, hash: version.contentHash) { _, _ in }
+        }
+    }
+}
+
+/// Pairs each new chunk of a file with the old chunk it replaced, by aligning the two chunk lists rather
+/// than offsets (an insertion shifts every later offset): after a chunk the old list also has, the next
+/// new chunks that it lacks pair with the old chunks that follow that one, in order; before any such
+/// chunk, with the old list's first chunks (a prepend).
+struct ChunkAligner {
+    let old: [FileVersion.Chunk]
+    private let position: [ByteKey: Int]
+    private var candidate = 0
+
+    init(old: [FileVersion.Chunk]) {
+        self.old = old
+        var position: [ByteKey: Int] = [:]
+        for (i, c) in old.enumerated() where position[ByteKey(c.hash)] == nil { position[ByteKey(c.hash)] = i }
+        self.position = position
+    }
+
+    /// For the next new chunk: nil if the old list has it (unchanged), else the index of the old chunk it
+    /// replaced, if any is left.
+    mutating func next(_ hash: [UInt8]) -> Int? {
+        if let i = position[ByteKey(hash)] {
+            candidate = i + 1
+            return nil
+        }
+        guard candidate < old.count else { return nil }
+        candidate += 1
+        return candidate - 1
+    }
+}
+
+/// How many old chunks one file may fetch as delta bases at commit: none once `giveUpAfter` deltas in a
+/// row did not pay (a file rewritten through, such as a re-encoded video), and at most `maxBytes` in all.
+final class DeltaBudget: @unchecked Sendable {
+    static let giveUpAfter = 4
+    static let maxBytes = 256 << 20
+    private let state = Mutex((failedInARow: 0, fetched: 0))
+
+    func allows(_ replaced: Int?) -> Bool {
+        guard replaced != nil else { return false }
+        return state.withLock { $0.failedInARow < Self.giveUpAfter && $0.fetched < Self.maxBytes }
+    }
+
+    func record(fetched: Int, paid: Bool) {
+        state.withLock {
+            $0.fetched += fetched
+            $0.failedInARow = paid ? 0 : $0.failedInARow + 1
         }
     }
 }

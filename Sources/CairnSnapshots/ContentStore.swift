@@ -46,7 +46,9 @@ public struct ContentStore: Sendable {
 
     /// Stores one version of `content`: a keyframe, or a delta on `previous`. Payloads up to
     /// `inlineLimit` go into a pack (chunks of big files do), larger ones into a cap of their own.
-    func storeWhole(_ content: [UInt8], hash: [UInt8], leaves: [Digest], previous: ObjectID?, inlineLimit: Int) async throws {
+    /// Returns the version's depth (0: a keyframe).
+    @discardableResult
+    func storeWhole(_ content: [UInt8], hash: [UInt8], leaves: [Digest], previous: ObjectID?, inlineLimit: Int) async throws -> UInt16 {
         let (fullEncoding, fullPayload) = Self.pack(content)
         var version = FileVersion(contentHash: hash, size: UInt64(content.count), base: nil, depth: 0, chainBytes: 0,
                                   keyframeSize: UInt64(fullPayload.count), leafHashes: leaves.count > 1 ? leaves : [],
@@ -76,6 +78,7 @@ public struct ContentStore: Sendable {
         let id = try await objects.put(version.encoded)
         try await objects.recordContent(hash, version: id, depth: version.depth)
         if remembersStored && inlineLimit == ObjectStore.inlineLimit { await recent.remember(id, content) }
+        return version.depth
     }
 
     /// The bytes whose content hash is `hash` (a file's or a symlink target's), rebuilt and checked.
@@ -91,14 +94,15 @@ public struct ContentStore: Sendable {
 
     /// Rebuilds a version's content, walking its delta chain, and checks it against the content hash.
     public func content(of id: ObjectID) async throws -> [UInt8] {
-        try await content(of: id, budget: Int(Self.maxDepth) + 1)
+        try await content(of: id, byRange: false)
     }
 
-    /// `budget` bounds the chain walked, whatever a damaged object claims about its depth.
-    private func content(of id: ObjectID, budget: Int) async throws -> [UInt8] {
+    /// `budget` bounds the chain walked, whatever a damaged object claims about its depth. `byRange`: read
+    /// the version objects out of their packs by byte ranges (a ranged read of a big file).
+    func content(of id: ObjectID, budget: Int = Int(ContentStore.maxDepth) + 1, byRange: Bool) async throws -> [UInt8] {
         if let cached = await recent.get(id) { return cached }
         guard budget > 0 else { throw StoreError.damaged("version \(id.short): delta chain longer than \(Self.maxDepth)") }
-        let version = try await objects.fileVersion(id)
+        let version = byRange ? try FileVersion(decoding: try await objects.getByRange(id)) : try await objects.fileVersion(id)
         if version.chunks != nil {
             // A big file whole in memory: only for callers that need it so (a diff); others stream.
             var whole: [UInt8] = []
@@ -121,7 +125,7 @@ public struct ContentStore: Sendable {
         let payload = version.encoding == .zlib ? try Zlib.decompress(stored, expectedSize: Int(version.payloadSize)) : stored
         let content: [UInt8]
         if let base = version.base {
-            content = try VCDIFF.apply(payload, to: try await self.content(of: base, budget: budget - 1))
+            content = try VCDIFF.apply(payload, to: try await self.content(of: base, budget: budget - 1, byRange: byRange))
         } else {
             content = payload
         }

@@ -120,7 +120,7 @@ public struct FileVersion: Sendable, Equatable {
                     total += UInt64(c.size)
                     chunks.append(c)
                 }
-                guard total == size, base == nil, encoding == .raw, storedSize == 0, payloadSize == 0, chainBytes == 0 else {
+                guard total == size, !leafHashes.isEmpty, base == nil, encoding == .raw, storedSize == 0, payloadSize == 0, chainBytes == 0 else {
                     throw ObjectError.malformed("a chunk list that does not add up to its file")
                 }
                 storage = .chunks(chunks)

@@ -70,7 +70,18 @@ public struct PackBuilder: Sendable {
 /// Reads objects out of a pack's bytes, checking each against its id. The entry table is searched in
 /// place (it is sorted by id), so a cached pack costs its bytes and nothing per object.
 public struct PackReader: Sendable {
-    struct Entry: Sendable { let offset: Int; let stored: Int; let raw: Int; let encoding: UInt8 }
+    struct Entry: Sendable {
+        let offset: Int; let stored: Int; let raw: Int; let encoding: UInt8
+        /// Sizes a real record can have (zlib expands at most about 1032:1).
+        var isSane: Bool {
+            switch encoding {
+            case 0: raw == stored
+            case 1: raw <= stored &* 1100 &+ 1024
+            case 2: stored >= 34 && raw <= PackBuilder.maxDeltaTarget
+            default: false
+            }
+        }
+    }
     let bytes: [UInt8]
     let count: Int
     static let tableStart = 12
@@ -85,13 +96,7 @@ public struct PackReader: Sendable {
         self.count = count
         for i in 0..<count {
             let e = entry(at: i)
-            let sane = switch e.encoding {
-            case 0: e.raw == e.stored
-            case 1: e.raw <= e.stored &* 1100 &+ 1024
-            case 2: e.stored >= 34 && e.raw <= PackBuilder.maxDeltaTarget
-            default: false
-            }
-            guard e.offset >= 0, e.offset <= bytes.count, e.offset + e.stored <= bytes.count, sane else {
+            guard e.offset >= 0, e.offset <= bytes.count, e.offset + e.stored <= bytes.count, e.isSane else {
                 throw ObjectError.malformed("pack entry out of range")
             }
             if i > 0 && compare(at: i - 1, bytes, Self.tableStart + i * PackBuilder.entrySize) >= 0 {
@@ -141,7 +146,44 @@ public struct PackReader: Sendable {
 
     public func record(_ id: ObjectID) throws -> Record? {
         guard let e = find(id) else { return nil }
-        let stored = Array(bytes[e.offset..<(e.offset + e.stored)])
+        return try Self.decode(id, e, stored: Array(bytes[e.offset..<(e.offset + e.stored)]))
+    }
+
+    /// The entry of `id`, given the pack's first bytes up to the end of its table (a ranged read: the
+    /// records are not needed), and the pack's total size; nil if the pack does not hold it.
+    static func locate(_ id: ObjectID, head: [UInt8], packSize: UInt64) throws -> Entry? {
+        var r = ByteReader(head)
+        guard (try? r.raw(8)) == PackBuilder.magic, let count = try? Int(r.u32()),
+              head.count == tableStart + count * PackBuilder.entrySize else {
+            throw ObjectError.malformed("not a Cairn pack")
+        }
+        // The table as a pack of its own: the same binary search, without the checks of the records.
+        let table = PackReader(unchecked: head, count: count)
+        guard let e = table.find(id) else { return nil }
+        guard e.offset >= head.count, UInt64(e.offset) + UInt64(e.stored) <= packSize, e.isSane else {
+            throw ObjectError.malformed("pack entry out of range")
+        }
+        return e
+    }
+
+    /// How many entries a pack whose first 12 bytes are `head` has (the table's length, for a ranged read).
+    static func entryCount(head: [UInt8], packSize: UInt64) throws -> Int {
+        var r = ByteReader(head)
+        guard (try? r.raw(8)) == PackBuilder.magic, let count = try? Int(r.u32()),
+              UInt64(count) <= (packSize &- 12) / UInt64(PackBuilder.entrySize), packSize >= 12 else {
+            throw ObjectError.malformed("not a Cairn pack")
+        }
+        return count
+    }
+
+    private init(unchecked bytes: [UInt8], count: Int) {
+        self.bytes = bytes
+        self.count = count
+    }
+
+    /// A record's stored bytes decoded: checked against the id unless it is a delta (checked once applied).
+    static func decode(_ id: ObjectID, _ e: Entry, stored: [UInt8]) throws -> Record {
+        guard stored.count == e.stored else { throw ObjectError.malformed("pack record of the wrong size") }
         if e.encoding == 2 {
             var r = ByteReader(stored)
             return .delta(base: try r.id(), depth: try r.u16(), delta: Array(stored[34...]), rawLength: e.raw)

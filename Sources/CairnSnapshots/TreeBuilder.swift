@@ -296,7 +296,8 @@ public final class TreeBuilder: @unchecked Sendable {
         if item.stat.size > ContentStore.chunkThreshold {
             let file = try FileSystem.openForReading(path, followSymlink: false)
             defer { try? file.close() }
-            let stored = try await content.storeChunked(file, previous: nil)
+            // The same path's content in the parent snapshot: its chunks are the delta bases.
+            let stored = try await content.storeChunked(file, previous: await previous.content(at: relative))
             let after = try file.status()
             // Cached only if it read exactly what was listed and nothing moved meanwhile.
             let steady = stored.size == item.stat.size && after.size == item.stat.size

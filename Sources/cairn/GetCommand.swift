@@ -56,6 +56,7 @@ struct Get: AsyncParsableCommand {
         guard parts.count == 2, let start = UInt64(parts[0]) else {
             throw Failure(code: Code.usage, "range '\(text)' is not START-END or START-")
         }
+        guard start < size else { throw Failure(code: Code.usage, "range '\(text)' is outside the file's \(size) bytes") }
         let end: UInt64
         if parts[1].isEmpty {
             guard size > 0 else { throw Failure(code: Code.usage, "range '\(text)' is outside the file's 0 bytes") }

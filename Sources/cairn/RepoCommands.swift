@@ -128,6 +128,9 @@ struct Log: AsyncParsableCommand {
 struct Cat: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Print a file as it is in a snapshot: REV:PATH.")
     @Argument(help: "REV:PATH") var target: String
+    @Option(help: ArgumentHelp("Only this inclusive byte range: START-END, or START- to the end (as 'get --range'); fetches only the chunks covering it.",
+                               valueName: "START-END"))
+    var range: String?
     func run() async throws {
         let repo = try openRepository()
         let session = try await repo.session()
@@ -139,7 +142,8 @@ struct Cat: AsyncParsableCommand {
         guard entry.hasContent else {
             throw Failure("'\(path)' in \(rev) is a \(entry.kind), not a file", code: Code.usage)
         }
-        try await writeContent(session.content, entry.hash)
+        let wanted = try range.map { try Get.parseRange($0, size: entry.size) }
+        try await session.content.write(entry.hash, range: wanted) { _, piece in try FileDescriptor.standardOutput.write(piece) }
     }
 }
 

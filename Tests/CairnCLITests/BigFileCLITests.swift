@@ -88,6 +88,13 @@ import Testing
         #expect(ftruncate(fd, off_t(256 << 20)) == 0)
         close(fd)
         #expect(try repo.run(["commit", "-m", "image"]).code == 0)
+        // A range across the start of the data, and one outside the file.
+        let start = (100 << 20) - 10
+        let cat = try repo.run(["cat", "--range", "\(start)-\(start + 29)", "HEAD:disk.img"])
+        #expect(cat.code == 0, "\(cat.stderr)")
+        #expect([UInt8](cat.stdoutData) == [UInt8](repeating: 0, count: 10) + Array(data[..<20]))
+        let outside = try repo.run(["cat", "--range", "\(256 << 20)-", "HEAD:disk.img"])
+        #expect(outside.code == 64 && outside.stderr.contains("outside the file"), "\(outside.stderr)")
         try FileManager.default.removeItem(atPath: image)
         let r = try repo.run(["checkout", "HEAD", "--", "disk.img"])
         #expect(r.code == 0, "\(r.stderr)")

@@ -6,12 +6,13 @@ import Testing
 
 @Suite struct BigFileTests {
     /// Writes `bytes` to a file in `scratch` and stores it chunked.
-    func storeChunked(_ bytes: [UInt8], _ store: ContentStore, _ scratch: Scratch, name: String = "input") async throws -> [UInt8] {
+    func storeChunked(_ bytes: [UInt8], _ store: ContentStore, _ scratch: Scratch, name: String = "input",
+                      previous: [UInt8]? = nil) async throws -> [UInt8] {
         let path = scratch.path + "/" + name
         try Data(bytes).write(to: URL(fileURLWithPath: path))
         let file = try FileSystem.openForReading(FSPath(path))
         defer { try? file.close() }
-        let stored = try await store.storeChunked(file, previous: nil)
+        let stored = try await store.storeChunked(file, previous: previous)
         #expect(stored.size == UInt64(bytes.count))
         #expect(stored.hash == ContentHash.of(bytes), "a chunked file's content hash is the whole file's")
         return stored.hash
@@ -88,15 +89,102 @@ import Testing
             let limit = name == "scattered" ? 6 * 2 : 2
             #expect(new <= limit, "\(name): \(new) of \(chunks.count) chunks new")
         }
-        // Identical chunks in two different files are stored once: a file made of the original's second
-        // half shares its chunks (after the first cut) with the original.
-        let half = try await add(Array(original[(10 << 20)...]))
-        #expect(half.filter { base.contains($0) }.count >= half.count - 3)
+        // Identical chunks in two different files are stored once: another file that starts with the
+        // original's first 12 MiB shares those chunks.
+        let other = try await add(Array(original[..<(12 << 20)]) + testBytes(3 << 20, seed: 99))
+        #expect(other.filter { base.contains($0) }.count >= other.count - 4)
 
         let fresh = ContentStore(objects: try await reopened(objects, grid: grid))
         for (hash, bytes) in versions {
             #expect(try await restored(hash, fresh) == bytes)
         }
+    }
+
+    /// A changed chunk is stored as a delta on the old chunk it replaced, found by aligning the chunk
+    /// lists: in place for overwrites, and after an insertion (which shifts every later offset) still
+    /// the old chunk that held the insertion point.
+    @Test func changedChunksAreDeltasOnTheChunksTheyReplaced() async throws {
+        let scratch = try Scratch()
+        let grid = try scratch.grid()
+        let objects = ObjectStore(grid: grid, index: RepoIndex())
+        let store = ContentStore(objects: objects)
+        let original = testBytes(20 << 20, seed: 31)
+        let first = try await storeChunked(original, store, scratch)
+        func version(_ hash: [UInt8]) async throws -> (ObjectID, FileVersion) {
+            let id = try #require(await objects.version(forContent: hash))
+            return (id, try await objects.fileVersion(id))
+        }
+        let old = try #require(try await version(first).1.chunks)
+        let oldHashes = Set(old.map { ByteKey($0.hash) })
+
+        var overwritten = original
+        for at in [3 << 20 + 100, 11 << 20 + 100] { for j in 0..<4096 { overwritten[at + j] ^= 0xA5 } }
+        let second = try await storeChunked(overwritten, store, scratch, previous: first)
+        let new = try #require(try await version(second).1.chunks)
+        #expect(new.count == old.count, "overwrites keep the cuts away from them")
+        var deltas = 0
+        for (i, c) in new.enumerated() where !oldHashes.contains(ByteKey(c.hash)) {
+            let (_, v) = try await version(c.hash)
+            #expect(v.depth == 1)
+            #expect(v.base == (try await version(old[i].hash)).0, "chunk \(i) rests on old chunk \(i)")
+            #expect(v.storedSize < 16 << 10, "a 4 KiB overwrite stored as \(v.storedSize) bytes")
+            deltas += 1
+        }
+        #expect(deltas >= 2)
+
+        let point = 9 << 20
+        let inserted = Array(original[..<point]) + testBytes(92, seed: 8) + Array(original[point...])
+        let third = try await storeChunked(inserted, store, scratch, previous: first)
+        let after = try #require(try await version(third).1.chunks)
+        var offset = 0
+        let holder = try #require(old.firstIndex { c in defer { offset += Int(c.size) }; return offset + Int(c.size) > point })
+        let changed = after.filter { !oldHashes.contains(ByteKey($0.hash)) }
+        #expect(changed.count >= 1 && changed.count <= 2)
+        let (_, firstChanged) = try await version(try #require(changed.first).hash)
+        #expect(firstChanged.base == (try await version(old[holder].hash)).0, "the insertion's chunk rests on the old chunk that held the point")
+        #expect(firstChanged.storedSize < 8 << 10)
+
+        let fresh = ContentStore(objects: try await reopened(objects, grid: grid))
+        #expect(try await restored(second, fresh) == overwritten)
+        #expect(try await restored(third, fresh) == inserted)
+        #expect(try await restored(first, fresh) == original)
+    }
+
+    /// Any byte range of any version: at the start, the end, across chunk and leaf boundaries, of an
+    /// old version, each equal to the slice of the file; a range reads its chunks out of their packs by
+    /// byte ranges (no data pack is downloaded whole).
+    @Test func rangesOfAnyVersion() async throws {
+        let scratch = try Scratch()
+        let grid = try scratch.grid()
+        let objects = ObjectStore(grid: grid, index: RepoIndex())
+        let store = ContentStore(objects: objects)
+        let v1 = testBytes(18 << 20 + 777, seed: 41)
+        var v2 = v1
+        for j in 0..<5000 { v2[(6 << 20) + j] ^= 0x33 }
+        let h1 = try await storeChunked(v1, store, scratch)
+        let h2 = try await storeChunked(v2, store, scratch, previous: h1)
+        let v2ID = try #require(await objects.version(forContent: h2))
+        let chunks = try #require(try await objects.fileVersion(v2ID).chunks)
+        let boundary = UInt64(chunks[0].size + chunks[1].size)
+        let size = UInt64(v1.count)
+        let ranges: [Range<UInt64>] = [0..<1, 0..<100_000, size - 1..<size, size - 3_000_000..<size, boundary - 10..<boundary + 10,
+                                       (1 << 20) - 1..<(1 << 20) + 1, 5 << 20..<(7 << 20) + 5, 0..<size]
+        let fresh = try await reopened(objects, grid: grid)
+        let reader = ContentStore(objects: fresh)
+        for (hash, bytes) in [(h1, v1), (h2, v2)] {
+            for r in ranges {
+                var out: [UInt8] = []
+                var next = r.lowerBound
+                try await reader.write(hash, range: r) { offset, piece in
+                    #expect(offset == next)
+                    next += UInt64(piece.count)
+                    out.append(contentsOf: piece)
+                }
+                #expect(out == Array(bytes[Int(r.lowerBound)..<Int(r.upperBound)]), "range \(r)")
+            }
+        }
+        #expect(await fresh.packsInMemory <= 1, "only the metadata pack with the chunk lists is held")
+        await #expect(throws: StoreError.self) { try await reader.write(h1, range: size - 1..<size + 1) { _, _ in } }
     }
 
     /// A chunk list whose chunks do not rebuild the file's leaves is refused at the first bad leaf, and
@@ -124,6 +212,13 @@ import Testing
             }
         }
         #expect(out.count == 7 << 20, "the leaves before the flipped one, and nothing after")
+        // A range inside the flipped byte's leaf is refused; one before it reads.
+        await #expect(throws: StoreError.self) {
+            try await store.write(version: forgedID, hash: goodHash, range: (7 << 20) + 5..<(7 << 20) + 6) { _, _ in }
+        }
+        var early: [UInt8] = []
+        try await store.write(version: forgedID, hash: goodHash, range: 100..<200) { _, piece in early.append(contentsOf: piece) }
+        #expect(early == Array(good[100..<200]))
         #expect(out == Array(good[..<(7 << 20)]))
         await #expect(throws: StoreError.self) { try await store.verify(version: forgedID) }
     }
