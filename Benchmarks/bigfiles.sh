@@ -20,21 +20,13 @@ command -v restic >/dev/null || { apt-get update -qq && apt-get install -y -qq r
 cairn=$here/.build/release/cairn
 
 rm -rf "$work" && mkdir -p "$work/data" "$work/state"
-drop() { sync; if [ "$(id -u)" = 0 ]; then echo 3 > /proc/sys/vm/drop_caches 2>/dev/null || true; fi; }
-# m NAME CMD…: drop caches, run under /usr/bin/time; seconds in S_NAME, peak RSS (MiB) in R_NAME.
-m() {
-  local name=$1; shift; drop
-  /usr/bin/time -f "%e %M" -o "$work/$name.time" "$@" >/dev/null 2>"$work/$name.err" || { echo "$name failed:" >&2; cat "$work/$name.err" >&2; exit 1; }
-  read -r secs kb < "$work/$name.time"
-  printf -v "S_$name" '%.2f' "$secs"; printf -v "R_$name" '%d' "$((kb / 1024))"
-}
+. "$here/Benchmarks/measure.sh"
 # m3 NAME CMD…: three runs, the median time and the largest RSS kept.
 m3() {
   local name=$1; shift; local times=() rss=0
   for i in 1 2 3; do m "$name" "$@"; local s="S_$name" r="R_$name"; times+=("${!s}"); [ "${!r}" -gt "$rss" ] && rss=${!r}; done
   printf -v "S_$name" '%s' "$(printf '%s\n' "${times[@]}" | sort -n | sed -n 2p)"; printf -v "R_$name" '%d' "$rss"
 }
-size() { du -sb "$1" | cut -f1; }
 
 file=$work/data/video.bin
 head -c "$((mb * 1000000))" /dev/urandom > "$file"

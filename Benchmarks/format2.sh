@@ -19,15 +19,7 @@ command -v restic >/dev/null || { apt-get update -qq && apt-get install -y -qq r
 cairn=$here/.build/release/cairn
 
 rm -rf "$work" && mkdir -p "$work"
-drop() { sync; if [ "$(id -u)" = 0 ]; then echo 3 > /proc/sys/vm/drop_caches 2>/dev/null || true; fi; }
-# m NAME CMD…: drop caches, run under /usr/bin/time; records seconds in S_NAME and peak RSS (MiB) in R_NAME.
-m() {
-  local name=$1; shift; drop
-  /usr/bin/time -f "%e %M" -o "$work/$name.time" "$@" >/dev/null 2>"$work/$name.err" || { echo "$name failed:" >&2; cat "$work/$name.err" >&2; exit 1; }
-  read -r secs kb < "$work/$name.time"
-  printf -v "S_$name" '%.2f' "$secs"; printf -v "R_$name" '%d' "$((kb / 1024))"
-}
-size() { du -sb "$1" | cut -f1; }
+. "$here/Benchmarks/measure.sh"
 
 # tree ROOT DIR FILE WORD: 1,000 folders ROOT/DIRdddd of 100 files FILEfff.txt, 100 bytes each, distinct.
 tree() {

@@ -108,7 +108,7 @@ public actor ObjectStore {
         if !metadata && ObjectCoding.kind(of: bytes) == .fileVersion && bytes.count > Self.metadataObjectLimit {
             // Payloads were already compressed (or found incompressible) by the content store.
             pendingData.add(id, bytes, compress: false)
-            if pendingData.byteCount >= PackBuilder.targetSize { try await flush(data: true) }
+            if pendingData.byteCount >= PackBuilder.targetSize { try await flushDataInBackground() }
         } else {
             // A file version's payload went through the compression probe already: its header (sizes,
             // hashes) would not shrink, and compressing it again cost a second igzip call per small file.
@@ -239,6 +239,32 @@ public actor ObjectStore {
     public func flushPack() async throws {
         try await flush(data: true)
         try await flush(data: false)
+    }
+
+    /// Data packs uploading at once behind the puts; a put that fills one more waits for a slot. So a big
+    /// file's reader goes on cutting and hashing while the packs before are encrypted, coded and written
+    /// (both cores busy), and at most this many packs are held for upload.
+    static let dataUploadsAtOnce = 2
+    private var dataUploads = 0
+    private var dataUploadSlots: [CheckedContinuation<Void, Never>] = []
+
+    private func flushDataInBackground() async throws {
+        if let uploadFailure { throw uploadFailure }
+        while dataUploads >= Self.dataUploadsAtOnce { await withCheckedContinuation { dataUploadSlots.append($0) } }
+        // Another put may have flushed it while this one waited.
+        guard pendingData.byteCount >= PackBuilder.targetSize else { return }
+        dataUploads += 1
+        // `flush` takes the pack before its first suspension, so `saveSegment` either finds it pending or
+        // counted in `uploadsInFlight`; a failure is kept in `uploadFailure` for the next put and the segment.
+        Task {
+            try? await self.flush(data: true)
+            self.dataUploadFinished()
+        }
+    }
+
+    private func dataUploadFinished() {
+        dataUploads -= 1
+        if !dataUploadSlots.isEmpty { dataUploadSlots.removeFirst().resume() }
     }
 
     private func flush(data: Bool) async throws {

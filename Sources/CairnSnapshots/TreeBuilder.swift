@@ -87,6 +87,8 @@ public final class TreeBuilder: @unchecked Sendable {
         let size: UInt64
         let cacheEntry: StatCache.Entry?
         let wasRead: Bool
+        /// The stat the stored bytes belong to, when read (it may be newer than the listing's).
+        let stat: FileStat?
     }
 
     /// Builds and stores the tree of the whole worktree; `previous` is the parent snapshot's root tree
@@ -136,6 +138,9 @@ public final class TreeBuilder: @unchecked Sendable {
         var hashes = [[UInt8]?](repeating: nil, count: items.count)
         var sizes = [UInt64](repeating: 0, count: items.count)
         var entries = [StatCache.Entry?](repeating: nil, count: items.count)
+        var stats = items.map(\.stat)
+        // Files that moved each time they were read: settled after the stores (from the parent snapshot).
+        var changing: [Int] = []
         var candidates: [(Int, StatCache.Entry)] = []
         var misses: [Int] = []
         var subfolders: [Int] = []
@@ -186,6 +191,7 @@ public final class TreeBuilder: @unchecked Sendable {
                     hashes[i] = s.hash
                     sizes[i] = s.size
                     entries[i] = s.cacheEntry
+                    if let st = s.stat { stats[i] = st }
                     let stored = tally.withLock { t in
                         if s.wasRead { t.filesRead += 1 }
                         t.stored += 1
@@ -197,6 +203,9 @@ public final class TreeBuilder: @unchecked Sendable {
                     let problem = Problem(path: String(decoding: relative.isEmpty ? items[i].name : relative + [0x2F] + items[i].name, as: UTF8.self),
                                           message: e.description)
                     tally.withLock { $0.unreadable.append(problem) }
+                    if next < misses.count { launchFile() }
+                case .file(let i, .failure(is ChangedWhileRead)):
+                    changing.append(i)
                     if next < misses.count { launchFile() }
                 case .file(_, .failure(let e)):
                     throw e
@@ -228,7 +237,20 @@ public final class TreeBuilder: @unchecked Sendable {
             }
             while let settled = try await group.next() { try handle(settled) }
         }
-        var (bytes, id) = try await encodeTree(items, hashes: hashes, sizes: sizes, relative: relative, walk)
+        // A file that never held still while read: its version in the parent snapshot if it has one (a
+        // consistent version, if an older one), else nothing; said either way.
+        var kept: [Int: TreeEntry] = [:]
+        for i in changing {
+            let itemRelative = relative.isEmpty ? items[i].name : relative + [0x2F] + items[i].name
+            let path = String(decoding: itemRelative, as: UTF8.self)
+            if let old = await walk.lookup.entry(at: itemRelative), old.kind == .file {
+                kept[i] = old
+                tally.withLock { $0.skipped.append(Problem(path: path, message: "\(ChangedWhileRead()); the snapshot keeps its previous version")) }
+            } else {
+                tally.withLock { $0.unreadable.append(Problem(path: path, message: "\(ChangedWhileRead()); left out of this snapshot")) }
+            }
+        }
+        var (bytes, id) = try await encodeTree(items, hashes: hashes, sizes: sizes, stats: stats, kept: kept, relative: relative, walk)
         let objects = content.objects
         if await !objects.contains(id) {
             // A tree the repository has vouches for every content in it (a tree is stored only with its
@@ -245,7 +267,12 @@ public final class TreeBuilder: @unchecked Sendable {
                         hashes[i] = s.hash
                         sizes[i] = s.size
                         entries[i] = s.cacheEntry
+                        if let st = s.stat { stats[i] = st }
                         tally.withLock { $0.filesRead += 1; $0.stored += 1 }
+                    case .failure(let e as ChangedWhileRead):
+                        hashes[i] = nil
+                        entries[i] = nil
+                        tally.withLock { $0.unreadable.append(Problem(path: String(decoding: itemRelative, as: UTF8.self), message: "\(e); left out of this snapshot")) }
                     case .failure(let e as FileSystemError):
                         hashes[i] = nil
                         entries[i] = nil
@@ -254,7 +281,7 @@ public final class TreeBuilder: @unchecked Sendable {
                         throw e
                     }
                 }
-                if !gone.isEmpty { (bytes, id) = try await encodeTree(items, hashes: hashes, sizes: sizes, relative: relative, walk) }
+                if !gone.isEmpty { (bytes, id) = try await encodeTree(items, hashes: hashes, sizes: sizes, stats: stats, kept: kept, relative: relative, walk) }
             }
             if await !objects.contains(id) {
                 try await objects.put(bytes, deltaBase: await walk.lookup.tree(at: relative))
@@ -269,12 +296,14 @@ public final class TreeBuilder: @unchecked Sendable {
     }
 
     /// The folder's tree, encoded, and its id.
-    private func encodeTree(_ items: [Item], hashes: [[UInt8]?], sizes: [UInt64], relative: [UInt8], _ walk: Walk) async throws -> ([UInt8], ObjectID) {
+    private func encodeTree(_ items: [Item], hashes: [[UInt8]?], sizes: [UInt64], stats: [FileStat], kept: [Int: TreeEntry],
+                            relative: [UInt8], _ walk: Walk) async throws -> ([UInt8], ObjectID) {
         var entries: [TreeEntry] = []
         entries.reserveCapacity(items.count)
         for (i, item) in items.enumerated() {
+            if let old = kept[i] { entries.append(old); continue }
             guard let hash = hashes[i] else { continue }  // unreadable
-            let st = item.stat
+            let st = stats[i]
             entries.append(TreeEntry(name: item.name, kind: item.kind, mode: st.mode, size: item.kind == .directory ? 0 : sizes[i],
                                      mtimeSeconds: st.mtimeSeconds, mtimeNanoseconds: st.mtimeNanoseconds, hash: hash))
         }
@@ -286,35 +315,55 @@ public final class TreeBuilder: @unchecked Sendable {
         return (bytes, ObjectCoding.id(of: bytes))
     }
 
+    /// How many times a file that moves while it is read is read again before it is given up.
+    static let readAttempts = 3
+
+    /// A file whose size or mtime moved while it was read, `readAttempts` times in a row: what was read may
+    /// be a mix of two versions, so it is not taken.
+    struct ChangedWhileRead: Error, CustomStringConvertible {
+        var description: String { "changed while it was read (size or mtime moved, \(TreeBuilder.readAttempts) times)" }
+    }
+
     private static func store(_ item: Item, path: FSPath, relative: [UInt8], content: ContentStore, cache: StatCache.Folder?,
                               previous: PreviousVersions) async throws -> Stored {
         if item.kind == .symlink {
             let target = try FileSystem.readLink(path)
             let hash = try await content.store(target, previous: nil)
-            return Stored(hash: hash, size: UInt64(target.count), cacheEntry: nil, wasRead: false)
+            return Stored(hash: hash, size: UInt64(target.count), cacheEntry: nil, wasRead: false, stat: nil)
         }
-        if item.stat.size > ContentStore.chunkThreshold {
+        // Read between two fstats of the open file; taken only if they agree (else read again), so what is
+        // stored is one version of the file, never a mix of two.
+        for _ in 0..<readAttempts {
             let file = try FileSystem.openForReading(path, followSymlink: false)
             defer { try? file.close() }
-            // The same path's content in the parent snapshot: its chunks are the delta bases.
-            let stored = try await content.storeChunked(file, previous: await previous.content(at: relative))
-            let after = try file.status()
-            // Cached only if it read exactly what was listed and nothing moved meanwhile.
-            let steady = stored.size == item.stat.size && after.size == item.stat.size
-                && after.mtimeSeconds == item.stat.mtimeSeconds && after.mtimeNanoseconds == item.stat.mtimeNanoseconds
-            return Stored(hash: stored.hash, size: stored.size, cacheEntry: steady ? StatCache.Entry(stat: item.stat, contentHash: stored.hash) : nil,
-                          wasRead: true)
+            let before = try file.status()
+            let hash: [UInt8], size: UInt64
+            if before.size > ContentStore.chunkThreshold {
+                // Streamed: chunks are stored as they are read (a torn read's chunks stay unreferenced).
+                let stored = try await content.storeChunked(file, previous: await previous.content(at: relative))
+                guard Self.steady(before, try file.status(), read: stored.size) else { continue }
+                (hash, size) = (stored.hash, stored.size)
+            } else {
+                let bytes = try file.readAll()
+                guard Self.steady(before, try file.status(), read: UInt64(bytes.count)) else { continue }
+                let leaves = ContentHash.leaves(of: bytes)
+                hash = ContentHash.root(leaves: leaves, size: UInt64(bytes.count))
+                size = UInt64(bytes.count)
+                // The delta base: the same path's content in the parent snapshot (trees fetched only now, for
+                // files that changed, so an unchanged tree costs no downloads).
+                let base = await content.has(hash) ? nil : await previous.content(at: relative)
+                try await content.store(bytes, leaves: leaves, previous: base)
+            }
+            // The bytes belong to this stat of the open file (it may be newer than the listing's).
+            return Stored(hash: hash, size: size, cacheEntry: StatCache.Entry(stat: before, contentHash: hash), wasRead: true, stat: before)
         }
-        let bytes = try FileSystem.readFile(path, followSymlink: false)
-        let leaves = ContentHash.leaves(of: bytes)
-        let hash = ContentHash.root(leaves: leaves, size: UInt64(bytes.count))
-        // The delta base: the same path's content in the parent snapshot (trees fetched only now, for
-        // files that changed, so an unchanged tree costs no downloads).
-        let base = await content.has(hash) ? nil : await previous.content(at: relative)
-        try await content.store(bytes, leaves: leaves, previous: base)
-        // If the file changed between stat and read, record what was read but do not cache it.
-        let entry = UInt64(bytes.count) == item.stat.size ? StatCache.Entry(stat: item.stat, contentHash: hash) : nil
-        return Stored(hash: hash, size: UInt64(bytes.count), cacheEntry: entry, wasRead: true)
+        throw ChangedWhileRead()
+    }
+
+    /// Whether a file read `read` bytes between two fstats that agree on its size and mtime.
+    static func steady(_ before: FileStat, _ after: FileStat, read: UInt64) -> Bool {
+        before.size == after.size && before.mtimeSeconds == after.mtimeSeconds && before.mtimeNanoseconds == after.mtimeNanoseconds
+            && read == after.size
     }
 
     /// Lists one folder (on a lister thread): names in order, lstat, ignore rules, special and temporary

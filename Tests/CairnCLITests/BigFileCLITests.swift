@@ -1,5 +1,6 @@
 import Foundation
 import Glibc
+import Synchronization
 import Testing
 
 /// Big files through the real binary: streamed in bounded memory both ways, sparse on restore.
@@ -75,6 +76,41 @@ import Testing
         // Stored whole and cached: nothing left to commit, and the file is not read again.
         let again = try repo.run(["commit", "-m", "again"])
         #expect((again.stdout + again.stderr).contains("nothing to commit"), "\(again.stdout)\(again.stderr)")
+    }
+
+    /// A file that grows while a commit reads it is said to have changed, and the snapshot keeps its
+    /// previous version (a consistent one) rather than a mix; once it holds still, it is stored.
+    @Test func aFileGrowingDuringCommitIsNotTornApart() throws {
+        let repo = try RepoFixture()
+        let log = repo.work + "/growing.log"
+        let original = testBytes(12 << 20, seed: 6)
+        try Data(original).write(to: URL(fileURLWithPath: log))
+        #expect(try repo.run(["commit", "-m", "first"]).code == 0)
+
+        let stop = Mutex(false)
+        let writer = Thread {
+            let fd = open(log, O_WRONLY | O_APPEND)
+            defer { close(fd) }
+            let line = Array("another line of the log\n".utf8)
+            while !stop.withLock({ $0 }) {
+                _ = line.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+                usleep(200)
+            }
+        }
+        writer.start()
+        let growing = try repo.run(["commit", "-m", "while growing"])
+        stop.withLock { $0 = true }
+        while !writer.isFinished { usleep(1000) }
+        #expect(growing.code == 0, "\(growing.stderr)")
+        #expect(growing.stderr.contains("growing.log: changed while it was read"), "\(growing.stderr)")
+        #expect(growing.stderr.contains("keeps its previous version"))
+        let kept = try repo.run(["cat", "HEAD:growing.log"])
+        #expect([UInt8](kept.stdoutData) == original, "the snapshot holds the version of the first commit, whole")
+
+        let still = try repo.run(["commit", "-m", "still"])
+        #expect(still.code == 0 && !still.stderr.contains("changed while"), "\(still.stderr)")
+        let now = try repo.run(["cat", "HEAD:growing.log"])
+        #expect(now.stdoutData == (try Data(contentsOf: URL(fileURLWithPath: log))))
     }
 
     /// Runs of zeros come back as holes: a 256 MiB image with 3 MiB of data takes about 3 MiB of disk.
