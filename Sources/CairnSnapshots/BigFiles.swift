@@ -57,8 +57,10 @@ extension ContentStore {
                 let length = buffer.withUnsafeBytes { chunker.cut(UnsafeRawBufferPointer(rebasing: $0[start..<end])) }
                 let chunk = Array(buffer[start..<start + length])
                 start += length
+                // The chunk's own leaves on another core while this one adds the file's.
+                async let ownLeaves = ContentHash.leaves(of: chunk)
                 leaves.add(chunk)
-                let chunkLeaves = ContentHash.leaves(of: chunk)
+                let chunkLeaves = await ownLeaves
                 let hash = ContentHash.root(leaves: chunkLeaves, size: UInt64(chunk.count))
                 chunks.append(FileVersion.Chunk(hash: hash, size: UInt32(chunk.count)))
                 // The old chunk this one replaced, if it is new: its delta base.
@@ -294,3 +296,4 @@ extension ContentHash {
         return (root(leaves: leaves, size: size), size)
     }
 }
+

@@ -75,7 +75,8 @@ public struct ContentStore: Sendable {
             }
         }
         version.storage = payload.count <= inlineLimit ? .inline(payload) : .cap(try await objects.putLarge(payload))
-        let id = try await objects.put(version.encoded)
+        let encoded = version.encoded
+        let id = try await objects.put(encoded, id: ObjectCoding.id(of: encoded))
         try await objects.recordContent(hash, version: id, depth: version.depth)
         if remembersStored && inlineLimit == ObjectStore.inlineLimit { await recent.remember(id, content) }
         return version.depth

@@ -99,7 +99,13 @@ public actor ObjectStore {
     /// file reads before any data).
     @discardableResult
     public func put(_ bytes: [UInt8], metadata: Bool = false) async throws -> ObjectID {
-        let id = ObjectCoding.id(of: bytes)
+        try await put(bytes, id: ObjectCoding.id(of: bytes), metadata: metadata)
+    }
+
+    /// As `put(_:metadata:)` with the id computed by the caller, off this actor: hashing a megabyte chunk
+    /// here would make every store wait for it in turn.
+    @discardableResult
+    func put(_ bytes: [UInt8], id: ObjectID, metadata: Bool = false) async throws -> ObjectID {
         if contains(id) { return id }
         pendingObjects[id] = bytes
         if ObjectCoding.kind(of: bytes) == .tree { treeDepths[id] = 0 }
