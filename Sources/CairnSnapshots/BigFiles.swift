@@ -13,9 +13,9 @@ extension ContentStore {
     public static let chunkThreshold: UInt64 = 8 << 20
     /// Chunks being stored at once (each holds at most `Chunker.maxSize` bytes and its encoding).
     static let chunksInFlight = 3
-    /// Chunks fetched ahead of the one being written out: about two data packs' worth, so the next pack
-    /// downloads while this one's chunks are checked and written.
-    static let chunksAhead = 8
+    /// Chunks fetched ahead of the one being written out: about four data packs' worth, so the next packs
+    /// download (several reads in flight on a cold disk) while this one's chunks are checked and written.
+    static let chunksAhead = 16
     static let readSize = 1 << 20
 
     public struct StreamedFile: Sendable {

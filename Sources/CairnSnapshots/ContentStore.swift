@@ -106,7 +106,10 @@ public struct ContentStore: Sendable {
     func content(of id: ObjectID, budget: Int = Int(ContentStore.maxDepth) + 1, byRange: Bool, verify: Bool = true) async throws -> [UInt8] {
         if let cached = await recent.get(id) { return cached }
         guard budget > 0 else { throw StoreError.damaged("version \(id.short): delta chain longer than \(Self.maxDepth)") }
-        let version = byRange ? try FileVersion(decoding: try await objects.getByRange(id)) : try await objects.fileVersion(id)
+        // Unverified bytes are checked by the caller; so is the record they come from.
+        let record = byRange ? try await objects.getByRange(id, checkID: verify)
+            : verify ? try await objects.get(id) : try await objects.getUnchecked(id)
+        let version = try FileVersion(decoding: record)
         if version.chunks != nil {
             // A big file whole in memory: only for callers that need it so (a diff); others stream.
             var whole: [UInt8] = []

@@ -113,6 +113,31 @@ import Testing
         #expect(now.stdoutData == (try Data(contentsOf: URL(fileURLWithPath: log))))
     }
 
+    /// A file that grows past the chunking threshold and shrinks below it again: each version is stored
+    /// the way its size calls for (whole, chunked, whole) and every one checks out byte for byte.
+    @Test func aFileGrowingPastTheThresholdAndShrinkingBack() throws {
+        let repo = try RepoFixture()
+        let path = repo.work + "/notes.bin"
+        let base = testBytes(20 << 20, seed: 12)
+        let sizes = [5 << 20, 9 << 20, 20 << 20, 14 << 20, 3 << 20, (8 << 20) + 1, 8 << 20]
+        for size in sizes {
+            try Data(base[..<size]).write(to: URL(fileURLWithPath: path))
+            let r = try repo.run(["commit", "-m", "size \(size)"])
+            #expect(r.code == 0, "\(r.stderr)")
+        }
+        for (back, size) in sizes.reversed().enumerated() {
+            let rev = back == 0 ? "HEAD" : "HEAD~\(back)"
+            try? FileManager.default.removeItem(atPath: path)
+            let r = try repo.run(["checkout", rev, "--", "notes.bin"])
+            #expect(r.code == 0, "\(r.stderr)")
+            let restored = try Data(contentsOf: URL(fileURLWithPath: path))
+            #expect(restored.count == size && restored == Data(base[..<size]), "\(rev): \(size) bytes")
+            let range = try repo.run(["cat", "--range", "\(size - 100)-\(size - 1)", "\(rev):notes.bin"])
+            #expect([UInt8](range.stdoutData) == Array(base[(size - 100)..<size]))
+        }
+        #expect(try repo.run(["check", "--read-data"]).code == 0)
+    }
+
     /// Runs of zeros come back as holes: a 256 MiB image with 3 MiB of data takes about 3 MiB of disk.
     @Test func aSparseFileRestoresSparse() throws {
         let repo = try RepoFixture()
