@@ -63,20 +63,21 @@ extension ContentStore {
                 let chunkLeaves = await ownLeaves
                 let hash = ContentHash.root(leaves: chunkLeaves, size: UInt64(chunk.count))
                 chunks.append(FileVersion.Chunk(hash: hash, size: UInt32(chunk.count)))
-                // The old chunk this one replaced, if it is new: its delta base.
+                // The old chunks this one may have replaced, if it is new: its delta bases.
                 let replaced = aligner.next(hash)
                 // Stored already, or being stored by this file (a chunk it repeats).
                 if launched.contains(ByteKey(hash)) { continue }
                 if await has(hash) { continue }
                 launched.insert(ByteKey(hash))
-                let base = deltaBudget.allows(replaced) ? replaced.map { aligner.old[$0] } : nil
+                let bases = deltaBudget.allows(replaced.first) ? replaced.map { aligner.old[$0] } : []
                 if running == Self.chunksInFlight, try await group.next() != nil { running -= 1 }
                 running += 1
                 group.addTask {
-                    let baseVersion = if let base { await self.objects.version(forContent: base.hash) } else { ObjectID?.none }
-                    let depth = try await self.storeWhole(chunk, hash: hash, leaves: chunkLeaves, previous: baseVersion,
+                    var versions: [ObjectID] = []
+                    for b in bases { if let v = await self.objects.version(forContent: b.hash) { versions.append(v) } }
+                    let depth = try await self.storeWhole(chunk, hash: hash, leaves: chunkLeaves, bases: versions,
                                                           inlineLimit: Chunker.maxSize)
-                    if let base, baseVersion != nil { deltaBudget.record(fetched: Int(base.size), paid: depth > 0) }
+                    if !versions.isEmpty { deltaBudget.record(fetched: bases.reduce(0) { $0 + Int($1.size) }, paid: depth > 0) }
                 }
             }
             while try await group.next() != nil {}
@@ -203,11 +204,14 @@ extension ContentStore {
 /// Pairs each new chunk of a file with the old chunk it replaced, by aligning the two chunk lists rather
 /// than offsets (an insertion shifts every later offset): after a chunk the old list also has, the next
 /// new chunks that it lacks pair with the old chunks that follow that one, in order; before any such
-/// chunk, with the old list's first chunks (a prepend).
+/// chunk, with the old list's first chunks (a prepend). The old chunk the previous new chunk paired with
+/// comes second: an edit that made a new cut splits one old chunk into two new ones, and the second half
+/// rests on the same old chunk as the first.
 struct ChunkAligner {
     let old: [FileVersion.Chunk]
     private let position: [ByteKey: Int]
     private var candidate = 0
+    private var lastPaired: Int?
 
     init(old: [FileVersion.Chunk]) {
         self.old = old
@@ -216,28 +220,34 @@ struct ChunkAligner {
         self.position = position
     }
 
-    /// For the next new chunk: nil if the old list has it (unchanged), else the index of the old chunk it
-    /// replaced, if any is left.
-    mutating func next(_ hash: [UInt8]) -> Int? {
+    /// For the next new chunk: none if the old list has it (unchanged), else the indices of the old chunks
+    /// it may have replaced, likeliest first.
+    mutating func next(_ hash: [UInt8]) -> [Int] {
         if let i = position[ByteKey(hash)] {
             candidate = i + 1
-            return nil
+            lastPaired = nil
+            return []
         }
-        guard candidate < old.count else { return nil }
-        candidate += 1
-        return candidate - 1
+        var out: [Int] = []
+        if candidate < old.count {
+            out.append(candidate)
+            candidate += 1
+        }
+        if let last = lastPaired, !out.contains(last) { out.append(last) }
+        lastPaired = out.first ?? lastPaired
+        return out
     }
 }
 
-/// How many old chunks one file may fetch as delta bases at commit: none once `giveUpAfter` deltas in a
-/// row did not pay (a file rewritten through, such as a re-encoded video), and at most `maxBytes` in all.
+/// How many old chunks one file may fetch as delta bases at commit: none once `giveUpAfter` chunks in a
+/// row found no base that paid (a file rewritten through, such as a re-encoded video), and at most `maxBytes` in all.
 final class DeltaBudget: @unchecked Sendable {
     static let giveUpAfter = 4
     static let maxBytes = 256 << 20
     private let state = Mutex((failedInARow: 0, fetched: 0))
 
-    func allows(_ replaced: Int?) -> Bool {
-        guard replaced != nil else { return false }
+    func allows(_ first: Int?) -> Bool {
+        guard first != nil else { return false }
         return state.withLock { $0.failedInARow < Self.giveUpAfter && $0.fetched < Self.maxBytes }
     }
 

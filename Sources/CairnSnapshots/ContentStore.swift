@@ -44,11 +44,16 @@ public struct ContentStore: Sendable {
         return hash
     }
 
-    /// Stores one version of `content`: a keyframe, or a delta on `previous`. Payloads up to
-    /// `inlineLimit` go into a pack (chunks of big files do), larger ones into a cap of their own.
-    /// Returns the version's depth (0: a keyframe).
+    /// Stores one version of `content`: a keyframe, or a delta on the first of `bases` it pays to rest on.
+    /// Payloads up to `inlineLimit` go into a pack (chunks of big files do), larger ones into a cap of their
+    /// own. Returns the version's depth (0: a keyframe).
     @discardableResult
     func storeWhole(_ content: [UInt8], hash: [UInt8], leaves: [Digest], previous: ObjectID?, inlineLimit: Int) async throws -> UInt16 {
+        try await storeWhole(content, hash: hash, leaves: leaves, bases: previous.map { [$0] } ?? [], inlineLimit: inlineLimit)
+    }
+
+    @discardableResult
+    func storeWhole(_ content: [UInt8], hash: [UInt8], leaves: [Digest], bases: [ObjectID], inlineLimit: Int) async throws -> UInt16 {
         let (fullEncoding, fullPayload) = Self.pack(content)
         var version = FileVersion(contentHash: hash, size: UInt64(content.count), base: nil, depth: 0, chainBytes: 0,
                                   keyframeSize: UInt64(fullPayload.count), leafHashes: leaves.count > 1 ? leaves : [],
@@ -56,8 +61,9 @@ public struct ContentStore: Sendable {
                                   payloadSize: UInt64(content.count), storage: .inline([]))
         var payload = fullPayload
         // A base that cannot be rebuilt (damaged history) just means a keyframe: never block the backup.
-        if let previous, content.count >= 64, let prior = try? await objects.fileVersion(previous), prior.depth < Self.maxDepth,
-           prior.size > 0, let base = try? await self.content(of: previous) {
+        for previous in bases where content.count >= 64 {
+            guard let prior = try? await objects.fileVersion(previous), prior.depth < Self.maxDepth,
+                  prior.size > 0, let base = try? await self.content(of: previous) else { continue }
             let delta = VCDIFF.encode(source: base, target: content)
             let (deltaEncoding, deltaPayload) = Self.pack(delta)
             let (chain, overflow) = prior.chainBytes.addingReportingOverflow(UInt64(deltaPayload.count))
@@ -72,6 +78,7 @@ public struct ContentStore: Sendable {
                 version.storedSize = UInt64(deltaPayload.count)
                 version.payloadSize = UInt64(delta.count)
                 payload = deltaPayload
+                break
             }
         }
         version.storage = payload.count <= inlineLimit ? .inline(payload) : .cap(try await objects.putLarge(payload))

@@ -150,6 +150,44 @@ import Testing
         #expect(try await restored(first, fresh) == original)
     }
 
+    /// The aligner's candidates: after an unchanged chunk, the old chunks that follow it, in order; the one
+    /// the previous new chunk paired with comes second (an edit that made a new cut splits one old chunk
+    /// into two new ones, and the second half resembles the old chunk the first half paired with).
+    @Test func alignmentPairsChangedChunksWithTheOldOnesBetweenTheSameNeighbours() {
+        func chunk(_ name: String) -> FileVersion.Chunk { FileVersion.Chunk(hash: ContentHash.of(Array(name.utf8)), size: 1) }
+        let (a, b, c, d, e) = (chunk("a"), chunk("b"), chunk("c"), chunk("d"), chunk("e"))
+        var aligner = ChunkAligner(old: [a, b, c, d, e])
+        #expect(aligner.next(a.hash) == [])
+        #expect(aligner.next(chunk("b'").hash) == [1], "an overwrite in place rests on the old chunk at its place")
+        #expect(aligner.next(chunk("b''").hash) == [2, 1], "a split's second half: the next old chunk, then the one split")
+        #expect(aligner.next(d.hash) == [])
+        #expect(aligner.next(chunk("e'").hash) == [4])
+        #expect(aligner.next(chunk("tail").hash) == [4], "past the old list's end: the last pairing")
+        var prepend = ChunkAligner(old: [a, b])
+        #expect(prepend.next(chunk("new start").hash) == [0], "a prepend rests on the old first chunk")
+        #expect(prepend.next(a.hash) == [])
+    }
+
+    /// A version tries its bases in order and rests on the first whose delta pays.
+    @Test func aVersionRestsOnTheFirstBaseThatPays() async throws {
+        let scratch = try Scratch()
+        let objects = ObjectStore(grid: try scratch.grid(), index: RepoIndex())
+        let store = ContentStore(objects: objects)
+        let unrelated = testBytes(1 << 20, seed: 61), related = testBytes(1 << 20, seed: 62)
+        var edited = related
+        for j in 0..<4096 { edited[300_000 + j] ^= 0x77 }
+        let u = try await store.store(unrelated, previous: nil), r = try await store.store(related, previous: nil)
+        let uv = try #require(await objects.version(forContent: u)), rv = try #require(await objects.version(forContent: r))
+        let hash = ContentHash.of(edited)
+        let depth = try await store.storeWhole(edited, hash: hash, leaves: ContentHash.leaves(of: edited), bases: [uv, rv],
+                                               inlineLimit: Chunker.maxSize)
+        #expect(depth == 1)
+        let v = try await objects.fileVersion(try #require(await objects.version(forContent: hash)))
+        #expect(v.base == rv)
+        #expect(v.storedSize < 16 << 10)
+        #expect(try await store.content(forHash: hash) == edited)
+    }
+
     /// Any byte range of any version: at the start, the end, across chunk and leaf boundaries, of an
     /// old version, each equal to the slice of the file; a range reads its chunks out of their packs by
     /// byte ranges (no data pack is downloaded whole).
