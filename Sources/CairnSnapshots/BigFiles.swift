@@ -16,6 +16,8 @@ extension ContentStore {
     /// Chunks fetched ahead of the one being written out: about four data packs' worth, so the next packs
     /// download (several reads in flight on a cold disk) while this one's chunks are checked and written.
     static let chunksAhead = 16
+    /// ...and at most this many bytes of them.
+    static let bytesAhead = 24 << 20
     static let readSize = 1 << 20
 
     public struct StreamedFile: Sendable {
@@ -26,14 +28,16 @@ extension ContentStore {
 
     /// Reads `file` from its current position to its end, storing it chunked; returns its content hash.
     /// `previous`: the same path's content in the parent snapshot.
-    public func storeChunked(_ file: FileDescriptor, previous: [UInt8]?) async throws -> StreamedFile {
+    /// Reads at most `readLimit` bytes (the caller passes one more than the size it saw, so a file that
+    /// grows while it is read ends the read, and shows as changed, rather than keep it going).
+    public func storeChunked(_ file: FileDescriptor, previous: [UInt8]?, readLimit: UInt64 = .max) async throws -> StreamedFile {
         var aligner = ChunkAligner(old: await oldChunks(previous))
         let deltaBudget = DeltaBudget()
         var leaves = LeafAccumulator()
         var chunks: [FileVersion.Chunk] = []
         var launched = Set<ByteKey>()
         var buffer = [UInt8](repeating: 0, count: 2 * Chunker.maxSize)
-        var start = 0, end = 0, atEnd = false
+        var start = 0, end = 0, atEnd = false, total: UInt64 = 0
         let chunker = self.chunker
         try await withThrowingTaskGroup(of: Void.self) { group in
             var running = 0
@@ -47,11 +51,13 @@ extension ContentStore {
                         end -= start
                         start = 0
                     }
-                    let n = try buffer.withUnsafeMutableBytes { raw in
-                        try file.read(into: UnsafeMutableRawBufferPointer(rebasing: raw[end..<min(end + Self.readSize, raw.count)]))
+                    let want = Int(min(UInt64(Self.readSize), readLimit - total))
+                    let n = want == 0 ? 0 : try buffer.withUnsafeMutableBytes { raw in
+                        try file.read(into: UnsafeMutableRawBufferPointer(rebasing: raw[end..<min(end + want, raw.count)]))
                     }
                     if n == 0 { atEnd = true }
                     end += n
+                    total += UInt64(n)
                 }
                 if start == end { break }
                 let length = buffer.withUnsafeBytes { chunker.cut(UnsafeRawBufferPointer(rebasing: $0[start..<end])) }
@@ -141,21 +147,23 @@ extension ContentStore {
             first += 1
         }
         let byRange = wanted != nil
-        var pending: [Task<[UInt8], Error>] = []
-        defer { for t in pending { t.cancel() } }
+        var pending: [(task: Task<[UInt8], Error>, size: Int)] = []
+        var pendingBytes = 0
         var next = first, nextStart = position
         func fetchMore() {
-            while pending.count < Self.chunksAhead + 1, next < chunks.count, nextStart < to {
+            while pending.count < Self.chunksAhead + 1, next < chunks.count, nextStart < to,
+                  pending.isEmpty || pendingBytes + Int(chunks[next].size) <= Self.bytesAhead {
                 let c = chunks[next]
                 next += 1
                 nextStart += UInt64(c.size)
-                pending.append(Task {
+                pendingBytes += Int(c.size)
+                pending.append((Task {
                     guard let v = await self.objects.version(forContent: c.hash) else { throw StoreError.missingContent(c.hash) }
                     // Checked below against the file's leaves, which the content hash vouches for.
                     let bytes = try await self.content(of: v, byRange: byRange, verify: false)
                     guard bytes.count == Int(c.size) else { throw StoreError.damaged("chunk \(Hex.encode(Array(c.hash.prefix(6)))) has the wrong size") }
                     return bytes
-                })
+                }, Int(c.size)))
             }
         }
         var leaf: [UInt8] = []
@@ -172,18 +180,27 @@ extension ContentStore {
             leaf.removeAll(keepingCapacity: true)
         }
         fetchMore()
-        while !pending.isEmpty && leafIndex <= lastLeaf {
-            let bytes = try await pending.removeFirst().value
-            fetchMore()
-            // The first chunk may start before the first leaf.
-            var at = position < from ? Int(min(from - position, UInt64(bytes.count))) : 0
-            position += UInt64(bytes.count)
-            while at < bytes.count && leafIndex <= lastLeaf {
-                let take = min(verifier.range(ofLeaf: leafIndex).count - leaf.count, bytes.count - at)
-                leaf.append(contentsOf: bytes[at..<at + take])
-                at += take
-                if leaf.count == verifier.range(ofLeaf: leafIndex).count { try emit() }
+        do {
+            while !pending.isEmpty && leafIndex <= lastLeaf {
+                let (task, size) = pending.removeFirst()
+                pendingBytes -= size
+                let bytes = try await task.value
+                fetchMore()
+                // The first chunk may start before the first leaf.
+                var at = position < from ? Int(min(from - position, UInt64(bytes.count))) : 0
+                position += UInt64(bytes.count)
+                while at < bytes.count && leafIndex <= lastLeaf {
+                    let take = min(verifier.range(ofLeaf: leafIndex).count - leaf.count, bytes.count - at)
+                    leaf.append(contentsOf: bytes[at..<at + take])
+                    at += take
+                    if leaf.count == verifier.range(ofLeaf: leafIndex).count { try emit() }
+                }
             }
+        } catch {
+            // The fetches ahead stop with this one (a closed pipe, damage), not later.
+            for p in pending { p.task.cancel() }
+            for p in pending { _ = try? await p.task.value }
+            throw error
         }
         guard leafIndex == lastLeaf + 1 else {
             throw StoreError.damaged("content \(Hex.encode(Array(hash.prefix(6)))): its chunks do not add up to its size")
@@ -209,21 +226,30 @@ extension ContentStore {
 /// rests on the same old chunk as the first.
 struct ChunkAligner {
     let old: [FileVersion.Chunk]
-    private let position: [ByteKey: Int]
+    /// Where each old chunk occurs, in order (a disk image repeats its zero chunks many times).
+    private let positions: [ByteKey: [Int]]
     private var candidate = 0
     private var lastPaired: Int?
 
     init(old: [FileVersion.Chunk]) {
         self.old = old
-        var position: [ByteKey: Int] = [:]
-        for (i, c) in old.enumerated() where position[ByteKey(c.hash)] == nil { position[ByteKey(c.hash)] = i }
-        self.position = position
+        var positions: [ByteKey: [Int]] = [:]
+        for (i, c) in old.enumerated() { positions[ByteKey(c.hash), default: []].append(i) }
+        self.positions = positions
+    }
+
+    /// The old list's occurrence of `hash` at or after the current place, else its first.
+    private func position(of hash: [UInt8]) -> Int? {
+        guard let all = positions[ByteKey(hash)] else { return nil }
+        var lo = 0, hi = all.count
+        while lo < hi { let mid = (lo + hi) / 2; if all[mid] < candidate { lo = mid + 1 } else { hi = mid } }
+        return lo < all.count ? all[lo] : all[0]
     }
 
     /// For the next new chunk: none if the old list has it (unchanged), else the indices of the old chunks
     /// it may have replaced, likeliest first.
     mutating func next(_ hash: [UInt8]) -> [Int] {
-        if let i = position[ByteKey(hash)] {
+        if let i = position(of: hash) {
             candidate = i + 1
             lastPaired = nil
             return []

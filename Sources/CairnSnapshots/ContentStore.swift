@@ -62,7 +62,8 @@ public struct ContentStore: Sendable {
         var payload = fullPayload
         // A base that cannot be rebuilt (damaged history) just means a keyframe: never block the backup.
         for previous in bases where content.count >= 64 {
-            guard let prior = try? await objects.fileVersion(previous), prior.depth < Self.maxDepth,
+            // A big file's chunk list is never a base: it would be rebuilt whole in memory, at every read.
+            guard let prior = try? await objects.fileVersion(previous), prior.chunks == nil, prior.depth < Self.maxDepth,
                   prior.size > 0, let base = try? await self.content(of: previous) else { continue }
             let delta = VCDIFF.encode(source: base, target: content)
             let (deltaEncoding, deltaPayload) = Self.pack(delta)
@@ -110,7 +111,8 @@ public struct ContentStore: Sendable {
     /// `verify: false` skips the check against the content hash, for a caller that checks the bytes
     /// itself (a big file's chunks, whose bytes are checked against the file's leaves): the result is
     /// then not kept for other callers.
-    func content(of id: ObjectID, budget: Int = Int(ContentStore.maxDepth) + 1, byRange: Bool, verify: Bool = true) async throws -> [UInt8] {
+    func content(of id: ObjectID, budget: Int = Int(ContentStore.maxDepth) + 1, byRange: Bool, verify: Bool = true,
+                 chunkList: Bool = true) async throws -> [UInt8] {
         if let cached = await recent.get(id) { return cached }
         guard budget > 0 else { throw StoreError.damaged("version \(id.short): delta chain longer than \(Self.maxDepth)") }
         // Unverified bytes are checked by the caller; so is the record they come from.
@@ -118,6 +120,9 @@ public struct ContentStore: Sendable {
             : verify ? try await objects.get(id) : try await objects.getUnchecked(id)
         let version = try FileVersion(decoding: record)
         if version.chunks != nil {
+            // Where a payload belongs (a delta's base, a big file's chunk), a chunk list is damage: followed,
+            // a list naming itself would recurse without end.
+            guard chunkList && verify else { throw StoreError.damaged("version \(id.short): a chunk list where a payload belongs") }
             // A big file whole in memory: only for callers that need it so (a diff); others stream.
             var whole: [UInt8] = []
             try await write(version.contentHash) { _, piece in whole.append(contentsOf: piece) }
@@ -139,7 +144,7 @@ public struct ContentStore: Sendable {
         let payload = version.encoding == .zlib ? try Zlib.decompress(stored, expectedSize: Int(version.payloadSize)) : stored
         let content: [UInt8]
         if let base = version.base {
-            content = try VCDIFF.apply(payload, to: try await self.content(of: base, budget: budget - 1, byRange: byRange))
+            content = try VCDIFF.apply(payload, to: try await self.content(of: base, budget: budget - 1, byRange: byRange, chunkList: false))
         } else {
             content = payload
         }

@@ -171,7 +171,7 @@ public actor ObjectStore {
         guard let e = try PackReader.locate(id, head: head, packSize: readCap.size) else {
             throw StoreError.damaged("pack \(n) does not hold object \(id.short) although the index says so")
         }
-        let stored = try await downloader.bytes(cap, range: UInt64(e.offset)..<UInt64(e.offset + e.stored))
+        let stored = try await downloader.bytes(cap, range: UInt64(e.offset)..<(UInt64(e.offset) + UInt64(e.stored)))
         switch try PackReader.decode(id, e, stored: stored, checkID: checkID) {
         case .full(let bytes): return bytes
         case .delta: return try await get(id)  // trees only: never a chunk
@@ -266,47 +266,67 @@ public actor ObjectStore {
     private var dataUploadSlots: [CheckedContinuation<Void, Never>] = []
 
     private func flushDataInBackground() async throws {
-        if let uploadFailure { throw uploadFailure }
         while dataUploads >= Self.dataUploadsAtOnce { await withCheckedContinuation { dataUploadSlots.append($0) } }
-        // Another put may have flushed it while this one waited.
-        guard pendingData.byteCount >= PackBuilder.targetSize else { return }
+        if let uploadFailure { throw uploadFailure }
+        // Another put may have sent it while this one waited. Taken here, before any suspension, so
+        // `saveSegment` finds it either pending or counted in `uploadsInFlight`.
+        guard pendingData.byteCount >= PackBuilder.targetSize, let taken = take(data: true) else { return }
         dataUploads += 1
-        // `flush` takes the pack before its first suspension, so `saveSegment` either finds it pending or
-        // counted in `uploadsInFlight`; a failure is kept in `uploadFailure` for the next put and the segment.
+        // A failure is kept in `uploadFailure` for the next put and for the segment.
         Task {
-            try? await self.flush(data: true)
+            try? await self.upload(taken)
             self.dataUploadFinished()
         }
     }
 
+    /// Every waiter looks again (one woken at a time could be left waiting when the pack it wanted to
+    /// send had gone with another upload).
     private func dataUploadFinished() {
         dataUploads -= 1
-        if !dataUploadSlots.isEmpty { dataUploadSlots.removeFirst().resume() }
+        let waiting = dataUploadSlots
+        dataUploadSlots = []
+        for w in waiting { w.resume() }
+    }
+
+    /// A pack taken out of `pending` (or `pendingData`) for upload; its objects stay readable meanwhile.
+    private struct Taken: Sendable {
+        let builder: PackBuilder
+        let ids: [ObjectID]
+        let data: Bool
+    }
+
+    /// Takes the pending pack, if any (synchronously: objects put from now on start the next pack).
+    private func take(data: Bool) -> Taken? {
+        let builder = data ? pendingData : pending
+        guard !builder.isEmpty else { return nil }
+        if data { pendingData = PackBuilder() } else { pending = PackBuilder() }
+        let ids = builder.ids
+        for id in ids { if let bytes = pendingObjects.removeValue(forKey: id) { uploading[id] = bytes } }
+        uploadsInFlight += 1
+        return Taken(builder: builder, ids: ids, data: data)
     }
 
     private func flush(data: Bool) async throws {
-        let builder = data ? pendingData : pending
-        guard !builder.isEmpty else { return }
-        if data { pendingData = PackBuilder() } else { pending = PackBuilder() }
-        var objects: [ObjectID: [UInt8]] = [:]
-        for id in builder.ids { objects[id] = pendingObjects.removeValue(forKey: id) }
-        for (id, bytes) in objects { uploading[id] = bytes }
-        uploadsInFlight += 1
+        guard let taken = take(data: data) else { return }
+        try await upload(taken)
+    }
+
+    private func upload(_ taken: Taken) async throws {
         defer {
-            for id in objects.keys { uploading[id] = nil }
+            for id in taken.ids { uploading[id] = nil }
             uploadsInFlight -= 1
             if uploadsInFlight == 0 {
                 for waiter in uploadsDone { waiter.resume() }
                 uploadsDone = []
             }
         }
-        let bytes = builder.build()
+        let bytes = taken.builder.build()
         do {
             let cap = try await Uploader(grid: grid).putUnsynced(MemorySource(bytes))
-            let n = try index.addPack(cap: cap.string, ids: builder.ids)
+            let n = try index.addPack(cap: cap.string, ids: taken.ids)
             // A metadata pack just written holds the trees the next commit's deltas start from (and this
             // one's snapshot); a data pack is rarely read again by the command that wrote it.
-            if !data { remember(n, try PackReader(bytes)) }
+            if !taken.data { remember(n, try PackReader(bytes)) }
         } catch {
             if uploadFailure == nil { uploadFailure = error }
             throw error

@@ -240,7 +240,7 @@ public final class TreeBuilder: @unchecked Sendable {
         // A file that never held still while read: its version in the parent snapshot if it has one (a
         // consistent version, if an older one), else nothing; said either way.
         var kept: [Int: TreeEntry] = [:]
-        for i in changing {
+        func keepPrevious(_ i: Int) async {
             let itemRelative = relative.isEmpty ? items[i].name : relative + [0x2F] + items[i].name
             let path = String(decoding: itemRelative, as: UTF8.self)
             if let old = await walk.lookup.entry(at: itemRelative), old.kind == .file {
@@ -250,6 +250,7 @@ public final class TreeBuilder: @unchecked Sendable {
                 tally.withLock { $0.unreadable.append(Problem(path: path, message: "\(ChangedWhileRead()); left out of this snapshot")) }
             }
         }
+        for i in changing { await keepPrevious(i) }
         var (bytes, id) = try await encodeTree(items, hashes: hashes, sizes: sizes, stats: stats, kept: kept, relative: relative, walk)
         let objects = content.objects
         if await !objects.contains(id) {
@@ -269,10 +270,10 @@ public final class TreeBuilder: @unchecked Sendable {
                         entries[i] = s.cacheEntry
                         if let st = s.stat { stats[i] = st }
                         tally.withLock { $0.filesRead += 1; $0.stored += 1 }
-                    case .failure(let e as ChangedWhileRead):
+                    case .failure(is ChangedWhileRead):
                         hashes[i] = nil
                         entries[i] = nil
-                        tally.withLock { $0.unreadable.append(Problem(path: String(decoding: itemRelative, as: UTF8.self), message: "\(e); left out of this snapshot")) }
+                        await keepPrevious(i)
                     case .failure(let e as FileSystemError):
                         hashes[i] = nil
                         entries[i] = nil
@@ -340,11 +341,12 @@ public final class TreeBuilder: @unchecked Sendable {
             let hash: [UInt8], size: UInt64
             if before.size > ContentStore.chunkThreshold {
                 // Streamed: chunks are stored as they are read (a torn read's chunks stay unreferenced).
-                let stored = try await content.storeChunked(file, previous: await previous.content(at: relative))
+                let stored = try await content.storeChunked(file, previous: await previous.content(at: relative), readLimit: before.size + 1)
                 guard Self.steady(before, try file.status(), read: stored.size) else { continue }
                 (hash, size) = (stored.hash, stored.size)
             } else {
-                let bytes = try file.readAll()
+                // One byte more than it had: a file growing while read cannot make this read grow with it.
+                let bytes = try file.read(count: Int(before.size) + 1, at: 0)
                 guard Self.steady(before, try file.status(), read: UInt64(bytes.count)) else { continue }
                 let leaves = ContentHash.leaves(of: bytes)
                 hash = ContentHash.root(leaves: leaves, size: UInt64(bytes.count))

@@ -235,7 +235,13 @@ struct Restore: AsyncParsableCommand {
         if let output {
             if entry.kind == .missing { throw Failure(missingNote(rel, entry), code: Code.noInput) }
             guard entry.hasContent else { throw Failure("'\(rel)' is a directory; restore it into the worktree or use checkout", code: Code.usage) }
-            if output == "-" { try await writeContent(session.content, entry.hash) } else {
+            let existing = try? FileSystem.linkStatus(FSPath(output))
+            if output == "-" { try await writeContent(session.content, entry.hash) } else if let existing, existing.kind != .file {
+                // A device, a FIFO or a symlink is written through, in order, as standard output would be.
+                let f = try FileDescriptor.open(output, flags: O_WRONLY | O_TRUNC)
+                try await session.content.write(entry.hash) { _, piece in try f.write(piece) }
+                try f.close()
+            } else {
                 // Written beside OUT and renamed over it: a failed restore leaves OUT as it was.
                 let f = try AtomicFile(replacing: FSPath(output), permissions: 0o644)
                 try f.file.truncate(to: try await Checkout.writeSparse(content: session.content, hash: entry.hash, to: f.file))

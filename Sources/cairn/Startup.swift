@@ -24,10 +24,11 @@ enum Startup {
     /// gives each thread an arena (up to 8 per core) that keeps the buffers it freed: a 1.2 GB `cat`
     /// peaked at 240 MB. A fixed 1 MiB threshold bounded that (110 MB) but made every buffer fresh pages:
     /// 2.2 million page faults and 4.9 s of system time restoring 1.5 GB. Buffers up to 32 MiB now come
-    /// from at most two arenas (one per core), reused instead of faulted in: that restore 8.5 s → 7.5 s,
+    /// from one arena a core (two here), reused instead of faulted in: that restore 8.5 s → 7.5 s,
     /// 118 MB (Performance.md, "Big files").
     static let mmapThreshold: Int32 = 32 << 20
-    static let arenas: Int32 = 2
+    /// One arena a core (at least two).
+    static var arenas: Int32 { Int32(max(2, min(64, sysconf(Int32(_SC_NPROCESSORS_ONLN))))) }
 
     static func prepareOrExit() {
         // glibc's own variables, when set, win (measurements, or a user who knows better).

@@ -45,6 +45,7 @@ import Testing
     @Test func aFileLargerThanTheMemoryLimitCommitsAndRestores() throws {
         let repo = try RepoFixture()
         let size = 400 << 20, limit = 200 << 20
+        let piped = Mutex(0)
         let big = repo.work + "/video.bin"
         try writeRandom(big, size: size)
         let (commit, commitRSS) = try measured(repo, ["commit", "-m", "big"])
@@ -57,6 +58,25 @@ import Testing
         #expect(checkout.code == 0, "\(checkout.stderr)")
         #expect(checkoutRSS < limit, "checkout of \(size >> 20) MiB peaked at \(checkoutRSS >> 20) MiB")
         #expect(try sameBytes(big, saved))
+
+        // OUT a FIFO: written through, in order (not replaced by a regular file).
+        let fifo = repo.dir.file("pipe")
+        #expect(mkfifo(fifo, 0o600) == 0)
+        let reader = Thread {
+            let fd = open(fifo, O_RDONLY)
+            var buffer = [UInt8](repeating: 0, count: 1 << 20)
+            var total = 0
+            while true { let n = read(fd, &buffer, buffer.count); if n <= 0 { break }; total += n }
+            close(fd)
+            piped.withLock { $0 = total }
+        }
+        reader.start()
+        let throughFIFO = try repo.run(["restore", "video.bin", "--at", "now", "-o", fifo])
+        while !reader.isFinished { usleep(1000) }
+        #expect(throughFIFO.code == 0, "\(throughFIFO.stderr)")
+        #expect(piped.withLock { $0 } == size)
+        var st = stat()
+        #expect(lstat(fifo, &st) == 0 && (st.st_mode & S_IFMT) == S_IFIFO, "the FIFO is still a FIFO")
 
         let out = repo.dir.file("restored.bin")
         let (restore, restoreRSS) = try measured(repo, ["restore", "video.bin", "--at", "now", "-o", out])
