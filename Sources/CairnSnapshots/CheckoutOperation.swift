@@ -49,7 +49,7 @@ extension Repository {
         // running it again needs no --force. The worktree is compared folder by folder and the target
         // looked up only at changed paths, so a checkout holds no whole tree.
         let incomingAt = PreviousVersions(root: .id(targetTree), objects: session.objects)
-        var dirty: [Change] = []
+        var dirty: [(change: Change, here: FlatEntry?)] = []
         // Paths where the worktree is not its snapshot: a whole checkout writes them as well as what the
         // target changes (up to `rewriteLimit`; beyond, it writes everything, as into an empty worktree).
         var differing: [[UInt8]] = []
@@ -62,9 +62,9 @@ extension Repository {
             // Absent here (deleted, or removed by an interrupted checkout on its way to a folder of that name):
             // whatever the target writes there loses nothing the user had.
             guard let here else { return }
-            if c.kind != .added { dirty.append(c); return }
+            if c.kind != .added { dirty.append((c, here)); return }
             guard let incoming else { return }
-            if incoming.kind != here.kind || (here.kind != .directory && incoming.hash != here.hash) { dirty.append(c) }
+            if incoming.kind != here.kind || (here.kind != .directory && incoming.hash != here.hash) { dirty.append((c, here)) }
         }
         if let relativePaths {
             var entries: [(String, TreeEntry)] = []
@@ -72,11 +72,16 @@ extension Repository {
                 entries.append((rel, try await session.entry(rel, in: target, revision: revision)))
             }
             if !force {
-                // Bringing back a deleted file loses nothing; anything else under the paths would.
-                let touched = dirty.filter { c in
-                    c.kind != .deleted && entries.contains { c.pathString == $0.0 || c.pathString.hasPrefix($0.0 + "/") || $0.0.isEmpty }
+                // Bringing back a deleted file loses nothing, nor does overwriting a file whose bytes the
+                // repository holds (an earlier `checkout REV -- PATH` left it so: git overwrites paths
+                // checked out by name, and so does this, as long as nothing only the worktree has is lost).
+                var touched: [String] = []
+                for (c, here) in dirty where c.kind != .deleted
+                    && entries.contains(where: { c.pathString == $0.0 || c.pathString.hasPrefix($0.0 + "/") || $0.0.isEmpty }) {
+                    if let here, here.kind == .file || here.kind == .symlink, await session.content.has(here.hash) { continue }
+                    touched.append(c.pathString)
                 }
-                if !touched.isEmpty { throw RepositoryError.uncommittedChanges(touched.map(\.pathString)) }
+                if !touched.isEmpty { throw RepositoryError.uncommittedChanges(touched) }
             }
             for (rel, entry) in entries {
                 if rel.isEmpty {
@@ -91,7 +96,7 @@ extension Repository {
             try recordMissing(checkout.missing.paths, replacing: false)
             return checkout.missing.paths.map(\.description)
         }
-        if !force && !dirty.isEmpty { throw RepositoryError.uncommittedChanges(dirty.map(\.pathString)) }
+        if !force && !dirty.isEmpty { throw RepositoryError.uncommittedChanges(dirty.map(\.change.pathString)) }
         // Remove what the worktree's snapshot tracked and the target lacks; never a directory that
         // still holds untracked files (folders last, deepest first, once their files are gone).
         var folders: [[UInt8]] = []

@@ -30,6 +30,26 @@ import Testing
     }
 
     /// Untracked files neither block a checkout nor get deleted; one the checkout would overwrite does block it.
+    /// `checkout REV -- DIR` overwrites what an earlier path checkout left there (git does; the bytes are
+    /// in the repository, so nothing is lost), but still refuses to overwrite an edit only the worktree has.
+    @Test func pathCheckoutsOverwriteWhatTheRepositoryHolds() throws {
+        let f = try RepoFixture()
+        try f.write("d/a", "one\n")
+        try f.write("d/b", "same\n")
+        #expect(try f.run(["commit", "-m", "one"]).code == 0)
+        try f.write("d/a", "two\n")
+        #expect(try f.run(["commit", "-m", "two"]).code == 0)
+        #expect(try f.run(["checkout", "HEAD~1", "--", "d"]).code == 0)
+        #expect(try String(contentsOfFile: f.work + "/d/a", encoding: .utf8) == "one\n")
+        let back = try f.run(["checkout", "HEAD", "--", "d"])
+        #expect(back.code == 0, "\(back.stderr)")
+        #expect(try String(contentsOfFile: f.work + "/d/a", encoding: .utf8) == "two\n")
+        try f.write("d/a", "an edit nobody committed\n")
+        let refused = try f.run(["checkout", "HEAD~1", "--", "d"])
+        #expect(refused.code != 0 && refused.stderr.contains("uncommitted changes would be overwritten (d/a)"), "\(refused.stderr)")
+        #expect(try String(contentsOfFile: f.work + "/d/a", encoding: .utf8) == "an edit nobody committed\n")
+    }
+
     @Test func untrackedFilesAreLeftAlone() throws {
         let f = try RepoFixture()
         try f.write("a.txt", "1\n")
