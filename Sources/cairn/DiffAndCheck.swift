@@ -78,6 +78,7 @@ struct Check: AsyncParsableCommand {
     @Argument(help: "A read or verify cap; omit it inside a repository.") var cap: String?
     @Flag(help: "Download and verify every block of every share.") var verify = false
     @Flag(help: "Repository check: also read every share and rebuild every file version.") var readData = false
+    @Flag(help: "Repository check: one JSON object with the counts, problems and repairs (Documentation/CLI.md).") var json = false
 
     func run() async throws {
         guard let cap else {
@@ -85,11 +86,19 @@ struct Check: AsyncParsableCommand {
             let session = try await repo.session()
             let report = await RepositoryCheck(session: session).run(readData: readData || verify) { Terminal.progress($0) }
             Terminal.endProgress()
+            if json {
+                try JSONOutput.write(JSONOutput.Check(snapshots: report.snapshots, trees: report.trees, versions: report.versions,
+                                                      caps: report.caps, missing: report.missing, dataRead: readData || verify,
+                                                      problems: report.problems, repaired: report.repaired))
+                if !report.problems.isEmpty { throw ExitCode(Code.unhealthy) }
+                return
+            }
             for p in report.problems { Terminal.writeOut("problem: \(p)\n") }
             Terminal.writeOut("checked \(report.snapshots) snapshots, \(report.trees) trees, \(report.versions) file versions, \(report.caps) caps\(report.missing > 0 ? ", \(report.missing) missing entries" : "")\(readData || verify ? " (data read and verified)" : ""): \(report.problems.isEmpty ? "no problems" : "\(report.problems.count) problems")\n")
             if !report.problems.isEmpty { throw ExitCode(Code.unhealthy) }
             return
         }
+        if json { throw Failure("--json is for a repository check (no CAP)", code: Code.usage) }
         let parsed = try parseCap(cap)
         try rejectSlotCap(parsed, "check")
         guard let verifyCap = parsed.verifyCap else {

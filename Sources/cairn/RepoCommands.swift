@@ -83,10 +83,21 @@ struct Commit: AsyncParsableCommand {
 
 struct Status: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Show uncommitted changes (A added, M modified, D deleted).")
+    @Flag(help: "One JSON object: branch or detached id, and the changes (Documentation/CLI.md).") var json = false
     func run() async throws {
         let repo = try openRepository()
         let session = try await repo.session()
         let head = try repo.head()
+        if json {
+            var changes: [JSONOutput.Change] = []
+            try await repo.status(session) { d in changes.append(JSONOutput.Change(d.change)) }
+            let (branch, detached): (String?, String?) = switch head {
+            case .branch(let b): (b, nil)
+            case .detached(let id): (nil, id.hex)
+            }
+            try JSONOutput.write(JSONOutput.Status(branch: branch, detached: detached, changes: changes))
+            return
+        }
         if case .branch(let b) = head { Terminal.writeOut("On branch \(b)\n") } else if case .detached(let id) = head { Terminal.writeOut("HEAD detached at \(id.short)\n") }
         var clean = true
         try await repo.status(session) { d in
@@ -116,7 +127,7 @@ struct Log: AsyncParsableCommand {
         let path = try paths.first.map { try repo.relativePath($0) }
         let entries = try await session.log(from: tip, path: path, limit: n)
         if json {
-            Terminal.writeOut("[" + entries.map { jsonSnapshot($0.0, $0.1) }.joined(separator: ",\n") + "]\n")
+            try JSONOutput.write(entries.map { JSONOutput.Snapshot($0.0, $0.1) })
         } else if oneline {
             for (id, s) in entries { Terminal.writeOut("\(id.short) \(firstLine(s.message))\n") }
         } else {
@@ -150,6 +161,7 @@ struct Cat: AsyncParsableCommand {
 struct Ls: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "List a directory of a snapshot: REV[:PATH].")
     @Argument(help: "REV[:PATH]") var target: String = "HEAD"
+    @Flag(help: "A JSON array of entries (Documentation/CLI.md).") var json = false
     func run() async throws {
         let repo = try openRepository()
         let session = try await repo.session()
@@ -158,6 +170,7 @@ struct Ls: AsyncParsableCommand {
         let entry = try await session.entry(path ?? "", in: id, revision: rev)
         let entries: [TreeEntry]
         if entry.kind == .directory, let tid = ObjectID(entry.hash) { entries = try await session.objects.tree(tid).entries } else { entries = [entry] }
+        if json { return try JSONOutput.write(entries.map(JSONOutput.Entry.init)) }
         for e in entries {
             let suffix = e.kind == .directory ? "/" : e.kind == .missing ? "  (missing: known as \(Hex.encode(e.hash)))" : ""
             Terminal.writeOut("\(modeString(e.mode)) \(e.kind) \(e.size)\t\(PathQuoting.quoted(e.name))\(suffix)\n")
@@ -168,6 +181,7 @@ struct Ls: AsyncParsableCommand {
 struct Show: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Show a snapshot and what it changed, or a file or directory: REV[:PATH].")
     @Argument(help: "REV[:PATH]") var target: String = "HEAD"
+    @Flag(help: "JSON: a snapshot and its changes, or a folder's entries as 'ls --json' (Documentation/CLI.md).") var json = false
     func run() async throws {
         let repo = try openRepository()
         let session = try await repo.session()
@@ -175,6 +189,12 @@ struct Show: AsyncParsableCommand {
         let id = try await session.resolve(rev.isEmpty ? "HEAD" : rev)
         if let path {
             let entry = try await session.entry(path, in: id, revision: rev)
+            if json {
+                guard entry.kind == .directory, let tid = ObjectID(entry.hash) else {
+                    throw Failure("--json shows snapshots and folders; '\(path)' is a \(entry.kind) (use cat for its bytes)", code: Code.usage)
+                }
+                return try JSONOutput.write(try await session.objects.tree(tid).entries.map(JSONOutput.Entry.init))
+            }
             if entry.kind == .directory, let tid = ObjectID(entry.hash) {
                 for e in try await session.objects.tree(tid).entries { Terminal.writeOut(PathQuoting.quoted(e.name) + (e.kind == .directory ? "/" : "") + "\n") }
             } else if entry.kind == .missing {
@@ -194,8 +214,15 @@ struct Show: AsyncParsableCommand {
             Terminal.writeOut(header + "\n" + String(decoding: tag.message, as: UTF8.self) + "\n")
         }
         let s = try await session.objects.snapshot(id)
-        Terminal.writeOut(formatSnapshot(id, s) + "\n")
         let before: ObjectID? = if let p = s.parents.first { try await session.objects.snapshot(p).tree } else { nil }
+        if json {
+            var changes: [JSONOutput.Change] = []
+            try await TreeDiff(objects: session.objects).compare(before, s.tree) { d in
+                if (d.new ?? d.old)?.kind != .directory { changes.append(JSONOutput.Change(d.change)) }
+            }
+            return try JSONOutput.write(JSONOutput.Show(snapshot: JSONOutput.Snapshot(id, s), changes: changes))
+        }
+        Terminal.writeOut(formatSnapshot(id, s) + "\n")
         try await TreeDiff(objects: session.objects).compare(before, s.tree) { d in
             guard (d.new ?? d.old)?.kind != .directory else { return }
             Terminal.writeOut("\(d.change.kind.rawValue) \(PathQuoting.quoted(d.change.path))\n")

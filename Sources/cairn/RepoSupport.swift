@@ -54,31 +54,6 @@ func formatSnapshot(_ id: ObjectID, _ s: Snapshot) -> String {
     return out
 }
 
-func jsonString(_ s: String) -> String {
-    var out = "\""
-    for u in s.unicodeScalars {
-        switch u {
-        case "\"": out += "\\\""
-        case "\\": out += "\\\\"
-        case "\n": out += "\\n"
-        case "\r": out += "\\r"
-        case "\t": out += "\\t"
-        default:
-            if u.value < 0x20 { out += "\\u" + String(repeating: "0", count: 4 - String(u.value, radix: 16).count) + String(u.value, radix: 16) }
-            else { out.unicodeScalars.append(u) }
-        }
-    }
-    return out + "\""
-}
-
-func jsonSnapshot(_ id: ObjectID, _ s: Snapshot) -> String {
-    func sig(_ g: Signature) -> String {
-        "{\"name\":\(jsonString(g.name)),\"email\":\(jsonString(g.email)),\"time\":\(g.time),\"zone\":\(g.zoneOffset),\"date\":\(jsonString(DateParser.format(g.time, zone: g.zoneOffset)))}"
-    }
-    return "{\"id\":\"\(id.hex)\",\"tree\":\"\(s.tree.hex)\",\"parents\":[" + s.parents.map { "\"\($0.hex)\"" }.joined(separator: ",")
-        + "],\"author\":\(sig(s.author)),\"committer\":\(sig(s.committer)),\"message\":\(jsonString(String(decoding: s.message, as: UTF8.self)))}"
-}
-
 func modeString(_ mode: UInt32) -> String {
     let s = String(mode, radix: 8)
     return String(repeating: "0", count: max(0, 6 - s.count)) + s
