@@ -14,7 +14,9 @@ extension String: FileSystemPath {
 public struct FSPath: Hashable, Sendable, FileSystemPath {
     public var bytes: [UInt8]
     public init(_ bytes: [UInt8]) { self.bytes = bytes }
-    public init(_ string: String) { bytes = Array(string.utf8) }
+    /// A path given as text: UTF-8, except bytes escaped by `RawArgument` (a command-line argument that
+    /// was not UTF-8), which are the bytes themselves.
+    public init(_ string: String) { bytes = RawArgument.bytes(string) }
 
     public func appending(_ name: [UInt8]) -> FSPath {
         FSPath(bytes.last == 0x2F ? bytes + name : bytes + [0x2F] + name)

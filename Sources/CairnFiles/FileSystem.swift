@@ -72,6 +72,8 @@ public enum FileSystem {
         try entries(path, statting: true).map { ($0.name, $0.status!) }
     }
 
+    private static let direntNameOffset = MemoryLayout<dirent>.offset(of: \dirent.d_name)!
+
     private static func entries(_ path: some FileSystemPath, statting: Bool) throws(FileSystemError) -> [(name: [UInt8], status: Result<FileStat, FileSystemError>?)] {
         let fd = try retrying("opendir", path.description) { path.withCString { Glibc.open($0, O_RDONLY | O_DIRECTORY | O_CLOEXEC) } }
         guard let stream = fdopendir(fd) else {
@@ -87,15 +89,17 @@ public enum FileSystem {
                 if errno != 0 { throw .last("readdir", path.description) }
                 return out
             }
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw -> [UInt8] in Array(raw.prefix { $0 != 0 }) }
+            // The name in place: `entry.pointee` would copy a whole `dirent` (280 bytes) where the kernel
+            // wrote only `d_reclen`, and the last entry of readdir's buffer could end where mapped memory
+            // does (a crash seen once in CI).
+            let namePointer = (UnsafeRawPointer(entry) + direntNameOffset).assumingMemoryBound(to: CChar.self)
+            let name = Array(UnsafeRawBufferPointer(start: namePointer, count: strlen(namePointer)))
             if name == [0x2E] || name == [0x2E, 0x2E] { continue }
             guard statting else { out.append((name, nil)); continue }
             var st = stat()
             do {
                 _ = try retrying("lstat", path.fsPath.appending(name).description) {
-                    withUnsafeBytes(of: entry.pointee.d_name) { raw in
-                        fstatat(fd, raw.baseAddress!.assumingMemoryBound(to: CChar.self), &st, AT_SYMLINK_NOFOLLOW)
-                    }
+                    fstatat(fd, namePointer, &st, AT_SYMLINK_NOFOLLOW)
                 }
                 out.append((name, .success(FileStat(st))))
             } catch {

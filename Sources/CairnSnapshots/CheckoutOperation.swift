@@ -88,7 +88,7 @@ extension Repository {
                     try await checkout.write(tree: targetTree, into: workTree, isRoot: true)
                 } else {
                     try makeRealDirectories(rel)
-                    let path = workTree.appending(Array(rel.utf8))
+                    let path = workTree.appending(RawArgument.bytes(rel))
                     FileSystem.removeStaleTemporaries(in: path.parent)
                     try await checkout.write(entry: entry, at: path)
                 }
@@ -205,7 +205,7 @@ extension Repository {
         }
     }
 
-    func makeRealDirectories(_ rel: String) throws { try makeRealDirectories(bytes: Array(rel.utf8)) }
+    func makeRealDirectories(_ rel: String) throws { try makeRealDirectories(bytes: RawArgument.bytes(rel)) }
 
     /// A path given on the command line, relative to the worktree root: relative paths count from the
     /// current directory when it is inside the worktree, else from the worktree root. Paths that leave

@@ -10,9 +10,12 @@ import Glibc
 /// config      "key = value" lines: format, grid, slot cap (write or read), worktree; mode 0600 (holds a secret)
 /// HEAD        "branch NAME" or "detached <snapshot id hex>"
 /// seen        the highest slot version this client has seen (refuses rollbacks)
+/// base        the snapshot (and tree) the worktree is at
 /// statcache   StatCache encoding (CRNSTAT3)
-/// index-cache the last repository index read, prefixed by its cap line
+/// segments/   cached index segments (decrypted: they hold pack caps; Documentation/Security.md)
+/// missing     paths of missing entries the last checkout did not write
 /// lock        flock(2) lock file serializing commands in this worktree
+/// (Documentation/Snapshots.md, "Local state", lists every file.)
 /// ```
 public struct LocalState: Sendable {
     public static let folderName = ".cairn"

@@ -21,7 +21,7 @@ public struct Session: Sendable {
                               mtimeNanoseconds: 0, hash: snapshot.tree.bytes)
         for c in components {
             guard entry.kind == .directory, let id = ObjectID(entry.hash),
-                  let next = try await objects.tree(id).entry(named: Array(c.utf8)) else {
+                  let next = try await objects.tree(id).entry(named: RawArgument.bytes(c)) else {
                 throw RepositoryError.noSuchPath(path, revision: revision)
             }
             entry = next

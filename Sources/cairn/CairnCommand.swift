@@ -1,4 +1,5 @@
 import ArgumentParser
+import CairnFiles
 import CairnGrid
 #if canImport(Glibc)
 import Glibc
@@ -19,7 +20,8 @@ struct Cairn: AsyncParsableCommand {
     /// Never returns.
     static func runAndExit() async -> Never {
         do {
-            var command = try parseAsRoot()
+            // From the raw argv: a name that is not UTF-8 must reach the file system and the trees as its bytes.
+            var command = try parseAsRoot(RawArgument.arguments)
             if var asyncCommand = command as? AsyncParsableCommand {
                 try await asyncCommand.run()
             } else {

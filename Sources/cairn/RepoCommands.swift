@@ -265,7 +265,7 @@ struct Restore: AsyncParsableCommand {
             let existing = try? FileSystem.linkStatus(FSPath(output))
             if output == "-" { try await writeContent(session.content, entry.hash) } else if let existing, existing.kind != .file {
                 // A device, a FIFO or a symlink is written through, in order, as standard output would be.
-                let f = try FileDescriptor.open(output, flags: O_WRONLY | O_TRUNC)
+                let f = try FileDescriptor.open(FSPath(output), flags: O_WRONLY | O_TRUNC)
                 try await session.content.write(entry.hash) { _, piece in try f.write(piece) }
                 try f.close()
             } else {

@@ -3,6 +3,36 @@ import Testing
 
 /// Defects a new user met (issue "Hardening", section 3), each kept as a test.
 @Suite struct NewUserDefectTests {
+    /// A name that is not UTF-8 can be named on the command line: the argument's bytes (raw argv, not
+    /// `CommandLine.arguments`, which turns them into U+FFFD) reach the trees and the file system.
+    @Test func nonUTF8NamesCanBeNamedOnTheCommandLine() throws {
+        let f = try RepoFixture()
+        writeRaw(f.work, name: [0x63, 0x61, 0x66, 0xE9], bytes: Array("latin-1\n".utf8), mode: 0o644)
+        writeRaw(f.work, name: [0x63, 0x61, 0x66, 0xC3, 0xA9], bytes: Array("utf-8\n".utf8), mode: 0o644)
+        #expect(try f.run(["commit", "-m", "names"]).code == 0)
+        // The shell passes the bytes as they are ($0 is cairn).
+        func raw(_ script: String) throws -> CairnProcess.Result {
+            try CairnProcess.run([], environment: f.env, currentDirectory: f.work, launcher: ["/bin/sh", "-c", script])
+        }
+        let cat = try raw("exec \"$0\" cat \"HEAD:$(printf 'caf\\351')\"")
+        #expect(cat.code == 0 && cat.stdout == "latin-1\n", "\(cat.stderr)")
+        #expect(try raw("exec \"$0\" cat HEAD:café").stdout == "utf-8\n", "the UTF-8 name is another file")
+        let ls = try raw("exec \"$0\" ls \"HEAD:$(printf 'caf\\351')\"")
+        #expect(ls.code == 0 && ls.stdout.contains("\"caf\\351\""), "\(ls.stdout)\(ls.stderr)")
+        unlink(f.work + "/caf\u{E9}")  // the UTF-8 one
+        var latin = Array(f.work.utf8) + [0x2F, 0x63, 0x61, 0x66, 0xE9, 0]
+        _ = latin.withUnsafeMutableBytes { unlink($0.baseAddress!.assumingMemoryBound(to: CChar.self)) }
+        let checkout = try raw("exec \"$0\" checkout HEAD -- \"$(printf 'caf\\351')\"")
+        #expect(checkout.code == 0, "\(checkout.stderr)")
+        let fd = latin.withUnsafeMutableBytes { open($0.baseAddress!.assumingMemoryBound(to: CChar.self), O_RDONLY) }
+        #expect(fd >= 0, "the Latin-1 file is back under its own bytes")
+        if fd >= 0 { close(fd) }
+        #expect(!FileManager.default.fileExists(atPath: f.work + "/caf\u{E9}"), "only the path named was checked out")
+        let out = f.dir.file("out")
+        let restore = try raw("exec \"$0\" restore \"$(printf 'caf\\351')\" --at now -o \"\(out)\"")
+        #expect(restore.code == 0 && (try? String(contentsOfFile: out, encoding: .utf8)) == "latin-1\n", "\(restore.stderr)")
+    }
+
     /// A 255-byte name (the most Linux allows) commits, checks out, restores in place and clones: the
     /// temporary name a checkout writes under must fit too.
     @Test func theLongestNameChecksOutAndClones() throws {
