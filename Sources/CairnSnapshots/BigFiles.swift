@@ -30,7 +30,9 @@ extension ContentStore {
     /// `previous`: the same path's content in the parent snapshot.
     /// Reads at most `readLimit` bytes (the caller passes one more than the size it saw, so a file that
     /// grows while it is read ends the read, and shows as changed, rather than keep it going).
-    public func storeChunked(_ file: FileDescriptor, previous: [UInt8]?, readLimit: UInt64 = .max) async throws -> StreamedFile {
+    /// `progress` hears the bytes read so far, every 16 MiB.
+    public func storeChunked(_ file: FileDescriptor, previous: [UInt8]?, readLimit: UInt64 = .max,
+                             progress: ((UInt64) -> Void)? = nil) async throws -> StreamedFile {
         var aligner = ChunkAligner(old: await oldChunks(previous))
         let deltaBudget = DeltaBudget()
         var leaves = LeafAccumulator()
@@ -58,6 +60,7 @@ extension ContentStore {
                     if n == 0 { atEnd = true }
                     end += n
                     total += UInt64(n)
+                    if let progress, n > 0, total % (16 << 20) < UInt64(n) { progress(total) }
                 }
                 if start == end { break }
                 let length = buffer.withUnsafeBytes { chunker.cut(UnsafeRawBufferPointer(rebasing: $0[start..<end])) }

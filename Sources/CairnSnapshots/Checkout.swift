@@ -7,7 +7,14 @@ public struct Checkout: Sendable {
     public let content: ContentStore
     /// Paths of `missing` entries (content known by another id but absent): reported, not written.
     public let missing = PathList()
-    public init(content: ContentStore) { self.content = content }
+    /// Told now and then how far a checkout is (every 256 files, and every 16 MiB of a big file); the CLI
+    /// draws it on a terminal only.
+    public var progress: (@Sendable (String) -> Void)?
+    private let written = FileCounter()
+    public init(content: ContentStore, progress: (@Sendable (String) -> Void)? = nil) {
+        self.content = content
+        self.progress = progress
+    }
 
     /// Materializes `tree` into `dir` (which must exist). At the top, an entry named `.cairn` is never
     /// written: it would overwrite this worktree's own state.
@@ -43,7 +50,12 @@ public struct Checkout: Sendable {
         }
         switch e.kind {
         case .file:
-            try await Self.writeFile(path, content: content, hash: e.hash, mode: e.mode, mtime: mtime)
+            try await Self.writeFile(path, content: content, hash: e.hash, mode: e.mode, mtime: mtime,
+                                     progress: e.size > ContentStore.chunkThreshold ? progress.map { report in
+                                         { done in report("writing \(path.name.isEmpty ? path.description : String(decoding: path.name, as: UTF8.self)): \(done >> 20) of \(e.size >> 20) MiB") }
+                                     } : nil)
+            let n = written.next()
+            if n % 256 == 0 { progress?("wrote \(n) files") }
         case .symlink:
             if FileSystem.exists(path) { try FileSystem.remove(path) }
             try FileSystem.makeSymlink(path, target: try await content.content(forHash: e.hash))
@@ -73,9 +85,10 @@ public struct Checkout: Sendable {
     }
 
     /// As above, streamed from the repository (a big file a few chunks at a time), runs of zeros left as holes.
-    static func writeFile(_ path: FSPath, content: ContentStore, hash: [UInt8], mode: UInt32, mtime: (Int64, UInt32)?) async throws {
+    static func writeFile(_ path: FSPath, content: ContentStore, hash: [UInt8], mode: UInt32, mtime: (Int64, UInt32)?,
+                          progress: ((UInt64) -> Void)? = nil) async throws {
         let f = try AtomicFile(replacing: path)
-        let size = try await Self.writeSparse(content: content, hash: hash, to: f.file)
+        let size = try await Self.writeSparse(content: content, hash: hash, to: f.file, progress: progress)
         try f.file.truncate(to: size)
         try f.file.setPermissions(mode)
         if let mtime { try f.file.setTimes(modified: mtime) }
@@ -86,14 +99,27 @@ public struct Checkout: Sendable {
 extension Checkout {
     /// Writes content `hash` into the new, empty `file` from offset 0, zero blocks as holes; returns its size.
     /// The caller truncates to that size (a trailing hole).
-    public static func writeSparse(content: ContentStore, hash: [UInt8], to file: FileDescriptor) async throws -> UInt64 {
+    /// `progress` hears the bytes written so far, every 16 MiB.
+    public static func writeSparse(content: ContentStore, hash: [UInt8], to file: FileDescriptor,
+                                   progress: ((UInt64) -> Void)? = nil) async throws -> UInt64 {
         var size: UInt64 = 0
+        var reported: UInt64 = 0
         try await content.write(hash) { offset, piece in
             try file.writeSparse(piece, at: offset)
             size = offset + UInt64(piece.count)
+            if let progress, size - reported >= 16 << 20 {
+                reported = size
+                progress(size)
+            }
         }
         return size
     }
+}
+
+/// Files written so far by one checkout (shared by its copies).
+final class FileCounter: Sendable {
+    private let count = Mutex(0)
+    func next() -> Int { count.withLock { $0 += 1; return $0 } }
 }
 
 /// Paths collected while a checkout runs.

@@ -28,19 +28,21 @@ extension Repository {
     /// else detached), or only `paths` (HEAD stays). Refuses to overwrite uncommitted changes unless `force`.
     /// Returns the paths of missing entries it could not write (reported, not fatal).
     @discardableResult
-    public func checkout(_ revision: String, paths: [String], force: Bool) async throws -> [String] {
-        try await checkout(revision, relativePaths: paths.isEmpty ? nil : paths.map { try relativePath($0) }, force: force)
+    public func checkout(_ revision: String, paths: [String], force: Bool,
+                         progress: (@Sendable (String) -> Void)? = nil) async throws -> [String] {
+        try await checkout(revision, relativePaths: paths.isEmpty ? nil : paths.map { try relativePath($0) }, force: force, progress: progress)
     }
 
     /// As `checkout(_:paths:force:)` with paths already relative to the worktree root (nil = everything).
     @discardableResult
-    public func checkout(_ revision: String, relativePaths: [String]?, force: Bool) async throws -> [String] {
+    public func checkout(_ revision: String, relativePaths: [String]?, force: Bool,
+                         progress: (@Sendable (String) -> Void)? = nil) async throws -> [String] {
         let lock = try state.lock()
         defer { withExtendedLifetime(lock) {} }
         let session = try await session()
         try reconcilePending(session.refs, holdingLock: true)
         let target = try await session.resolve(revision)
-        let checkout = Checkout(content: session.content)
+        let checkout = Checkout(content: session.content, progress: progress)
         let targetTree = try await session.objects.snapshot(target).tree
         let baseTree = try await worktreeTree(session)
         // What would be lost: tracked files changed, and untracked files the target would overwrite. Other

@@ -159,7 +159,7 @@ public final class TreeBuilder: @unchecked Sendable {
             entries[i] = cached
         }
         enum Settled: Sendable { case folder(Int, ObjectID), file(Int, Result<Stored, Error>) }
-        let content = self.content, cache = listing.cached
+        let content = self.content, cache = listing.cached, progress = self.progress
         try await withThrowingTaskGroup(of: Settled.self) { group in
             var next = 0
             var running = 0
@@ -177,7 +177,7 @@ public final class TreeBuilder: @unchecked Sendable {
                     }
                     // The Result is built in a function of its own: see `capture` (a Swift 6.3.1 -O miscompile).
                     let r = await capture { try await Self.store(item, path: itemPath, relative: itemRelative, content: content,
-                                                                 cache: cache, previous: walk.lookup) }
+                                                                 cache: cache, previous: walk.lookup, progress: progress) }
                     walk.stores.release()
                     return .file(i, r)
                 }
@@ -326,7 +326,7 @@ public final class TreeBuilder: @unchecked Sendable {
     }
 
     private static func store(_ item: Item, path: FSPath, relative: [UInt8], content: ContentStore, cache: StatCache.Folder?,
-                              previous: PreviousVersions) async throws -> Stored {
+                              previous: PreviousVersions, progress: (@Sendable (String) -> Void)? = nil) async throws -> Stored {
         if item.kind == .symlink {
             let target = try FileSystem.readLink(path)
             let hash = try await content.store(target, previous: nil)
@@ -341,7 +341,11 @@ public final class TreeBuilder: @unchecked Sendable {
             let hash: [UInt8], size: UInt64
             if before.size > ContentStore.chunkThreshold {
                 // Streamed: chunks are stored as they are read (a torn read's chunks stay unreferenced).
-                let stored = try await content.storeChunked(file, previous: await previous.content(at: relative), readLimit: before.size + 1)
+                let name = String(decoding: relative, as: UTF8.self)
+                let stored = try await content.storeChunked(file, previous: await previous.content(at: relative), readLimit: before.size + 1,
+                                                            progress: progress.map { report in
+                                                                { done in report("reading \(name): \(done >> 20) of \(before.size >> 20) MiB") }
+                                                            })
                 guard Self.steady(before, try file.status(), read: stored.size) else { continue }
                 (hash, size) = (stored.hash, stored.size)
             } else {

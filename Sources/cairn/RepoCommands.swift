@@ -237,7 +237,9 @@ struct CheckoutCommand: AsyncParsableCommand {
     @Flag(help: "Overwrite uncommitted changes.") var force = false
     func run() async throws {
         let repo = try openRepository()
-        for path in try await repo.checkout(revision, paths: paths, force: force) {
+        let missing = try await repo.checkout(revision, paths: paths, force: force) { Terminal.progress($0) }
+        Terminal.endProgress()
+        for path in missing {
             Terminal.error("warning: \(path): missing from the repository (its content was never stored); not written")
         }
     }
@@ -276,7 +278,9 @@ struct Restore: AsyncParsableCommand {
             }
             return
         }
-        for path in try await repo.checkout(id.hex, relativePaths: [rel], force: force) {
+        let missing = try await repo.checkout(id.hex, relativePaths: [rel], force: force) { Terminal.progress($0) }
+        Terminal.endProgress()
+        for path in missing {
             Terminal.error("warning: \(path): missing from the repository (its content was never stored); not written")
         }
     }
@@ -408,7 +412,8 @@ struct Clone: AsyncParsableCommand {
             repo = try await Repository.clone(cap: cap, state: state, gridPath: absolutePath(gridPath), grid: grid, provider: SlotRefStoreProvider())
             let session = try await repo.session()
             if let head = try repo.headSnapshot(session.refs) {
-                try await repo.checkout(head.hex, relativePaths: [""], force: true)
+                try await repo.checkout(head.hex, relativePaths: [""], force: true) { Terminal.progress($0) }
+                Terminal.endProgress()
             }
         } catch {
             // The folder was new or empty: what the failed clone put there goes, so it can be retried.
