@@ -94,22 +94,22 @@ extension ContentStore {
         let (fileLeaves, size) = leaves.finish()
         let hash = ContentHash.root(leaves: fileLeaves, size: size)
         if await has(hash) { return StreamedFile(hash: hash, size: size) }
-        let list = chunks
-        if list.count <= 1 {
+        if chunks.count <= 1 {
             // A file that shrank below one chunk while it was read: store it whole.
-            let bytes = list.isEmpty ? [] : try await content(forHash: list[0].hash)
+            let bytes = chunks.isEmpty ? [] : try await content(forHash: chunks[0].hash)
             try await storeWhole(bytes, hash: hash, leaves: fileLeaves, previous: nil, inlineLimit: ObjectStore.inlineLimit)
             return StreamedFile(hash: hash, size: size)
         }
         let version = FileVersion(contentHash: hash, size: size, base: nil, depth: 0, chainBytes: 0, keyframeSize: 0,
                                   leafHashes: fileLeaves, encoding: .raw, storedSize: 0,
-                                  payloadSize: 0, storage: .chunks(list))
+                                  payloadSize: 0, storage: .chunks(chunks))
         let id = try await objects.put(version.encoded, metadata: true)
         try await objects.recordContent(hash, version: id, depth: 0)
         return StreamedFile(hash: hash, size: size)
     }
 
-    /// The chunks of `previous`'s version, if it is a chunk list (a file that was small has none).
+    /// The chunks of `previous`'s version, if it is a chunk list (a file that was small has none). An error
+    /// reading it (transient or not) only means no delta bases: chunks are stored whole, nothing is lost.
     func oldChunks(_ previous: [UInt8]?) async -> [FileVersion.Chunk] {
         guard let previous, let id = await objects.version(forContent: previous),
               let version = try? await objects.fileVersion(id) else { return [] }

@@ -10,7 +10,7 @@ public struct Checkout: Sendable {
     /// Told now and then how far a checkout is (every 256 files, and every 16 MiB of a big file); the CLI
     /// draws it on a terminal only.
     public var progress: (@Sendable (String) -> Void)?
-    private let written = FileCounter()
+    private let filesWritten = FileCounter()
     public init(content: ContentStore, progress: (@Sendable (String) -> Void)? = nil) {
         self.content = content
         self.progress = progress
@@ -50,11 +50,14 @@ public struct Checkout: Sendable {
         }
         switch e.kind {
         case .file:
-            try await Self.writeFile(path, content: content, hash: e.hash, mode: e.mode, mtime: mtime,
-                                     progress: e.size > ContentStore.chunkThreshold ? progress.map { report in
-                                         { done in report("writing \(path.name.isEmpty ? path.description : String(decoding: path.name, as: UTF8.self)): \(done >> 20) of \(e.size >> 20) MiB") }
-                                     } : nil)
-            let n = written.next()
+            // Inside a big file, how far it is written.
+            var written: ((UInt64) -> Void)?
+            if let progress, e.size > ContentStore.chunkThreshold {
+                let name = String(decoding: e.name, as: UTF8.self)
+                written = { done in progress("writing \(name): \(done >> 20) of \(e.size >> 20) MiB") }
+            }
+            try await Self.writeFile(path, content: content, hash: e.hash, mode: e.mode, mtime: mtime, progress: written)
+            let n = filesWritten.next()
             if n % 256 == 0 { progress?("wrote \(n) files") }
         case .symlink:
             if FileSystem.exists(path) { try FileSystem.remove(path) }
@@ -76,15 +79,7 @@ public struct Checkout: Sendable {
     /// Writes a worktree file whole (`NAME.cairn-tmp-PID`, renamed into place) with exactly `mode`'s
     /// permission bits and, if given, its mtime. No fsync: a checkout writes many files, and a crash leaves
     /// a worktree that the next checkout repairs (Snapshots.md, "Checkout and restore in the worktree").
-    static func writeFile(_ path: FSPath, _ bytes: [UInt8], mode: UInt32, mtime: (Int64, UInt32)?) throws {
-        let f = try AtomicFile(replacing: path)
-        try f.file.write(bytes)
-        try f.file.setPermissions(mode)
-        if let mtime { try f.file.setTimes(modified: mtime) }
-        try f.commit(.none)
-    }
-
-    /// As above, streamed from the repository (a big file a few chunks at a time), runs of zeros left as holes.
+    /// Streamed from the repository (a big file a few chunks at a time), runs of zeros left as holes.
     static func writeFile(_ path: FSPath, content: ContentStore, hash: [UInt8], mode: UInt32, mtime: (Int64, UInt32)?,
                           progress: ((UInt64) -> Void)? = nil) async throws {
         let f = try AtomicFile(replacing: path)

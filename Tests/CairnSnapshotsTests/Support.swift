@@ -94,3 +94,14 @@ extension Repository {
         return out.sorted { $0.path.lexicographicallyPrecedes($1.path) }
     }
 }
+
+extension Checkout {
+    /// Writes a worktree file whole, as a checkout would (tests that set up worktrees byte by byte).
+    static func writeFile(_ path: FSPath, _ bytes: [UInt8], mode: UInt32, mtime: (Int64, UInt32)?) throws {
+        let f = try AtomicFile(replacing: path)
+        try f.file.write(bytes)
+        try f.file.setPermissions(mode)
+        if let mtime { try f.file.setTimes(modified: mtime) }
+        try f.commit(.none)
+    }
+}
