@@ -23,7 +23,7 @@ let package = Package(
         systemLibrary("CISAL", pkgConfig: "libisal", apt: "libisal-dev"),
         // glibc's malloc tuning (libc6-dev): the command sets its mmap threshold at start.
         .systemLibrary(name: "CMalloc"),
-        // Linked only by the future git importer.
+        // Linked only by CairnGit (import, verify, export).
         systemLibrary("CGit2", pkgConfig: "libgit2", apt: "libgit2-dev"),
 
         // Files: the one layer over the C file API (typed errno errors, EINTR loops, raw-byte paths, atomic replace).
@@ -45,9 +45,11 @@ let package = Package(
         .target(name: "CairnGrid", dependencies: ["CairnFiles", "CairnPrimitives", "CairnErasure", "CairnFormats", "CairnStorage"], exclude: ["README.md"]),
         // Snapshots: objects, packs, delta chains, repository state, worktree scan.
         .target(name: "CairnSnapshots", dependencies: ["CairnFiles", "CairnPrimitives", "CairnFormats", "CairnGrid", "CairnDelta"], exclude: ["README.md"]),
+        // Git import, verify and export: the only module that links libgit2.
+        .target(name: "CairnGit", dependencies: ["CGit2", "CairnFiles", "CairnPrimitives", "CairnSnapshots"], exclude: ["README.md"]),
         // The command-line tool.
         .executableTarget(name: "cairn", dependencies: [
-            "CMalloc", "CairnFiles", "CairnPrimitives", "CairnGrid", "CairnErasure", "CairnFormats", "CairnStorage", "CairnSnapshots",
+            "CMalloc", "CairnFiles", "CairnPrimitives", "CairnGrid", "CairnErasure", "CairnFormats", "CairnStorage", "CairnSnapshots", "CairnGit",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
@@ -63,6 +65,7 @@ let package = Package(
         .testTarget(name: "CairnSnapshotsTests", dependencies: ["CairnSnapshots", "CairnFiles"]),
         .testTarget(name: "CairnGridTests", dependencies: ["CairnGrid"]),
         .testTarget(name: "CairnCLITests", dependencies: ["cairn", "CairnSnapshots", "CairnFiles"]),
+        .testTarget(name: "CairnGitTests", dependencies: ["CairnGit", "CairnSnapshots", "CairnFiles"]),
     ],
     swiftLanguageModes: [.v6]
 )

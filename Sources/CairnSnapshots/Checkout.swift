@@ -24,6 +24,7 @@ public struct Checkout: Sendable {
         FileSystem.removeStaleTemporaries(in: dir)
         for e in tree.entries {
             if isRoot && e.name == Array(LocalState.folderName.utf8) { continue }
+            if !TreeEntry.isCheckoutSafe(e.name) { continue }
             let path = dir.appending(e.name)
             try await write(entry: e, at: path)
         }
@@ -39,7 +40,7 @@ public struct Checkout: Sendable {
             missing.append(path)
             return
         }
-        let mtime = (e.mtimeSeconds, e.mtimeNanoseconds)
+        let mtime = e.checkoutMtime
         if let st = try? FileSystem.linkStatus(path) {
             let fits = switch e.kind {
             case .directory, .gitlink: st.kind == .directory
@@ -62,13 +63,13 @@ public struct Checkout: Sendable {
         case .symlink:
             if FileSystem.exists(path) { try FileSystem.remove(path) }
             try FileSystem.makeSymlink(path, target: try await content.content(forHash: e.hash))
-            try FileSystem.setTimes(path, modified: mtime, followSymlink: false)
+            if let mtime { try FileSystem.setTimes(path, modified: mtime, followSymlink: false) }
         case .directory:
             try FileSystem.makeDirectory(path, mode: 0o700)
             guard let id = ObjectID(e.hash) else { throw StoreError.damaged("directory \(path) has a bad tree id") }
             try await write(tree: id, into: path)
             try FileSystem.setPermissions(path, e.mode)
-            try FileSystem.setTimes(path, modified: mtime, followSymlink: false)
+            if let mtime { try FileSystem.setTimes(path, modified: mtime, followSymlink: false) }
         case .gitlink:
             try FileSystem.makeDirectory(path, mode: 0o755)
         case .missing:

@@ -177,6 +177,7 @@ extension Repository {
         for rel in order {
             if rel == state || rel.starts(with: state + [0x2F]) { continue }
             if let w = writtenFolder, rel.starts(with: w + [0x2F]) { continue }
+            if rel.split(separator: 0x2F).contains(where: { !TreeEntry.isCheckoutSafe(Array($0)) }) { continue }
             let parts = rel.split(separator: 0x2F).map(Array.init)
             for i in 1..<max(1, parts.count) { parents.insert(Array(parts[0..<i].joined(separator: [0x2F]))) }
             guard let entry = try await target.strictEntry(at: rel) else { continue }
@@ -190,7 +191,7 @@ extension Repository {
             guard let e = try await target.strictEntry(at: folder), e.kind == .directory else { continue }
             let path = workTree.appending(folder)
             try FileSystem.setPermissions(path, e.mode)
-            try FileSystem.setTimes(path, modified: (e.mtimeSeconds, e.mtimeNanoseconds), followSymlink: false)
+            if let mtime = e.checkoutMtime { try FileSystem.setTimes(path, modified: mtime, followSymlink: false) }
         }
     }
 

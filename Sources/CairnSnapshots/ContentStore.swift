@@ -44,6 +44,25 @@ public struct ContentStore: Sendable {
         return hash
     }
 
+    /// As `store(_:leaves:previous:)` for an importer that has the base's bytes at hand (a git blob read
+    /// from its source): `base` is asked for them only when the base version is not among the recent
+    /// contents, so a chain is never rebuilt from the grid. Bytes that are not `previous` are not used.
+    @discardableResult
+    public func store(_ content: [UInt8], previous: [UInt8]?, base: () throws -> [UInt8]?) async throws -> [UInt8] {
+        let leaves = ContentHash.leaves(of: content)
+        let hash = ContentHash.root(leaves: leaves, size: UInt64(content.count))
+        if await objects.version(forContent: hash) != nil { return hash }
+        var previousVersion: ObjectID?
+        if let previous, let v = await objects.version(forContent: previous) {
+            previousVersion = v
+            if await recent.get(v) == nil, let bytes = try base(), ContentHash.of(bytes) == previous {
+                await recent.remember(v, bytes)
+            }
+        }
+        try await storeWhole(content, hash: hash, leaves: leaves, previous: previousVersion, inlineLimit: ObjectStore.inlineLimit)
+        return hash
+    }
+
     /// Stores one version of `content`: a keyframe, or a delta on the first of `bases` it pays to rest on.
     /// Payloads up to `inlineLimit` go into a pack (chunks of big files do), larger ones into a cap of their
     /// own. Returns the version's depth (0: a keyframe).

@@ -269,6 +269,19 @@ public struct TreeEntry: Sendable, Equatable {
     }
 
     public var nameString: String { String(decoding: name, as: UTF8.self) }
+
+    /// Whether two modes of entries of `kind` mean the same: a symlink's permission bits mean nothing
+    /// (git stores 120000, lstat says 120777).
+    public static func sameMode(_ a: UInt32, _ b: UInt32, kind: Kind) -> Bool { a == b || kind == .symlink }
+
+    /// The mtime a checkout gives the entry: nil for 0, which imported history carries (a git tree has no
+    /// times), so the file gets the time it is written, as git checkout does.
+    public var checkoutMtime: (Int64, UInt32)? {
+        mtimeSeconds == 0 && mtimeNanoseconds == 0 ? nil : (mtimeSeconds, mtimeNanoseconds)
+    }
+
+    /// Names never written into a worktree, whatever a tree holds (an imported git tree may hold `.git`).
+    public static func isCheckoutSafe(_ name: [UInt8]) -> Bool { name != Array(".git".utf8) && Tree.isValidName(name) }
     /// Whether the entry's bytes are in the repository (files and symlinks).
     public var hasContent: Bool { kind == .file || kind == .symlink }
 }
@@ -288,7 +301,8 @@ public struct Tree: Sendable, Equatable {
         self.entries = sorted
     }
 
-    static func isValidName(_ name: [UInt8]) -> Bool {
+    /// Whether a tree may hold `name` (git trees may hold others: an import keeps those trees raw).
+    public static func isValidName(_ name: [UInt8]) -> Bool {
         !name.isEmpty && name.count <= 4096 && !name.contains(0x2F) && !name.contains(0) && name != [0x2E] && name != [0x2E, 0x2E]
     }
 

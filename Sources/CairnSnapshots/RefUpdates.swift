@@ -22,6 +22,28 @@ extension Repository {
         }
     }
 
+    /// Saves what `objects` added as one index segment, then moves refs by test-and-set: `change` edits
+    /// the latest refs (read again after another writer got there first, so it is called once per try and
+    /// may throw to give up). The objects are convergent: a retry finds them stored. Returns the refs as
+    /// published.
+    @discardableResult
+    public func publish(_ objects: ObjectStore, change: (inout Refs) throws -> Void) async throws -> Refs {
+        guard refStore.isWritable else { throw RepositoryError.readOnly }
+        let segment = try await saveSegment(objects)
+        while true {
+            var (refs, version) = try await loadRefs()
+            try await add(segment, to: &refs, grid: repositoryGrid(refs))
+            try change(&refs)
+            do {
+                let published = try await refStore.publish(refs, replacing: version)
+                try state.write("seen", Array("\(published)\n".utf8))
+                return refs
+            } catch RefStoreError.moved {
+                continue
+            }
+        }
+    }
+
     /// Creates tag `name` (refs/tags/NAME) pointing at a new annotated tag object on `target`, by test-and-set;
     /// the tag object is stored first, in a segment of its own. Retries by itself when other refs moved;
     /// refuses (`exists`) when `name` appeared meanwhile.

@@ -312,9 +312,37 @@ public final class TreeBuilder: @unchecked Sendable {
         for name in walk.carried[relative] ?? [] where !items.contains(where: { $0.name == name }) {
             if let e = await walk.lookup.entry(at: relative.isEmpty ? name : relative + [0x2F] + name), e.kind == .missing { entries.append(e) }
         }
-        let bytes = try Tree(entries: entries).encoded
-        return (bytes, ObjectCoding.id(of: bytes))
+        var bytes = try Tree(entries: entries).encoded
+        var id = ObjectCoding.id(of: bytes)
+        // Imported history has no times (mtime 0): where the worktree differs from such an entry only by
+        // the time a checkout wrote (and a symlink's meaningless permission bits), the entry stays as it
+        // was, so a commit after a checkout finds nothing changed. Asked only for a folder that changed.
+        let objects = content.objects
+        if await !objects.contains(id), let previousID = await walk.lookup.tree(at: relative),
+           let previous = try? await objects.tree(previousID),
+           previous.entries.contains(where: { $0.checkoutMtime == nil || $0.kind == .gitlink }) {
+            var changed = false
+            for (i, e) in entries.enumerated() {
+                // A submodule's gitlink checks out as an empty folder: while it is one, the gitlink stays.
+                if e.kind == .directory, e.hash == Self.emptyTreeID.bytes, let old = previous.entry(named: e.name), old.kind == .gitlink {
+                    entries[i] = old
+                    changed = true
+                    continue
+                }
+                guard let old = previous.entry(named: e.name), old.checkoutMtime == nil, e.checkoutMtime != nil, old.kind == e.kind,
+                      old.hash == e.hash, old.size == e.size, TreeEntry.sameMode(old.mode, e.mode, kind: e.kind) else { continue }
+                entries[i] = old
+                changed = true
+            }
+            if changed {
+                bytes = try Tree(entries: entries).encoded
+                id = ObjectCoding.id(of: bytes)
+            }
+        }
+        return (bytes, id)
     }
+
+    static let emptyTreeID = ObjectCoding.id(of: try! Tree(entries: []).encoded)
 
     /// How many times a file that moves while it is read is read again before it is given up.
     static let readAttempts = 3

@@ -56,7 +56,7 @@ public struct TreeDiff: Sendable {
                 continue
             }
             if let o, let n {
-                if o.kind != n.kind || o.hash != n.hash || o.mode != n.mode {
+                if o.kind != n.kind || o.hash != n.hash || !TreeEntry.sameMode(o.mode, n.mode, kind: o.kind) {
                     try await visit(ChangeDetail(change: Change(path: path, kind: .modified), old: Self.flat(o), new: Self.flat(n)))
                 }
             } else if let o, o.kind != .missing {
@@ -137,6 +137,11 @@ public struct TreeDiff: Sendable {
             let itemPath = relative.isEmpty ? name : relative + [0x2F] + name
             let o = v.old
             let oldDir = o?.kind == .directory ? o.flatMap { ObjectID($0.hash) } : nil
+            // A submodule's gitlink checks out as an empty folder: while it is one, nothing changed.
+            if v.isFolder, let o, o.kind == .gitlink, (try? FileSystem.names(in: path.appending(name)))?.isEmpty == true {
+                mine.append(o)
+                continue
+            }
             if v.isFolder, let item = folders[name] {
                 let here = FlatEntry(kind: .directory, mode: item.stat.mode, hash: [], size: 0)
                 if o == nil {
@@ -153,7 +158,7 @@ public struct TreeDiff: Sendable {
             if let n = leaves[name] {
                 mine.append(n)
                 if let o {
-                    if o.kind != n.kind || o.hash != n.hash || o.mode != n.mode {
+                    if o.kind != n.kind || o.hash != n.hash || !TreeEntry.sameMode(o.mode, n.mode, kind: o.kind) {
                         try await visit(ChangeDetail(change: Change(path: itemPath, kind: .modified), old: Self.flat(o), new: Self.flat(n)))
                     }
                 } else {

@@ -13,7 +13,7 @@ struct Cairn: AsyncParsableCommand {
         subcommands: [
             Init.self, Commit.self, Status.self, Log.self, Show.self, Cat.self, Ls.self, CheckoutCommand.self, Restore.self,
             Diff.self, Branch.self, Tag.self, CapCommand.self, Clone.self,
-            GridCommand.self, Put.self, Get.self, Check.self, Repair.self, Slot.self, FEC.self])
+            ImportGit.self, ExportGit.self, GridCommand.self, Put.self, Get.self, Check.self, Repair.self, Slot.self, FEC.self])
 
     /// Runs the command; our own failures print one line, `cairn: <message>`, and exit with the code
     /// Documentation/CLI.md gives. Argument errors keep argument-parser's usage message and exit 64.

@@ -1,6 +1,7 @@
 import CairnFiles
 import ArgumentParser
 import CairnFormats
+import CairnGit
 import CairnGrid
 import CairnSnapshots
 import CairnStorage
@@ -62,7 +63,7 @@ struct Failure: Error {
     static func isOurs(_ error: Error) -> Bool {
         error is Failure || error is GridError || error is CapError || error is FormatError || error is StorageError
             || error is SlotError || error is RepositoryError || error is RefStoreError || error is DateParser.Error
-            || error is ObjectError || error is StoreError || error is FileSystemError
+            || error is ObjectError || error is StoreError || error is FileSystemError || error is GitError
     }
 
     init(_ error: RepositoryError) {
@@ -80,6 +81,7 @@ struct Failure: Error {
 
     static func from(_ error: Error) -> Failure {
         if let f = error as? Failure { return f }
+        if let g = error as? GitError { return Failure(g) }
         if let g = error as? GridError { return Failure(g) }
         if let s = error as? SlotError { return Failure(s) }
         if let r = error as? RepositoryError { return Failure(r) }

@@ -20,28 +20,37 @@ struct Init: AsyncParsableCommand {
     var workTree: String?
 
     func run() async throws {
-        let dir = absolutePath(directory ?? ".")
-        let stateDir = FSPath(dir).appending(Array(LocalState.folderName.utf8))
-        // Before anything is created (a grid, a slot): a .cairn that is not a folder stops init here.
-        if let st = try? FileSystem.linkStatus(stateDir), st.kind != .directory {
-            throw Failure("\(stateDir) exists and is not a folder: move it away, then run 'cairn init' again", code: Code.config)
-        }
-        let (gridPath, _) = gridOptions.resolved
-        let grid: Grid
-        do { grid = try ConfiguredGrids().open(at: gridPath) } catch GridError.noGrid {
-            let (k, n) = try EncodingParameters.parseEncoding(encoding)
-            let happy = max(k, (n * 7 + 9) / 10)  // 7 of 10; always a strict majority, as slots need
-            try LocalGrid.create(at: gridPath, servers: n, parameters: try EncodingParameters(k: k, n: n, happy: happy))
-            Terminal.warning("created a new local grid at \(gridPath) (\(n) servers, \(k)-of-\(n), happy \(happy))")
-            grid = try ConfiguredGrids().open(at: gridPath)
-        }
-        let state = LocalState(dir: FSPath(dir).appending(Array(LocalState.folderName.utf8)))
-        let (_, writeCap) = try await Repository.initialize(state: state, workTree: workTree.map { FSPath(absolutePath($0)) },
-                                                           gridPath: absolutePath(gridPath), grid: grid, provider: SlotRefStoreProvider())
+        let (_, writeCap, dir) = try await initializeRepository(directory ?? ".", gridOptions: gridOptions, encoding: encoding,
+                                                                workTree: workTree)
         Terminal.writeOut(writeCap + "\n")
         // Success is said plainly, as git does; "cairn: " starts errors and warnings only.
         Terminal.writeErr("Initialized a repository in \(dir)/.cairn; the line above is its write cap: keep it safe and private (it is also in .cairn/config; 'cairn cap' shows it again)\n")
     }
+}
+
+/// `cairn init`'s work (also `import-git --init`): a grid created if there is none, a refs slot, local state.
+/// Returns the repository, its write cap and the folder.
+func initializeRepository(_ directory: String, gridOptions: GridOptions, encoding: String, workTree: String? = nil)
+    async throws -> (Repository, String, String) {
+    let dir = absolutePath(directory)
+    let stateDir = FSPath(dir).appending(Array(LocalState.folderName.utf8))
+    // Before anything is created (a grid, a slot): a .cairn that is not a folder stops init here.
+    if let st = try? FileSystem.linkStatus(stateDir), st.kind != .directory {
+        throw Failure("\(stateDir) exists and is not a folder: move it away, then run 'cairn init' again", code: Code.config)
+    }
+    let (gridPath, _) = gridOptions.resolved
+    let grid: Grid
+    do { grid = try ConfiguredGrids().open(at: gridPath) } catch GridError.noGrid {
+        let (k, n) = try EncodingParameters.parseEncoding(encoding)
+        let happy = max(k, (n * 7 + 9) / 10)  // 7 of 10; always a strict majority, as slots need
+        try LocalGrid.create(at: gridPath, servers: n, parameters: try EncodingParameters(k: k, n: n, happy: happy))
+        Terminal.warning("created a new local grid at \(gridPath) (\(n) servers, \(k)-of-\(n), happy \(happy))")
+        grid = try ConfiguredGrids().open(at: gridPath)
+    }
+    let state = LocalState(dir: FSPath(dir).appending(Array(LocalState.folderName.utf8)))
+    let (repo, writeCap) = try await Repository.initialize(state: state, workTree: workTree.map { FSPath(absolutePath($0)) },
+                                                           gridPath: absolutePath(gridPath), grid: grid, provider: SlotRefStoreProvider())
+    return (repo, writeCap, dir)
 }
 
 struct Commit: AsyncParsableCommand {

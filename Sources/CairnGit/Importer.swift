@@ -1,0 +1,483 @@
+import CairnFiles
+import CairnPrimitives
+import CairnSnapshots
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Which refs an import takes, and under what name its state is kept.
+public struct GitImportOptions: Sendable {
+    /// Keys the import state (`refs/cairn-import/state/NAME`): not a path, so another machine can go on.
+    public var name: String
+    /// Branch name globs (`--branches`); empty: every branch when no other selection is given.
+    public var branches: [String] = []
+    public var tags = false
+    /// Every ref except `refs/remotes/*` (HEAD is remembered, not imported as a ref).
+    public var all = false
+    /// A short status line now and then (the CLI draws it on a terminal only).
+    public var progress: (@Sendable (String) -> Void)?
+
+    public init(name: String, branches: [String] = [], tags: Bool = false, all: Bool = false) {
+        self.name = name; self.branches = branches; self.tags = tags; self.all = all
+    }
+
+    static let heads = Array("refs/heads/".utf8), tagsPrefix = Array("refs/tags/".utf8), remotes = Array("refs/remotes/".utf8)
+
+    /// With no `--all`, `--branches` or `--tags`: branches and tags, as `git clone --mirror` sees them
+    /// minus remotes.
+    public func selects(_ name: [UInt8]) -> Bool {
+        if name.starts(with: Self.remotes) || name.starts(with: ImportState.internalPrefix) { return false }
+        if all { return true }
+        let everything = branches.isEmpty && !tags
+        if name.starts(with: Self.heads) {
+            if everything { return true }
+            let short = Array(name[Self.heads.count...]) + [0]
+            return branches.contains { glob in
+                short.withUnsafeBufferPointer { s in
+                    s.withMemoryRebound(to: CChar.self) { fnmatch(glob, $0.baseAddress!, 0) == 0 }
+                }
+            }
+        }
+        if name.starts(with: Self.tagsPrefix) { return everything || tags }
+        return false
+    }
+}
+
+/// What an import did.
+public struct GitImportSummary: Sendable {
+    public struct Missing: Sendable { public var path: [UInt8]; public var commit: String; public var blob: String }
+    public var nothingNew = false
+    public var commits = 0, trees = 0, blobs = 0, tags = 0
+    public var blobBytes: UInt64 = 0
+    /// Objects kept as raw git bytes beside their Cairn form (odd trees, commits and tags).
+    public var rawKept = 0
+    public var refsChanged = 0
+    public var gitlinks = 0, lfsPointers = 0
+    /// Commits whose parents the source does not have (a shallow clone's boundary).
+    public var shallowBoundary = 0
+    public var missing: [Missing] = []
+    /// Refs whose old commits a forced push left behind, kept under `refs/cairn-import/replaced/`.
+    public var replaced: [String] = []
+    /// Refs and tags left out, one line each.
+    public var warnings: [String] = []
+    public var seconds = 0.0
+}
+
+/// Imports a git repository's history into a Cairn repository (Documentation/Git.md): every object
+/// read once and raw, commits in topological order of parents parsed from their bytes, each file's
+/// content a forward delta on the same path in the first parent, every object compared with the git
+/// bytes Cairn would write back and kept raw where they differ.
+public final class GitImporter {
+    let source: GitRepository
+    let repository: Repository
+    let options: GitImportOptions
+    var state = ImportState()
+    var summary = GitImportSummary()
+    /// Each commit imported in this run: its tree (the first parent's tree is a new commit's delta base).
+    var commitTrees: [GitOID: GitOID] = [:]
+    var objects: ObjectStore!
+    var content: ContentStore!
+    var currentCommit = ""
+    var started = 0.0
+
+    public init(source: GitRepository, repository: Repository, options: GitImportOptions) {
+        self.source = source; self.repository = repository; self.options = options
+    }
+
+    public func run() async throws -> GitImportSummary {
+        started = Self.clock()
+        let lock = try repository.state.lock()
+        defer { withExtendedLifetime(lock) {} }
+        let sourceRefs = try source.refs()
+        let head = source.head()
+        let selected = sourceRefs.filter { options.selects($0.name) }
+        let session = try await repository.session()
+        objects = session.objects
+        content = ContentStore(objects: objects)
+
+        let stored = try await ImportState.locate(session, name: options.name)
+        if let stored, let refsBytes = try await ImportState.read("refs", of: stored, session.content) {
+            let (oldRefs, oldHead) = try ImportState.decodeRefs(refsBytes)
+            if oldRefs.filter({ options.selects($0.name) }) == selected && oldHead == head {
+                summary.nothingNew = true
+                summary.seconds = Self.clock() - started
+                return summary
+            }
+        }
+        if let stored {
+            if let map = try await ImportState.read("map", of: stored, session.content) { state.map = try ImportState.decodeMap(map) }
+            if let raw = try await ImportState.read("raw", of: stored, session.content) { state.rawTrees = try ImportState.decodeRaw(raw) }
+            if let refs = try await ImportState.read("refs", of: stored, session.content) { (state.refs, state.head) = try ImportState.decodeRefs(refs) }
+        }
+        let oldRefs = state.refs
+
+        // Tags first peeled to what they name; the commits behind every ref, then in topological order.
+        var tips: [GitOID] = []
+        var tagOrder: [GitOID] = []
+        var otherTargets: [GitOID] = []
+        var seenTags: Set<GitOID> = []
+        for ref in selected {
+            guard case .object(var id) = ref.target else { continue }
+            // A chain of annotated tags: each tag after what it names.
+            var chain: [GitOID] = []
+            while true {
+                let type = try state.map[id].map(Self.type(of:)) ?? source.type(of: id)
+                guard let type else {
+                    warn("ref \(String(decoding: ref.name, as: UTF8.self)) names \(id), which the source does not have: left out")
+                    break
+                }
+                if type == .tag {
+                    if !seenTags.insert(id).inserted { break }
+                    chain.append(id)
+                    guard let (_, raw) = try source.read(id), let target = GitFormat.tag(raw).object else {
+                        throw GitError.malformed(id, "a tag that names no object")
+                    }
+                    id = target
+                    continue
+                }
+                if type == .commit { tips.append(id) } else { otherTargets.append(id) }
+                break
+            }
+            tagOrder += chain.reversed()
+        }
+        let order = try topologicalOrder(tips)
+        for (n, id) in order.enumerated() {
+            try await importCommit(id)
+            if n % 64 == 0 { report(done: n, of: order.count) }
+        }
+        for id in otherTargets { _ = try await importLoose(id) }
+        for id in tagOrder { _ = try await importTag(id) }
+
+        // The refs, as Cairn refs; old commits a forced push dropped stay reachable.
+        var targets: [[UInt8]: RefTarget] = [:]
+        let byName = Dictionary(sourceRefs.map { ($0.name, $0.target) }, uniquingKeysWith: { a, _ in a })
+        for ref in selected {
+            var target = ref.target
+            var hops = 0
+            while case .symbolic(let to) = target, hops < 8, let next = byName[to] { target = next; hops += 1 }
+            guard case .object(let id) = target, let t = cairnTarget(id) else { continue }
+            guard Refs.isValidFullName(ref.name) else {
+                warn("ref \(String(decoding: ref.name, as: UTF8.self)) is not a name Cairn can hold: left out")
+                continue
+            }
+            targets[ref.name] = t
+        }
+        var removed: [[UInt8]] = []
+        var replacedRefs: [[UInt8]: RefTarget] = [:]
+        let newByName = Dictionary(selected.map { ($0.name, $0.target) }, uniquingKeysWith: { a, _ in a })
+        for old in oldRefs where options.selects(old.name) {
+            guard case .object(let oldID) = old.target else { continue }
+            if newByName[old.name] == nil { removed.append(old.name) }
+            if case .object(let newID)? = newByName[old.name], newID == oldID { continue }
+            var kept = false
+            if case .object(let newID)? = newByName[old.name], try isAncestor(oldID, of: newID) { kept = true }
+            if !kept, let t = cairnTarget(oldID) {
+                let name = Array("refs/cairn-import/replaced/\(options.name)/\(oldID.short)/".utf8) + old.name.dropFirst(5)
+                if Refs.isValidFullName(name) {
+                    replacedRefs[name] = t
+                    summary.replaced.append(String(decoding: name, as: UTF8.self))
+                }
+            }
+        }
+
+        // The state: refs outside this selection as they were, the selected ones as they are now.
+        state.refs = oldRefs.filter { !options.selects($0.name) } + selected
+        state.head = head
+        let stateID = try await saveState(stored)
+        options.progress?("uploading")
+        let defaultBranch: [UInt8]? = if case .symbolic(let to)? = head, targets[to] != nil { to } else { nil }
+        summary.refsChanged = 0
+        let published = try await repository.publish(objects) { refs in
+            var changed = 0
+            for name in removed where refs.all[name] != nil { refs.all[name] = nil; changed += 1 }
+            for (name, t) in targets where refs.all[name] != t { refs.all[name] = t; changed += 1 }
+            for (name, t) in replacedRefs { refs.all[name] = t }
+            refs.all[ImportState.refName(options.name)] = .snapshot(stateID)
+            // What a clone checks out: the source's HEAD, unless the repository's default names a ref it has.
+            if let defaultBranch, refs.defaultBranch.map({ refs.all[$0] == nil }) ?? true { refs.defaultBranch = defaultBranch }
+            summary.refsChanged = changed
+        }
+        _ = published
+        summary.seconds = Self.clock() - started
+        return summary
+    }
+
+    // MARK: history
+
+    /// Every commit reachable from `tips` that is not imported yet, parents first (Kahn's algorithm over
+    /// parents parsed from the raw bytes: a commit whose idents do not parse still has parents).
+    func topologicalOrder(_ tips: [GitOID]) throws -> [GitOID] {
+        var parents: [GitOID: [GitOID]] = [:]
+        var discovered: [GitOID] = []
+        var stack = tips.reversed().filter { state.map[$0] == nil }
+        while let id = stack.popLast() {
+            if parents[id] != nil { continue }
+            guard let ps = try source.read(id, { type, bytes -> [GitOID]? in type == .commit ? GitFormat.parents(bytes) : nil }) else {
+                throw GitError.missingObject(id, "a commit")
+            }
+            guard let ps else { throw GitError.malformed(id, "named as a commit but is not one") }
+            // Parents the source lacks (a shallow clone's boundary) are left out of the order.
+            let present = try ps.filter { state.map[$0] == nil && (parents[$0] != nil || source.contains($0)) }
+            if present.count + ps.filter({ state.map[$0] != nil }).count < ps.count { summary.shallowBoundary += 1 }
+            parents[id] = present
+            discovered.append(id)
+            for p in present.reversed() where parents[p] == nil { stack.append(p) }
+        }
+        var children: [GitOID: [GitOID]] = [:]
+        var waiting: [GitOID: Int] = [:]
+        for id in discovered {
+            let ps = Set(parents[id]!)
+            waiting[id] = ps.count
+            for p in ps { children[p, default: []].append(id) }
+        }
+        // Oldest discoveries first among the ready ones: deterministic for a given source.
+        var ready = discovered.filter { waiting[$0] == 0 }.reversed() as [GitOID]
+        var order: [GitOID] = []
+        order.reserveCapacity(discovered.count)
+        while let id = ready.popLast() {
+            order.append(id)
+            for c in (children[id] ?? []).reversed() {
+                waiting[c]! -= 1
+                if waiting[c] == 0 { ready.append(c) }
+            }
+        }
+        guard order.count == discovered.count else { throw GitError.verification("the source's history has a cycle") }
+        return order
+    }
+
+    /// Whether `old` is `new` or one of its ancestors (a fast-forward), walking the source's parents.
+    func isAncestor(_ old: GitOID, of new: GitOID) throws -> Bool {
+        var seen: Set<GitOID> = [new]
+        var stack = [new]
+        while let id = stack.popLast() {
+            if id == old { return true }
+            guard let ps = try source.read(id, { type, bytes in type == .commit ? GitFormat.parents(bytes) : [] }) else { continue }
+            for p in ps where seen.insert(p).inserted { stack.append(p) }
+        }
+        return false
+    }
+
+    func importCommit(_ id: GitOID) async throws {
+        guard let (type, raw) = try source.read(id), type == .commit else { throw GitError.missingObject(id, "a commit") }
+        currentCommit = id.description
+        let c = GitFormat.commit(raw)
+        guard let treeID = c.tree else { throw GitError.malformed(id, "a commit without a tree line") }
+        var baseTree: GitOID?
+        if let p = c.parents.first {
+            baseTree = commitTrees[p]
+            if baseTree == nil, let (t, parentRaw) = try source.read(p), t == .commit { baseTree = GitFormat.commit(parentRaw).tree }
+        }
+        let (tree, treeExact) = try await importTree(treeID, base: baseTree, path: [])
+        let mappedParents = c.parents.filter { state.map[$0]?.kind == .commit }
+        var snapshot = Snapshot(tree: tree, parents: mappedParents.map { state.map[$0]!.hash }, author: c.author ?? GitMapping.noIdent,
+                                committer: c.committer ?? GitMapping.noIdent, message: c.message, extraHeaders: c.extra)
+        let regenerated = GitMapping.commitBytes(snapshot, tree: treeExact ? treeID : nil, parents: mappedParents)
+        if regenerated != raw || c.extra.contains(where: { $0.key == GitMapping.rawKey }) {
+            snapshot.extraHeaders.append(ExtraHeader(key: GitMapping.rawKey, value: raw))
+            summary.rawKept += 1
+        }
+        let snapshotID = try await objects.put(snapshot.encoded)
+        state.map[id] = ImportState.Mapped(kind: .commit, hash: snapshotID, size: 0)
+        commitTrees[id] = treeID
+        summary.commits += 1
+    }
+
+    /// Imports a tree (memoised by git id) and returns its Cairn tree and whether Cairn's fields write it
+    /// back exactly. `base`: the same folder's tree in the first parent.
+    func importTree(_ id: GitOID, base: GitOID?, path: [UInt8]) async throws -> (ObjectID, Bool) {
+        if let m = state.map[id], m.kind == .tree { return (m.hash, state.rawTrees[id] == nil) }
+        guard let (type, raw) = try source.read(id) else {
+            throw GitError.missingObject(id, "the tree at '\(String(decoding: path, as: UTF8.self))' of commit \(currentCommit)")
+        }
+        guard type == .tree else { throw GitError.malformed(id, "named as a tree but is a \(type.name)") }
+        let items = try GitFormat.tree(raw, id: id)
+        var baseItems: [[UInt8]: GitFormat.TreeItem] = [:]
+        if let base, base != id, let (t, b) = try source.read(base), t == .tree {
+            for item in (try? GitFormat.tree(b, id: base)) ?? [] where baseItems[item.name] == nil { baseItems[item.name] = item }
+        }
+        var entries: [TreeEntry] = []
+        var ids: [[UInt8]: GitOID] = [:]
+        var exact = true
+        for item in items {
+            let childPath = path.isEmpty ? item.name : path + [0x2F] + item.name
+            let childType = try state.map[item.id].map(Self.type(of:)) ?? source.type(of: item.id)
+            var entry: TreeEntry?
+            switch item.mode & 0o170000 {
+            case 0o040000 where childType == .tree:
+                let b = baseItems[item.name].flatMap { $0.isDirectory ? $0.id : nil }
+                let (child, childExact) = try await importTree(item.id, base: b, path: childPath)
+                exact = exact && childExact
+                entry = TreeEntry(name: item.name, kind: .directory, mode: 0o040755, size: 0, mtimeSeconds: 0, mtimeNanoseconds: 0,
+                                  hash: child.bytes)
+            case let bits where (bits == 0o100000 || bits == 0o120000) && (childType == .blob || childType == nil):
+                let b = baseItems[item.name].flatMap { $0.isDirectory ? nil : $0.id }
+                entry = try await importBlob(item, base: b, path: childPath)
+            case 0o160000:
+                summary.gitlinks += 1
+                entry = TreeEntry(name: item.name, kind: .gitlink, mode: item.mode, size: 0, mtimeSeconds: 0, mtimeNanoseconds: 0,
+                                  hash: item.id.bytes)
+            default:
+                // A mode that does not fit what it names (a blob as a directory): the object is kept,
+                // the tree raw; Cairn's tree leaves the entry out.
+                exact = false
+                _ = try await importLoose(item.id)
+            }
+            guard let entry else { continue }
+            if Tree.isValidName(item.name), ids[item.name] == nil {
+                entries.append(entry)
+                ids[item.name] = item.id
+            } else {
+                exact = false  // `.`, `..`, a name with "/", an empty one, or a name twice: only the raw tree has it
+            }
+        }
+        let tree = try Tree(entries: entries)
+        let baseTree = base.flatMap { state.map[$0] }.flatMap { $0.kind == .tree ? $0.hash : nil }
+        let treeID = try await objects.put(tree.encoded, deltaBase: baseTree)
+        if exact { exact = GitMapping.treeBytes(tree, oid: { ids[$0.name] }) == raw }
+        if !exact {
+            state.rawTrees[id] = raw
+            summary.rawKept += 1
+        }
+        state.map[id] = ImportState.Mapped(kind: .tree, hash: treeID, size: 0)
+        summary.trees += 1
+        return (treeID, exact)
+    }
+
+    static let lfsPrefix = Array("version https://git-lfs.github.com/spec/v1".utf8)
+
+    /// A file or symlink entry for a blob (memoised by git id); a blob the source lacks (a partial clone)
+    /// becomes a `missing` entry and is reported.
+    func importBlob(_ item: GitFormat.TreeItem, base: GitOID?, path: [UInt8]) async throws -> TreeEntry {
+        let kind: TreeEntry.Kind = item.mode & 0o170000 == 0o120000 ? .symlink : .file
+        func entry(_ m: ImportState.Mapped) -> TreeEntry {
+            if m.kind == .missingBlob {
+                return TreeEntry(name: item.name, kind: .missing, mode: item.mode, size: 0, mtimeSeconds: 0, mtimeNanoseconds: 0,
+                                 hash: item.id.bytes)
+            }
+            return TreeEntry(name: item.name, kind: kind, mode: item.mode, size: m.size, mtimeSeconds: 0, mtimeNanoseconds: 0,
+                             hash: m.hash.bytes)
+        }
+        if let m = state.map[item.id] {
+            if m.kind == .missingBlob { noteMissing(item.id, path) }
+            return entry(m)
+        }
+        guard let (_, bytes) = try source.read(item.id) else {
+            noteMissing(item.id, path)
+            let m = ImportState.Mapped(kind: .missingBlob, hash: ImportState.zeroID, size: 0)
+            state.map[item.id] = m
+            return entry(m)
+        }
+        let m = try await storeBlob(item.id, bytes, base: base)
+        return entry(m)
+    }
+
+    func storeBlob(_ id: GitOID, _ bytes: [UInt8], base: GitOID?) async throws -> ImportState.Mapped {
+        let previous = base.flatMap { state.map[$0] }.flatMap { $0.kind == .blob ? $0.hash.bytes : nil }
+        let source = self.source
+        let hash = try await content.store(bytes, previous: previous) { try base.flatMap { try source.read($0)?.1 } }
+        if bytes.starts(with: Self.lfsPrefix) { summary.lfsPointers += 1 }
+        let m = ImportState.Mapped(kind: .blob, hash: ObjectID(hash)!, size: UInt64(bytes.count))
+        state.map[id] = m
+        summary.blobs += 1
+        summary.blobBytes += UInt64(bytes.count)
+        return m
+    }
+
+    func warn(_ message: String) { summary.warnings.append(message) }
+
+    func noteMissing(_ id: GitOID, _ path: [UInt8]) {
+        summary.missing.append(.init(path: path, commit: currentCommit, blob: id.description))
+    }
+
+    /// An object a ref or an odd tree entry names directly (a tree or a blob); nil if the source lacks it.
+    func importLoose(_ id: GitOID) async throws -> ImportState.Mapped? {
+        if let m = state.map[id] { return m }
+        guard let type = try source.type(of: id) else { return nil }
+        switch type {
+        case .tree: _ = try await importTree(id, base: nil, path: [])
+        case .blob:
+            guard let (_, bytes) = try source.read(id) else { return nil }
+            _ = try await storeBlob(id, bytes, base: nil)
+        case .commit:
+            // A commit named where a tree or blob belongs: imported with its history.
+            for c in try topologicalOrder([id]) { try await importCommit(c) }
+        case .tag: _ = try await importTag(id)
+        }
+        return state.map[id]
+    }
+
+    /// An annotated tag, after what it names (memoised by git id).
+    func importTag(_ id: GitOID) async throws -> ObjectID? {
+        if let m = state.map[id] { return m.kind == .tag ? m.hash : nil }
+        guard let (type, raw) = try source.read(id), type == .tag else { return nil }
+        let t = GitFormat.tag(raw)
+        guard let object = t.object, let mapped = try await importLoose(object), let target = mapped.refTarget else {
+            warn("tag \(String(decoding: t.name, as: UTF8.self)) (\(id)) names an object the source does not have: left out")
+            return nil
+        }
+        var tag = AnnotatedTag(target: target, name: t.name, tagger: t.tagger, message: t.message, extraHeaders: t.extra)
+        let exactTarget = mapped.kind != .tree || state.rawTrees[object] == nil
+        let regenerated = GitMapping.tagBytes(tag, target: exactTarget ? object : nil)
+        if regenerated != raw || t.extra.contains(where: { $0.key == GitMapping.rawKey }) {
+            tag.extraHeaders.append(ExtraHeader(key: GitMapping.rawKey, value: raw))
+            summary.rawKept += 1
+        }
+        let tagID = try await objects.put(tag.encoded)
+        state.map[id] = ImportState.Mapped(kind: .tag, hash: tagID, size: 0)
+        summary.tags += 1
+        return tagID
+    }
+
+    func cairnTarget(_ id: GitOID) -> RefTarget? { state.map[id]?.refTarget }
+
+    static func type(of m: ImportState.Mapped) -> GitObjectType? {
+        switch m.kind {
+        case .commit: .commit
+        case .tree: .tree
+        case .blob: .blob
+        case .tag: .tag
+        case .missingBlob: nil
+        }
+    }
+
+    // MARK: state
+
+    /// Stores the state's three files (each a forward delta on its previous version) under a snapshot
+    /// whose parent is the previous state.
+    func saveState(_ stored: ImportState.Stored?) async throws -> ObjectID {
+        options.progress?("saving the import state")
+        var entries: [TreeEntry] = []
+        for (name, bytes) in [("map", state.encodeMap()), ("raw", state.encodeRaw()),
+                              ("refs", ImportState.encodeRefs(state.refs, head: state.head))] {
+            let previous = stored?.files[name]?.hash
+            let hash = try await content.store(bytes, previous: previous) { nil }
+            entries.append(TreeEntry(name: Array(name.utf8), kind: .file, mode: 0o100644, size: UInt64(bytes.count), mtimeSeconds: 0,
+                                     mtimeNanoseconds: 0, hash: hash))
+        }
+        let tree = try Tree(entries: entries)
+        let treeID = try await objects.put(tree.encoded)
+        let now = FileSystem.now().0
+        let who = Signature(name: "cairn import-git", email: "cairn@localhost", time: now, zoneOffset: 0)
+        let snapshot = Snapshot(tree: treeID, parents: stored.map { [$0.snapshot] } ?? [], author: who, committer: who,
+                                message: Array("git import state for \(options.name)\n".utf8))
+        return try await objects.put(snapshot.encoded)
+    }
+
+    // MARK: progress
+
+    func report(done: Int, of total: Int) {
+        guard let progress = options.progress, done > 0 else { return }
+        let elapsed = Self.clock() - started
+        let rate = Double(done) / max(elapsed, 0.001)
+        let eta = Double(total - done) / max(rate, 0.001)
+        progress("importing commits: \(done)/\(total), \(summary.trees + summary.blobs) objects, \(summary.blobBytes >> 20) MiB, "
+                 + "\(Int(rate)) commits/s, about \(Int(eta)) s left")
+    }
+
+    static func clock() -> Double {
+        var ts = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &ts)
+        return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
+    }
+}
+

@@ -1,0 +1,47 @@
+import Testing
+@testable import CairnGit
+import CairnSnapshots
+
+@Suite struct GitFormatTests {
+    @Test func commitParsesAndWritesBackExactly() throws {
+        let raw = Array("""
+            tree 4b825dc642cb6eb9a060e54bf8d69288fbee4904
+            parent 1111111111111111111111111111111111111111
+            author A U Thor <a@example.com> 1700000000 +0100
+            committer C O Mitter <c@example.com> 1700000001 -0000
+            gpgsig -----BEGIN PGP SIGNATURE-----
+             
+             abc
+             -----END PGP SIGNATURE-----
+
+            message
+
+            """.utf8)
+        let c = GitFormat.commit(raw)
+        #expect(c.tree?.description == "4b825dc642cb6eb9a060e54bf8d69288fbee4904")
+        #expect(c.parents.count == 1)
+        #expect(c.committer?.zone == Array("-0000".utf8))
+        #expect(c.extra.count == 1 && c.extra[0].value == Array("-----BEGIN PGP SIGNATURE-----\n\nabc\n-----END PGP SIGNATURE-----".utf8))
+        let back = GitFormat.commitBytes(tree: c.tree!, parents: c.parents, author: c.author!, committer: c.committer!, extra: c.extra, message: c.message)
+        #expect(back == raw)
+    }
+
+    @Test func identsThatDoNotParseAreNil() {
+        #expect(GitFormat.ident(Array("Name 1700000000 +0000".utf8)) == nil)
+        #expect(GitFormat.ident(Array("Name <e> notadate +0000".utf8)) == nil)
+        let s = GitFormat.ident(Array("Name <e> 12 +1500".utf8))
+        #expect(s?.zone == Array("+1500".utf8))
+    }
+
+    @Test func treeOrderIsGits() throws {
+        let blob = GitOID([UInt8](repeating: 1, count: 20))!
+        let items = [GitFormat.TreeItem(mode: 0o040000, name: Array("a".utf8), id: blob),
+                     GitFormat.TreeItem(mode: 0o100644, name: Array("a.c".utf8), id: blob)]
+        let bytes = GitFormat.treeBytes(items)
+        let parsed = try GitFormat.tree(bytes, id: blob)
+        // "a.c" sorts before "a/" ('.' < '/').
+        #expect(parsed.map { String(decoding: $0.name, as: UTF8.self) } == ["a.c", "a"])
+        #expect(parsed[1].mode == 0o040000)
+        #expect(Array(bytes.prefix(6)) == Array("100644".utf8))
+    }
+}
