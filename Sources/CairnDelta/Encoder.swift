@@ -77,7 +77,7 @@ extension VCDIFF {
 
     /// Appends one window (RFC 3284 §4.2) with xdelta3's checksum placement: after the three section
     /// lengths, counted in the delta encoding length.
-    private static func appendWindow(_ out: inout [UInt8], segment: Range<Int>, targetLength: Int,
+    static func appendWindow(_ out: inout [UInt8], segment: Range<Int>, targetLength: Int,
                                      writer: InstructionWriter, checksum: UInt32?) {
         var indicator: UInt8 = 0
         if !segment.isEmpty { indicator |= WindowIndicator.source }
@@ -104,5 +104,36 @@ extension VCDIFF {
         out += writer.data
         out += writer.instructions
         out += writer.addresses
+    }
+}
+
+extension VCDIFF {
+    /// A delta from known copies, without searching: `copies` (ascending, non-overlapping target ranges)
+    /// say which target bytes equal which source bytes; everything else is added. For a caller that built
+    /// the target from the source and knows what it kept (a tree with a few entries changed). One window
+    /// with the whole source; nil when the target or source is too large for that (use `encode`).
+    public static func encode(source: [UInt8], target: [UInt8], copies: [(target: Range<Int>, source: Int)]) -> [UInt8]? {
+        guard target.count <= maxEncodeWindow, source.count <= maxSourceSegment else { return nil }
+        var out = magic
+        out.append(HeaderIndicator.appHeader)
+        let header = Array("cairn".utf8)
+        VarInt.append(header.count, to: &out)
+        out += header
+        var writer = InstructionWriter(segmentLength: source.count, expectedSize: target.count)
+        var at = 0
+        target.withUnsafeBufferPointer { t in
+            for c in copies {
+                guard c.target.lowerBound >= at, c.target.upperBound <= t.count, c.source >= 0,
+                      c.source + c.target.count <= source.count else { continue }
+                writer.add(UnsafeBufferPointer(rebasing: t[at..<c.target.lowerBound]))
+                if !c.target.isEmpty { writer.copy(from: c.source, size: c.target.count) }
+                at = c.target.upperBound
+            }
+            writer.add(UnsafeBufferPointer(rebasing: t[at...]))
+        }
+        writer.finish()
+        let checksum = target.withUnsafeBytes { Adler32.checksum($0) }
+        appendWindow(&out, segment: 0..<source.count, targetLength: target.count, writer: writer, checksum: checksum)
+        return out
     }
 }

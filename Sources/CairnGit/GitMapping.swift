@@ -12,17 +12,16 @@ enum GitMapping {
         return last.value
     }
 
-    /// Git's mode for an entry: directories 40000, symlinks 120000, gitlinks 160000; files keep an
-    /// imported mode git knows (100644, 100755, legacy 100664) and otherwise by their execute bit.
+    /// Git's mode for an entry: directories 40000, symlinks 120000, gitlinks 160000, files 100755 or
+    /// 100644 by the owner's execute bit (an imported tree with any other file mode, legacy 100664
+    /// included, is kept raw).
     static func gitMode(_ e: TreeEntry) -> UInt32 {
         switch e.kind {
         case .directory: return 0o040000
         case .symlink: return 0o120000
         case .gitlink: return 0o160000
         case .missing: return e.mode
-        case .file:
-            if e.mode == 0o100644 || e.mode == 0o100755 || e.mode == 0o100664 { return e.mode }
-            return e.mode & 0o111 != 0 ? 0o100755 : 0o100644
+        case .file: return e.mode & 0o100 != 0 ? 0o100755 : 0o100644
         }
     }
 

@@ -55,7 +55,10 @@ enum GitFormat {
         let digits = fields[..<space]
         guard !digits.isEmpty, digits.count <= 18, digits.allSatisfy({ (0x30...0x39).contains($0) }),
               let time = Int64(String(decoding: digits, as: UTF8.self)) else { return nil }
-        return Signature(nameBytes: Array(name), emailBytes: Array(v[(lt + 1)..<gt]), time: time, zone: Array(fields[(space + 1)...]))
+        // A zone is short text on one line ("+0100", "-0000", "+1500"); anything else keeps the object raw.
+        let zone = fields[(space + 1)...]
+        guard zone.count <= 32, !zone.contains(0x0A) else { return nil }
+        return Signature(nameBytes: Array(name), emailBytes: Array(v[(lt + 1)..<gt]), time: time, zone: Array(zone))
     }
 
     static func identBytes(_ s: Signature) -> [UInt8] {
@@ -92,18 +95,16 @@ enum GitFormat {
         return c
     }
 
-    /// Only the parent ids (the walk over history reads nothing else).
+    /// Only the parent ids (the walk over history reads nothing else), parsed as `commit` parses them:
+    /// the headers up to the blank line, not the message.
     static func parents(_ bytes: UnsafeRawBufferPointer) -> [GitOID] {
-        var out: [GitOID] = []
-        // "tree <40>\n" then "parent <40>\n" lines.
-        var i = 46
-        let prefix = Array("parent ".utf8)
-        while i + 48 <= bytes.count, bytes[i..<(i + 7)].elementsEqual(prefix), bytes[i + 47] == 0x0A,
-              let id = GitOID(hex: bytes[(i + 7)..<(i + 47)]) {
-            out.append(id)
-            i += 48
+        var end = 0
+        while end < bytes.count {
+            guard let nl = bytes[end...].firstIndex(of: 0x0A) else { end = bytes.count; break }
+            if nl == end { break }
+            end = nl + 1
         }
-        return out
+        return commit(Array(bytes[0..<end])).parents
     }
 
     static func commitBytes(tree: GitOID, parents: [GitOID], author: Signature, committer: Signature, extra: [ExtraHeader],

@@ -78,6 +78,8 @@ public final class GitImporter {
     var objects: ObjectStore!
     var content: ContentStore!
     var currentCommit = ""
+    /// Trees and tags being imported: with hash checks off, a hand-made object can name itself.
+    var inProgress: Set<GitOID> = []
     var started = 0.0
 
     public init(source: GitRepository, repository: Repository, options: GitImportOptions) {
@@ -111,13 +113,34 @@ public final class GitImporter {
         }
         let oldRefs = state.refs
 
+        // Refs name objects directly or through symbolic refs (an alias such as `refs/heads/master` →
+        // `refs/heads/main`): what each selected ref resolves to.
+        let byName = Dictionary(sourceRefs.map { ($0.name, $0.target) }, uniquingKeysWith: { a, _ in a })
+        func resolved(_ target: GitRef.Target) -> GitOID? {
+            var target = target
+            var hops = 0
+            while case .symbolic(let to) = target, hops < 8, let next = byName[to] { target = next; hops += 1 }
+            if case .object(let id) = target { return id }
+            return nil
+        }
+        let selectedNames = Set(selected.map(\.name))
+        // A symbolic ref whose target is selected too stays symbolic (in the import state, for export);
+        // Cairn refs cannot be symbolic, so any other one becomes a Cairn ref to what it resolves to.
+        func staysSymbolic(_ ref: GitRef) -> Bool {
+            if case .symbolic(let to) = ref.target { return selectedNames.contains(to) }
+            return false
+        }
+
         // Tags first peeled to what they name; the commits behind every ref, then in topological order.
         var tips: [GitOID] = []
         var tagOrder: [GitOID] = []
         var otherTargets: [GitOID] = []
         var seenTags: Set<GitOID> = []
         for ref in selected {
-            guard case .object(var id) = ref.target else { continue }
+            guard var id = resolved(ref.target) else {
+                warn("ref \(String(decoding: ref.name, as: UTF8.self)) names no object: left out")
+                continue
+            }
             // A chain of annotated tags: each tag after what it names.
             var chain: [GitOID] = []
             while true {
@@ -130,7 +153,9 @@ public final class GitImporter {
                     if !seenTags.insert(id).inserted { break }
                     chain.append(id)
                     guard let (_, raw) = try source.read(id), let target = GitFormat.tag(raw).object else {
-                        throw GitError.malformed(id, "a tag that names no object")
+                        warn("tag \(id) names no object: left out")
+                        chain.removeLast()
+                        break
                     }
                     id = target
                     continue
@@ -148,51 +173,71 @@ public final class GitImporter {
         for id in otherTargets { _ = try await importLoose(id) }
         for id in tagOrder { _ = try await importTag(id) }
 
-        // The refs, as Cairn refs; old commits a forced push dropped stay reachable.
+        // The refs, as Cairn refs.
         var targets: [[UInt8]: RefTarget] = [:]
-        let byName = Dictionary(sourceRefs.map { ($0.name, $0.target) }, uniquingKeysWith: { a, _ in a })
-        for ref in selected {
-            var target = ref.target
-            var hops = 0
-            while case .symbolic(let to) = target, hops < 8, let next = byName[to] { target = next; hops += 1 }
-            guard case .object(let id) = target, let t = cairnTarget(id) else { continue }
+        for ref in selected where !staysSymbolic(ref) {
+            guard let id = resolved(ref.target), let t = cairnTarget(id) else { continue }
             guard Refs.isValidFullName(ref.name) else {
                 warn("ref \(String(decoding: ref.name, as: UTF8.self)) is not a name Cairn can hold: left out")
                 continue
             }
             targets[ref.name] = t
         }
+        // What the last import set each ref to, and the refs it must now remove or keep aside: old
+        // commits a forced push dropped stay reachable.
+        var previousTargets: [[UInt8]: RefTarget] = [:]
         var removed: [[UInt8]] = []
         var replacedRefs: [[UInt8]: RefTarget] = [:]
-        let newByName = Dictionary(selected.map { ($0.name, $0.target) }, uniquingKeysWith: { a, _ in a })
+        func keepAside(_ name: [UInt8], _ label: String, _ target: RefTarget) {
+            let aside = Array("refs/cairn-import/replaced/\(options.name)/\(label)/".utf8) + name.dropFirst(5)
+            guard Refs.isValidFullName(aside) else { return }
+            replacedRefs[aside] = target
+            summary.replaced.append(String(decoding: aside, as: UTF8.self))
+        }
         for old in oldRefs where options.selects(old.name) {
-            guard case .object(let oldID) = old.target else { continue }
-            if newByName[old.name] == nil { removed.append(old.name) }
-            if case .object(let newID)? = newByName[old.name], newID == oldID { continue }
-            var kept = false
-            if case .object(let newID)? = newByName[old.name], try isAncestor(oldID, of: newID) { kept = true }
-            if !kept, let t = cairnTarget(oldID) {
-                let name = Array("refs/cairn-import/replaced/\(options.name)/\(oldID.short)/".utf8) + old.name.dropFirst(5)
-                if Refs.isValidFullName(name) {
-                    replacedRefs[name] = t
-                    summary.replaced.append(String(decoding: name, as: UTF8.self))
-                }
-            }
+            guard case .object(let oldID) = old.target, let oldTarget = cairnTarget(oldID) else { continue }
+            previousTargets[old.name] = oldTarget
+            let newID = selectedNames.contains(old.name) ? resolved(byName[old.name]!) : nil
+            if newID == nil && targets[old.name] == nil { removed.append(old.name) }
+            if let newID, newID == oldID { continue }
+            if let newID, try isAncestor(oldID, of: newID) { continue }
+            keepAside(old.name, oldID.short, oldTarget)
         }
 
         // The state: refs outside this selection as they were, the selected ones as they are now.
-        state.refs = oldRefs.filter { !options.selects($0.name) } + selected
+        state.refs = oldRefs.filter { !options.selects($0.name) } + selected.filter { $0.name.count <= 4096 }
         state.head = head
         let stateID = try await saveState(stored)
         options.progress?("uploading")
         let defaultBranch: [UInt8]? = if case .symbolic(let to)? = head, targets[to] != nil { to } else { nil }
-        summary.refsChanged = 0
+        let stateRef = ImportState.refName(options.name)
+        let name = options.name
         let published = try await repository.publish(objects) { refs in
+            // Another import under this name got there first: its state would be lost.
+            guard refs.all[stateRef]?.id == stored?.snapshot else {
+                throw GitError.verification("another import named '\(name)' finished meanwhile: run this one again")
+            }
             var changed = 0
-            for name in removed where refs.all[name] != nil { refs.all[name] = nil; changed += 1 }
-            for (name, t) in targets where refs.all[name] != t { refs.all[name] = t; changed += 1 }
-            for (name, t) in replacedRefs { refs.all[name] = t }
-            refs.all[ImportState.refName(options.name)] = .snapshot(stateID)
+            var aside = replacedRefs
+            func moveAside(_ ref: [UInt8]) {
+                // A ref moved in Cairn since the last import (a commit made here): kept, never dropped.
+                guard let current = refs.all[ref], current != previousTargets[ref], current != targets[ref], let id = current.id else { return }
+                let label = "cairn-\(id.short)"
+                let n = Array("refs/cairn-import/replaced/\(name)/\(label)/".utf8) + ref.dropFirst(5)
+                if Refs.isValidFullName(n) { aside[n] = current }
+            }
+            for ref in removed where refs.all[ref] != nil {
+                moveAside(ref)
+                refs.all[ref] = nil
+                changed += 1
+            }
+            for (ref, t) in targets where refs.all[ref] != t {
+                moveAside(ref)
+                refs.all[ref] = t
+                changed += 1
+            }
+            for (ref, t) in aside { refs.all[ref] = t }
+            refs.all[stateRef] = .snapshot(stateID)
             // What a clone checks out: the source's HEAD, unless the repository's default names a ref it has.
             if let defaultBranch, refs.defaultBranch.map({ refs.all[$0] == nil }) ?? true { refs.defaultBranch = defaultBranch }
             summary.refsChanged = changed
@@ -290,6 +335,8 @@ public final class GitImporter {
             throw GitError.missingObject(id, "the tree at '\(String(decoding: path, as: UTF8.self))' of commit \(currentCommit)")
         }
         guard type == .tree else { throw GitError.malformed(id, "named as a tree but is a \(type.name)") }
+        guard inProgress.insert(id).inserted else { throw GitError.malformed(id, "a tree that contains itself") }
+        defer { inProgress.remove(id) }
         let items = try GitFormat.tree(raw, id: id)
         var baseItems: [[UInt8]: GitFormat.TreeItem] = [:]
         if let base, base != id, let (t, b) = try source.read(base), t == .tree {
@@ -300,7 +347,9 @@ public final class GitImporter {
         var exact = true
         for item in items {
             let childPath = path.isEmpty ? item.name : path + [0x2F] + item.name
-            let childType = try state.map[item.id].map(Self.type(of:)) ?? source.type(of: item.id)
+            // A gitlink names a commit of another repository: nothing to look up.
+            let isGitlink = item.mode & 0o170000 == 0o160000
+            let childType = isGitlink ? nil : try state.map[item.id].map(Self.type(of:)) ?? source.type(of: item.id)
             var entry: TreeEntry?
             switch item.mode & 0o170000 {
             case 0o040000 where childType == .tree:
@@ -349,12 +398,15 @@ public final class GitImporter {
     /// becomes a `missing` entry and is reported.
     func importBlob(_ item: GitFormat.TreeItem, base: GitOID?, path: [UInt8]) async throws -> TreeEntry {
         let kind: TreeEntry.Kind = item.mode & 0o170000 == 0o120000 ? .symlink : .file
+        // What a checkout gives the file: 644 or 755, never a setuid bit or no permissions at all, whatever
+        // the git tree says (an odd mode leaves the tree raw, so git gets it back).
+        let mode: UInt32 = kind == .symlink ? 0o120000 : item.mode & 0o100 != 0 ? 0o100755 : 0o100644
         func entry(_ m: ImportState.Mapped) -> TreeEntry {
             if m.kind == .missingBlob {
                 return TreeEntry(name: item.name, kind: .missing, mode: item.mode, size: 0, mtimeSeconds: 0, mtimeNanoseconds: 0,
                                  hash: item.id.bytes)
             }
-            return TreeEntry(name: item.name, kind: kind, mode: item.mode, size: m.size, mtimeSeconds: 0, mtimeNanoseconds: 0,
+            return TreeEntry(name: item.name, kind: kind, mode: mode, size: m.size, mtimeSeconds: 0, mtimeNanoseconds: 0,
                              hash: m.hash.bytes)
         }
         if let m = state.map[item.id] {
@@ -410,6 +462,8 @@ public final class GitImporter {
     func importTag(_ id: GitOID) async throws -> ObjectID? {
         if let m = state.map[id] { return m.kind == .tag ? m.hash : nil }
         guard let (type, raw) = try source.read(id), type == .tag else { return nil }
+        guard inProgress.insert(id).inserted else { throw GitError.malformed(id, "a tag that names itself") }
+        defer { inProgress.remove(id) }
         let t = GitFormat.tag(raw)
         guard let object = t.object, let mapped = try await importLoose(object), let target = mapped.refTarget else {
             warn("tag \(String(decoding: t.name, as: UTF8.self)) (\(id)) names an object the source does not have: left out")

@@ -50,12 +50,15 @@ public final class GitRegenerator {
     /// recorded for it (needed for a tree kept raw, which Cairn's fields do not name).
     public func emit(_ target: RefTarget, expected: GitOID?) async throws -> GitOID {
         guard let id = target.id else { throw GitError.verification("a ref names a bad id") }
+        let got: GitOID
         switch target.kind {
-        case .snapshot: return try await emitHistory(id)
-        case .tree: return try await emitTree(id, expected: expected)
-        case .content: return try await emitBlob(id)
-        case .tag: return try await emitTag(id, expected: expected)
+        case .snapshot: got = try await emitHistory(id)
+        case .tree: got = try await emitTree(id, expected: expected)
+        case .content: got = try await emitBlob(id)
+        case .tag: got = try await emitTag(id, expected: expected)
         }
+        if let expected, got != expected { throw GitError.verification("\(expected) rebuilds as \(got)") }
+        return got
     }
 
     func hashAndSink(_ type: GitObjectType, _ bytes: [UInt8]) throws -> GitOID {
@@ -164,8 +167,9 @@ public final class GitRegenerator {
             guard let tree = c.tree else { throw GitError.verification("the raw bytes kept for snapshot \(snapshotID.short) name no tree") }
             let got = try await emitTree(s.tree, expected: tree)
             guard got == tree else { throw GitError.verification("commit bytes kept for \(snapshotID.short) name tree \(tree), the repository rebuilds \(got)") }
-            // The snapshot's parents are the raw parents the source had (a shallow boundary's are absent).
-            guard c.parents.filter({ map[$0]?.kind == .commit }) == parents else {
+            // The snapshot's parents are the raw parents the source had then, in order (a shallow
+            // boundary's were absent; a later import may have them).
+            guard Self.isSubsequence(parents, of: c.parents) else {
                 throw GitError.verification("commit bytes kept for \(snapshotID.short) name other parents than the snapshot")
             }
             bytes = raw
@@ -174,6 +178,12 @@ public final class GitRegenerator {
             bytes = GitMapping.commitBytes(s, tree: tree, parents: parents)!
         }
         commitIDs[snapshotID] = try hashAndSink(.commit, bytes)
+    }
+
+    static func isSubsequence(_ a: [GitOID], of b: [GitOID]) -> Bool {
+        var i = 0
+        for x in b where i < a.count && a[i] == x { i += 1 }
+        return i == a.count
     }
 
     func emitTag(_ tagID: ObjectID, expected: GitOID?) async throws -> GitOID {

@@ -22,7 +22,10 @@ public enum GitTransfer {
         let sourceRefs = try source.refs()
         let byName = Dictionary(sourceRefs.map { ($0.name, $0.target) }, uniquingKeysWith: { a, _ in a })
         var report = GitTransferReport()
+        let selected = Set(sourceRefs.map(\.name).filter(options.selects))
         for ref in sourceRefs where options.selects(ref.name) {
+            // An alias of a selected ref is checked through that ref (the import keeps it symbolic).
+            if case .symbolic(let to) = ref.target, selected.contains(to) { continue }
             let name = String(decoding: ref.name, as: UTF8.self)
             var target = ref.target
             var hops = 0

@@ -103,6 +103,10 @@ extension Repository {
         // still holds untracked files (folders last, deepest first, once their files are gone).
         var folders: [[UInt8]] = []
         func remove(_ path: [UInt8]) {
+            // Never inside this worktree's state, nor under a name a checkout never writes (`.git`).
+            let parts = path.split(separator: 0x2F)
+            if parts.first.map({ Array($0) == Array(LocalState.folderName.utf8) }) ?? true { return }
+            if parts.contains(where: { !TreeEntry.isCheckoutSafe(Array($0)) }) { return }
             let p = workTree.appending(path)
             guard let st = try? FileSystem.linkStatus(p) else { return }
             if st.kind == .directory {

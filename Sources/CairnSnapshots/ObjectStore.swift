@@ -79,14 +79,22 @@ public actor ObjectStore {
 
     /// Puts a tree as a VCDIFF delta on `base` (the same folder's tree in the parent snapshot) when that
     /// is at most a quarter of its size and the chain stays within `maxTreeDepth`; else whole.
+    /// `baseBytes`: the base's bytes when the caller holds them (checked against its id), so a base whose
+    /// pack was uploaded is not fetched back. `delta`: makes the delta from the base's bytes when the
+    /// caller knows what the two share (an importer that built the tree from its base), sparing the
+    /// search; nil from it means search.
     @discardableResult
-    public func put(_ bytes: [UInt8], deltaBase base: ObjectID?) async throws -> ObjectID {
+    public func put(_ bytes: [UInt8], deltaBase base: ObjectID?, baseBytes known: [UInt8]? = nil,
+                    delta makeDelta: (@Sendable ([UInt8]) -> [UInt8]?)? = nil) async throws -> ObjectID {
         let id = ObjectCoding.id(of: bytes)
         guard let base, base != id, !contains(id), ObjectCoding.kind(of: bytes) == .tree, bytes.count <= PackBuilder.maxDeltaTarget,
-              let baseBytes = try? await get(base), let depth = treeDepths[base], depth < Self.maxTreeDepth else {
+              let depth = treeDepths[base], depth < Self.maxTreeDepth else {
             return try await put(bytes)
         }
-        let delta = VCDIFF.encode(source: baseBytes, target: bytes)
+        var baseBytes = known.flatMap { ObjectCoding.id(of: $0) == base ? $0 : nil }
+        if baseBytes == nil { baseBytes = try? await get(base) }
+        guard let baseBytes else { return try await put(bytes) }
+        let delta = makeDelta?(baseBytes) ?? VCDIFF.encode(source: baseBytes, target: bytes)
         guard delta.count * 4 <= bytes.count, !contains(id) else { return try await put(bytes) }
         pendingObjects[id] = bytes
         treeDepths[id] = depth + 1

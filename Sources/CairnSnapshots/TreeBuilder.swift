@@ -320,8 +320,13 @@ public final class TreeBuilder: @unchecked Sendable {
         let objects = content.objects
         if await !objects.contains(id), let previousID = await walk.lookup.tree(at: relative),
            let previous = try? await objects.tree(previousID),
-           previous.entries.contains(where: { $0.checkoutMtime == nil || $0.kind == .gitlink }) {
+           previous.entries.contains(where: { $0.checkoutMtime == nil || $0.kind == .gitlink || !TreeEntry.isCheckoutSafe($0.name) }) {
             var changed = false
+            // Entries a checkout never writes (an imported `.git`) stay while the worktree has nothing there.
+            for old in previous.entries where !TreeEntry.isCheckoutSafe(old.name) && !entries.contains(where: { $0.name == old.name }) {
+                entries.append(old)
+                changed = true
+            }
             for (i, e) in entries.enumerated() {
                 // A submodule's gitlink checks out as an empty folder: while it is one, the gitlink stays.
                 if e.kind == .directory, e.hash == Self.emptyTreeID.bytes, let old = previous.entry(named: e.name), old.kind == .gitlink {

@@ -117,10 +117,19 @@ public struct TreeDiff: Sendable {
         }
         if folders.isEmpty {
             // A folder of files: its id says whether anything changed, without reading the stored folder.
-            let mine = leaves.values.sorted { $0.name.lexicographicallyPrecedes($1.name) }
-            let id = ObjectCoding.id(of: try Tree(entries: mine).encoded)
+            var mine = leaves.values.sorted { $0.name.lexicographicallyPrecedes($1.name) }
+            var id = ObjectCoding.id(of: try Tree(entries: mine).encoded)
             if id != old {
-                try await merge(try await entries(old), mine, prefix: relative, visit) { o, n, p in try await trees(o, n, prefix: p, visit) }
+                let stored = try await entries(old)
+                // Entries a checkout never writes (an imported `.git`) are not gone, as a commit keeps them.
+                let kept = stored.filter { !TreeEntry.isCheckoutSafe($0.name) && leaves[$0.name] == nil }
+                if !kept.isEmpty {
+                    mine = (mine + kept).sorted { $0.name.lexicographicallyPrecedes($1.name) }
+                    id = ObjectCoding.id(of: try Tree(entries: mine).encoded)
+                }
+                if id != old {
+                    try await merge(stored, mine, prefix: relative, visit) { o, n, p in try await trees(o, n, prefix: p, visit) }
+                }
             }
             return id
         }
@@ -138,6 +147,10 @@ public struct TreeDiff: Sendable {
             let o = v.old
             let oldDir = o?.kind == .directory ? o.flatMap { ObjectID($0.hash) } : nil
             // A submodule's gitlink checks out as an empty folder: while it is one, nothing changed.
+            if !v.isFolder, leaves[name] == nil, let o, !TreeEntry.isCheckoutSafe(o.name) {
+                mine.append(o)
+                continue
+            }
             if v.isFolder, let o, o.kind == .gitlink, (try? FileSystem.names(in: path.appending(name)))?.isEmpty == true {
                 mine.append(o)
                 continue

@@ -47,10 +47,11 @@ import Testing
                                                             ("100644", Array("x/y".utf8), v2)]))
         let dotGit = try g.literal("tree", Git.treeBytes([("100644", Array(".git".utf8), v1), ("100644", Array("ok".utf8), v2)]))
         let blobAsDir = try g.literal("tree", Git.treeBytes([("40000", Array("notadir".utf8), exec)]))
+        let setuid = try g.literal("tree", Git.treeBytes([("104755", Array("setuid".utf8), exec), ("100000", Array("noperms".utf8), v1)]))
         let odd = try mktree([("040000", "tree", legacy, Array("legacy".utf8)), ("040000", "tree", padded, Array("padded".utf8)),
                               ("040000", "tree", unsorted, Array("unsorted".utf8)), ("040000", "tree", duplicate, Array("duplicate".utf8)),
                               ("040000", "tree", badNames, Array("badnames".utf8)), ("040000", "tree", dotGit, Array("dotgit".utf8)),
-                              ("040000", "tree", blobAsDir, Array("blobasdir".utf8))])
+                              ("040000", "tree", blobAsDir, Array("blobasdir".utf8)), ("040000", "tree", setuid, Array("modes".utf8))])
         ids["t1"] = t1; ids["odd"] = odd
 
         let c1 = try g.text(["commit-tree", t1, "-m", "first"])
@@ -113,6 +114,11 @@ import Testing
         #expect(FileManager.default.fileExists(atPath: repo + "/dotgit/ok"))
         #expect(!FileManager.default.fileExists(atPath: repo + "/dotgit/.git"))
         #expect(FileManager.default.fileExists(atPath: repo + "/legacy/legacy"))
+        // Odd modes check out as 755 or 644: never setuid, never unreadable.
+        #expect(try RawFile.status(Data((repo + "/modes/setuid").utf8)).st_mode & 0o7777 == 0o755)
+        #expect(try RawFile.status(Data((repo + "/modes/noperms").utf8)).st_mode & 0o7777 == 0o644)
+        let oddStatus = try cairn(["status"], in: repo)
+        #expect(oddStatus.stdout.contains("nothing to commit"), "\(oddStatus.stdout)")
         try cairn(["checkout", "--force", "main"], in: repo)
 
         // Restore at a date on the imported first-parent line: f was "version one" until 1700000100.
@@ -138,6 +144,7 @@ import Testing
         }
         try g.run(["tag", "-a", "v1", "-m", "one"])
         try g.run(["branch", "feature", "HEAD~2"])
+        try g.run(["symbolic-ref", "refs/heads/alias", "refs/heads/main"])
         return g
     }
 
@@ -153,8 +160,14 @@ import Testing
             try Data("line \(i)\n".utf8).write(to: URL(fileURLWithPath: g.dir + "/file.txt"))
             try g.run(["commit", "-q", "-am", "commit \(i)"])
         }
+        // A snapshot made in Cairn on the imported branch is never dropped by the next import.
+        try Data("cairn side\n".utf8).write(to: URL(fileURLWithPath: repo + "/cairn-only.txt"))
+        try cairn(["commit", "-m", "made in cairn"], in: repo)
+        let cairnTip = try cairn(["log", "--oneline", "-n", "1"], in: repo).stdout.prefix(12)
         let second = try cairn(["import-git", g.dir, "--json"], in: repo)
         #expect(second.stdout.contains("\"commits\":2"), "\(second.stdout)")
+        let kept = try cairn(["log", "--oneline", "-n", "1", "refs/cairn-import/replaced/plain/cairn-\(cairnTip)/heads/main"], in: repo)
+        #expect(kept.stdout.contains("made in cairn"), "\(kept.stdout) \(kept.stderr)")
         // A forced push: feature rewritten; its old tip stays reachable under refs/cairn-import/replaced/.
         let oldFeature = try g.text(["rev-parse", "feature"])
         try g.run(["checkout", "-q", "feature"])

@@ -78,7 +78,7 @@ struct Git {
 
     /// Every ref with its id, and what HEAD names.
     func refSet() throws -> [String] {
-        let refs = try text(["for-each-ref", "--format=%(objectname) %(refname)"]).split(separator: "\n").map(String.init)
+        let refs = try text(["for-each-ref", "--format=%(objectname) %(refname) %(symref)"]).split(separator: "\n").map(String.init)
         let head = (try? text(["symbolic-ref", "HEAD"])) ?? ""
         return refs.filter { !$0.contains(" refs/cairn-import/") } + ["HEAD -> " + head]
     }
