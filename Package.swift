@@ -46,7 +46,7 @@ let package = Package(
         // Snapshots: objects, packs, delta chains, repository state, worktree scan.
         .target(name: "CairnSnapshots", dependencies: ["CairnFiles", "CairnPrimitives", "CairnFormats", "CairnGrid", "CairnDelta"], exclude: ["README.md"]),
         // Git import, verify and export: the only module that links libgit2.
-        .target(name: "CairnGit", dependencies: ["CGit2", "CairnFiles", "CairnPrimitives", "CairnSnapshots"], exclude: ["README.md"]),
+        .target(name: "CairnGit", dependencies: ["CGit2", "CairnFiles", "CairnPrimitives", "CairnDelta", "CairnSnapshots"], exclude: ["README.md"]),
         // The command-line tool.
         .executableTarget(name: "cairn", dependencies: [
             "CMalloc", "CairnFiles", "CairnPrimitives", "CairnGrid", "CairnErasure", "CairnFormats", "CairnStorage", "CairnSnapshots", "CairnGit",

@@ -171,7 +171,20 @@ enum GitFormat {
 
     /// Entries in stored order (odd trees may be unsorted or repeat a name); throws on a truncated tree.
     static func tree(_ bytes: [UInt8], id: GitOID) throws -> [TreeItem] {
+        var canonical = true
+        return try tree(bytes, id: id, canonical: &canonical)
+    }
+
+    /// The modes git writes, and so the only ones `treeBytes` writes back.
+    static func isCanonicalMode(_ mode: UInt32) -> Bool {
+        mode == 0o100644 || mode == 0o100755 || mode == 0o040000 || mode == 0o120000 || mode == 0o160000
+    }
+
+    /// As `tree(_:id:)`; `canonical` ends true when the bytes are what `treeBytes` writes for these items:
+    /// modes git writes, without leading zeros, names strictly in git's order.
+    static func tree(_ bytes: [UInt8], id: GitOID, canonical: inout Bool) throws -> [TreeItem] {
         var out: [TreeItem] = []
+        canonical = true
         var i = 0
         while i < bytes.count {
             guard let space = bytes[i...].firstIndex(of: 0x20), space > i, space - i <= 12,
@@ -184,7 +197,11 @@ enum GitFormat {
                 mode = mode << 3 | UInt32(d - 0x30)
             }
             let oid = bytes.withUnsafeBytes { GitOID(unchecked: UnsafeRawBufferPointer(rebasing: $0[(nul + 1)...])) }
-            out.append(TreeItem(mode: mode, name: Array(bytes[(space + 1)..<nul]), id: oid))
+            let item = TreeItem(mode: mode, name: Array(bytes[(space + 1)..<nul]), id: oid)
+            if canonical {
+                canonical = bytes[i] != 0x30 && isCanonicalMode(mode) && (out.last.map { gitPrecedes($0, item) } ?? true)
+            }
+            out.append(item)
             i = nul + 21
         }
         return out
@@ -192,8 +209,23 @@ enum GitFormat {
 
     /// Git's order: by name bytes, a directory's name compared as if it ended in "/".
     static func sortedForGit(_ items: [TreeItem]) -> [TreeItem] {
-        items.sorted { a, b in
-            (a.isDirectory ? a.name + [0x2F] : a.name).lexicographicallyPrecedes(b.isDirectory ? b.name + [0x2F] : b.name)
+        for i in items.indices.dropFirst() where gitPrecedes(items[i], items[i - 1]) { return items.sorted(by: gitPrecedes) }
+        return items
+    }
+
+    /// `a` before `b` in git's order, without building the "name/" strings.
+    static func gitPrecedes(_ a: TreeItem, _ b: TreeItem) -> Bool {
+        a.name.withUnsafeBufferPointer { x in
+            b.name.withUnsafeBufferPointer { y in
+                let n = min(x.count, y.count)
+                for i in 0..<n where x[i] != y[i] { return x[i] < y[i] }
+                // One name is a prefix of the other: compare the next byte, a directory's being "/", then
+                // (both names at their virtual end) the shorter first.
+                let ca = x.count > n ? Int(x[n]) : a.isDirectory ? 0x2F : -1
+                let cb = y.count > n ? Int(y[n]) : b.isDirectory ? 0x2F : -1
+                if ca != cb { return ca < cb }
+                return x.count + (a.isDirectory ? 1 : 0) < y.count + (b.isDirectory ? 1 : 0)
+            }
         }
     }
 

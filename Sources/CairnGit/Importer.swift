@@ -1,3 +1,4 @@
+import CairnDelta
 import CairnFiles
 import CairnPrimitives
 import CairnSnapshots
@@ -80,6 +81,10 @@ public final class GitImporter {
     var currentCommit = ""
     /// Trees and tags being imported: with hash checks off, a hand-made object can name itself.
     var inProgress: Set<GitOID> = []
+    /// Trees built lately, by git id (a new tree's base is almost always among them).
+    var built: [GitOID: Built] = [:]
+    /// The distinct commits gitlinks name.
+    var gitlinks: Set<GitOID> = []
     var started = 0.0
 
     public init(source: GitRepository, repository: Repository, options: GitImportOptions) {
@@ -243,6 +248,7 @@ public final class GitImporter {
             summary.refsChanged = changed
         }
         _ = published
+        summary.gitlinks = gitlinks.count
         summary.seconds = Self.clock() - started
         return summary
     }
@@ -337,59 +343,172 @@ public final class GitImporter {
         guard type == .tree else { throw GitError.malformed(id, "named as a tree but is a \(type.name)") }
         guard inProgress.insert(id).inserted else { throw GitError.malformed(id, "a tree that contains itself") }
         defer { inProgress.remove(id) }
-        let items = try GitFormat.tree(raw, id: id)
-        var baseItems: [[UInt8]: GitFormat.TreeItem] = [:]
-        if let base, base != id, let (t, b) = try source.read(base), t == .tree {
-            for item in (try? GitFormat.tree(b, id: base)) ?? [] where baseItems[item.name] == nil { baseItems[item.name] = item }
+        // Canonical bytes (git's modes and order) with every entry taken into Cairn's tree and every child
+        // exact are exactly what export writes back: no need to write them to compare.
+        var canonical = true
+        let items = try GitFormat.tree(raw, id: id, canonical: &canonical)
+        // The same folder in the first parent: built lately (most entries are then taken over as they
+        // were), else read from the source.
+        let baseBuilt = base.flatMap { built[$0] }
+        var baseItems = baseBuilt?.items ?? []
+        if baseBuilt == nil, let base, base != id, let (t, b) = try source.read(base), t == .tree {
+            baseItems = (try? GitFormat.tree(b, id: base)) ?? []
         }
+        var matcher = NameMatcher(baseItems)
+        var made = Built(items: items, entries: [], childExact: [], encoded: [], tree: try Tree(entries: []))
+        made.entries.reserveCapacity(items.count)
+        made.childExact.reserveCapacity(items.count)
         var entries: [TreeEntry] = []
-        var ids: [[UInt8]: GitOID] = [:]
+        entries.reserveCapacity(items.count)
+        var ids: [ByteKey: GitOID] = [:]
+        ids.reserveCapacity(items.count)
         var exact = true
         for item in items {
-            let childPath = path.isEmpty ? item.name : path + [0x2F] + item.name
-            // A gitlink names a commit of another repository: nothing to look up.
-            let isGitlink = item.mode & 0o170000 == 0o160000
-            let childType = isGitlink ? nil : try state.map[item.id].map(Self.type(of:)) ?? source.type(of: item.id)
+            let b = matcher.index(of: item.name)
             var entry: TreeEntry?
-            switch item.mode & 0o170000 {
-            case 0o040000 where childType == .tree:
-                let b = baseItems[item.name].flatMap { $0.isDirectory ? $0.id : nil }
-                let (child, childExact) = try await importTree(item.id, base: b, path: childPath)
-                exact = exact && childExact
-                entry = TreeEntry(name: item.name, kind: .directory, mode: 0o040755, size: 0, mtimeSeconds: 0, mtimeNanoseconds: 0,
-                                  hash: child.bytes)
-            case let bits where (bits == 0o100000 || bits == 0o120000) && (childType == .blob || childType == nil):
-                let b = baseItems[item.name].flatMap { $0.isDirectory ? nil : $0.id }
-                entry = try await importBlob(item, base: b, path: childPath)
-            case 0o160000:
-                summary.gitlinks += 1
-                entry = TreeEntry(name: item.name, kind: .gitlink, mode: item.mode, size: 0, mtimeSeconds: 0, mtimeNanoseconds: 0,
-                                  hash: item.id.bytes)
-            default:
-                // A mode that does not fit what it names (a blob as a directory): the object is kept,
-                // the tree raw; Cairn's tree leaves the entry out.
-                exact = false
-                _ = try await importLoose(item.id)
+            var childExact = true
+            if let b, let baseBuilt, baseItems[b].id == item.id, baseItems[b].mode == item.mode {
+                // Unchanged since the first parent: what it became then.
+                entry = baseBuilt.entries[b]
+                childExact = baseBuilt.childExact[b]
+                if entry == nil { exact = false }
+            } else {
+                let baseItem = b.map { baseItems[$0] }
+                (entry, childExact) = try await importEntry(item, base: baseItem, path: path)
             }
+            exact = exact && childExact
+            made.entries.append(entry)
+            made.childExact.append(childExact)
             guard let entry else { continue }
-            if Tree.isValidName(item.name), ids[item.name] == nil {
+            if Tree.isValidName(item.name), ids.updateValue(item.id, forKey: ByteKey(item.name)) == nil {
                 entries.append(entry)
-                ids[item.name] = item.id
             } else {
                 exact = false  // `.`, `..`, a name with "/", an empty one, or a name twice: only the raw tree has it
             }
         }
         let tree = try Tree(entries: entries)
+        let encoded = tree.encoded
         let baseTree = base.flatMap { state.map[$0] }.flatMap { $0.kind == .tree ? $0.hash : nil }
-        let treeID = try await objects.put(tree.encoded, deltaBase: baseTree)
-        if exact { exact = GitMapping.treeBytes(tree, oid: { ids[$0.name] }) == raw }
+        var makeDelta: (@Sendable ([UInt8]) -> [UInt8]?)?
+        if let baseBuilt {
+            let copies = Self.sharedEntries(tree, baseBuilt.tree)
+            makeDelta = { baseBytes in
+                // Checked before use: a wrong delta would be damage.
+                guard let d = VCDIFF.encode(source: baseBytes, target: encoded, copies: copies),
+                      (try? VCDIFF.apply(d, to: baseBytes)) == encoded else { return nil }
+                return d
+            }
+        }
+        let treeID = try await objects.put(encoded, deltaBase: baseTree, baseBytes: baseBuilt?.encoded, delta: makeDelta)
+        if exact && !(canonical && entries.count == items.count) {
+            exact = GitMapping.treeBytes(tree, oid: { ids[ByteKey($0.name)] }) == raw
+        }
         if !exact {
             state.rawTrees[id] = raw
             summary.rawKept += 1
         }
         state.map[id] = ImportState.Mapped(kind: .tree, hash: treeID, size: 0)
         summary.trees += 1
+        made.encoded = encoded
+        made.tree = tree
+        if built.count >= Self.builtKept { built.removeAll(keepingCapacity: true) }
+        built[id] = made
         return (treeID, exact)
+    }
+
+    /// A tree this run built lately, item by item: the Cairn entry each git entry became (nil: left out)
+    /// and, for a folder, whether its tree is exact. The next commit's trees are mostly these.
+    struct Built {
+        var items: [GitFormat.TreeItem]
+        var entries: [TreeEntry?]
+        var childExact: [Bool]
+        var encoded: [UInt8]
+        var tree: Tree
+    }
+    static let builtKept = 512
+
+    /// Finds names in the base folder's entries: in step when entries keep their places (almost always),
+    /// else by a dictionary built the first time it is needed.
+    struct NameMatcher {
+        let items: [GitFormat.TreeItem]
+        var next = 0
+        var byName: [ByteKey: Int]?
+        init(_ items: [GitFormat.TreeItem]) { self.items = items }
+
+        mutating func index(of name: [UInt8]) -> Int? {
+            if next < items.count, items[next].name == name { next += 1; return next - 1 }
+            if byName == nil {
+                var d: [ByteKey: Int] = [:]
+                d.reserveCapacity(items.count)
+                for (i, item) in items.enumerated() where d[ByteKey(item.name)] == nil { d[ByteKey(item.name)] = i }
+                byName = d
+            }
+            guard let i = byName?[ByteKey(name)] else { return nil }
+            next = i + 1
+            return i
+        }
+    }
+
+    /// The byte ranges of `tree`'s encoding that equal ranges of `base`'s: entries with the same name
+    /// and fields (both are sorted by name), adjacent ones merged.
+    static func sharedEntries(_ tree: Tree, _ base: Tree) -> [(target: Range<Int>, source: Int)] {
+        let offsets = entryOffsets(tree), baseOffsets = entryOffsets(base)
+        var out: [(target: Range<Int>, source: Int)] = []
+        var k = 0
+        for (i, e) in tree.entries.enumerated() {
+            while k < base.entries.count, base.entries[k].name.lexicographicallyPrecedes(e.name) { k += 1 }
+            guard k < base.entries.count, base.entries[k] == e else { continue }
+            let range = offsets[i]..<offsets[i + 1]
+            if let last = out.last, last.target.upperBound == range.lowerBound, last.source + last.target.count == baseOffsets[k] {
+                out[out.count - 1].target = last.target.lowerBound..<range.upperBound
+            } else {
+                out.append((range, baseOffsets[k]))
+            }
+            k += 1
+        }
+        return out
+    }
+
+    /// Where each entry starts in `Tree.encoded` (Snapshots.md: a 10-byte head, then per entry name u16 +
+    /// bytes, kind u8, mode u32, size u64, mtime i64 + u32, hash u8 + bytes), and the end.
+    static func entryOffsets(_ tree: Tree) -> [Int] {
+        var out: [Int] = []
+        out.reserveCapacity(tree.entries.count + 1)
+        var at = 10
+        for e in tree.entries {
+            out.append(at)
+            at += 2 + e.name.count + 1 + 4 + 8 + 8 + 4 + 1 + e.hash.count
+        }
+        out.append(at)
+        return out
+    }
+
+    /// The Cairn entry one git entry becomes (nil: left out of Cairn's tree, which is then not exact), and
+    /// whether what it names is exact.
+    func importEntry(_ item: GitFormat.TreeItem, base: GitFormat.TreeItem?, path: [UInt8]) async throws -> (TreeEntry?, Bool) {
+        let childPath = path.isEmpty ? item.name : path + [0x2F] + item.name
+        // A gitlink names a commit of another repository: nothing to look up.
+        if item.mode & 0o170000 == 0o160000 {
+            gitlinks.insert(item.id)
+            return (TreeEntry(name: item.name, kind: .gitlink, mode: item.mode, size: 0, mtimeSeconds: 0, mtimeNanoseconds: 0,
+                              hash: item.id.bytes), true)
+        }
+        let childType = try state.map[item.id].map(Self.type(of:)) ?? source.type(of: item.id)
+        switch item.mode & 0o170000 {
+        case 0o040000 where childType == .tree:
+            let b = base.flatMap { $0.isDirectory ? $0.id : nil }
+            let (child, childExact) = try await importTree(item.id, base: b, path: childPath)
+            return (TreeEntry(name: item.name, kind: .directory, mode: 0o040755, size: 0, mtimeSeconds: 0, mtimeNanoseconds: 0,
+                              hash: child.bytes), childExact)
+        case let bits where (bits == 0o100000 || bits == 0o120000) && (childType == .blob || childType == nil):
+            let b = base.flatMap { $0.isDirectory ? nil : $0.id }
+            return (try await importBlob(item, base: b, path: childPath), true)
+        default:
+            // A mode that does not fit what it names (a blob as a directory): the object is kept, the tree
+            // raw; Cairn's tree leaves the entry out.
+            _ = try await importLoose(item.id)
+            return (nil, false)
+        }
     }
 
     static let lfsPrefix = Array("version https://git-lfs.github.com/spec/v1".utf8)

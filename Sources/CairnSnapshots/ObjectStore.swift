@@ -59,6 +59,20 @@ public actor ObjectStore {
     private var treeDepths: [ObjectID: UInt16] = [:]
     /// A tree is stored as a delta on its base at most this many deltas deep.
     public static let maxTreeDepth: UInt16 = 16
+    /// Trees read lately, rebuilt: a walk over history asks for the same bases again and again, and
+    /// rebuilding each tree's chain anew cost up to 16 delta applications per tree read.
+    private var recentTrees: [ObjectID: [UInt8]] = [:]
+    private var recentTreeBytes = 0
+    static let recentTreeLimit = 16 << 20
+
+    private func rememberTree(_ id: ObjectID, _ bytes: [UInt8]) {
+        if recentTreeBytes + bytes.count > Self.recentTreeLimit {
+            recentTrees.removeAll(keepingCapacity: true)
+            recentTreeBytes = 0
+        }
+        recentTrees[id] = bytes
+        recentTreeBytes += bytes.count + 64
+    }
 
     /// `grid` must carry the repository's convergence secret.
     public init(grid: Grid, index: RepoIndex) {
@@ -91,7 +105,9 @@ public actor ObjectStore {
               let depth = treeDepths[base], depth < Self.maxTreeDepth else {
             return try await put(bytes)
         }
-        var baseBytes = known.flatMap { ObjectCoding.id(of: $0) == base ? $0 : nil }
+        // Bytes held here need no check; the caller's are checked against the base's id.
+        var baseBytes = pendingObjects[base] ?? uploading[base] ?? recentTrees[base]
+        if baseBytes == nil { baseBytes = known.flatMap { ObjectCoding.id(of: $0) == base ? $0 : nil } }
         if baseBytes == nil { baseBytes = try? await get(base) }
         guard let baseBytes else { return try await put(bytes) }
         let delta = makeDelta?(baseBytes) ?? VCDIFF.encode(source: baseBytes, target: bytes)
@@ -140,14 +156,17 @@ public actor ObjectStore {
 
     /// `budget` bounds the delta chain followed, whatever a damaged record claims.
     private func get(_ id: ObjectID, budget: Int) async throws -> [UInt8] {
-        if let b = pendingObjects[id] ?? uploading[id] { return b }
+        if let b = pendingObjects[id] ?? uploading[id] ?? recentTrees[id] { return b }
         guard let n = index.location(of: id) else { throw StoreError.missingObject(id) }
         let reader = try await pack(n)
         switch try reader.record(id) {
         case nil:
             throw StoreError.damaged("pack \(n) does not hold object \(id.short) although the index says so")
         case .full(let bytes)?:
-            if ObjectCoding.kind(of: bytes) == .tree { treeDepths[id] = 0 }
+            if ObjectCoding.kind(of: bytes) == .tree {
+                treeDepths[id] = 0
+                rememberTree(id, bytes)
+            }
             return bytes
         case .delta(let base, let depth, let delta, let rawLength)?:
             guard budget > 1 else { throw StoreError.damaged("object \(id.short): delta chain longer than \(4 * Self.maxTreeDepth)") }
@@ -160,6 +179,7 @@ public actor ObjectStore {
                 throw StoreError.damaged("object \(id.short) does not match its id")
             }
             treeDepths[id] = depth
+            rememberTree(id, bytes)
             return bytes
         }
     }

@@ -291,7 +291,9 @@ public struct Tree: Sendable, Equatable {
     public private(set) var entries: [TreeEntry]
 
     public init(entries: [TreeEntry]) throws {
-        let sorted = entries.sorted { $0.name.lexicographicallyPrecedes($1.name) }
+        // Entries usually come sorted (a folder listing, an imported git tree): then no copy is made.
+        let inOrder = zip(entries, entries.dropFirst()).allSatisfy { !$1.name.lexicographicallyPrecedes($0.name) }
+        let sorted = inOrder ? entries : entries.sorted { $0.name.lexicographicallyPrecedes($1.name) }
         for (i, e) in sorted.enumerated() {
             guard Tree.isValidName(e.name) else {
                 throw ObjectError.malformed("invalid entry name '\(e.nameString)'")

@@ -45,3 +45,38 @@ import CairnSnapshots
         #expect(Array(bytes.prefix(6)) == Array("100644".utf8))
     }
 }
+
+@Suite struct CanonicalTreeTests {
+    let a = GitOID([UInt8](repeating: 0xAB, count: 20))!
+
+    /// What the import takes as exact without writing the tree back must be what `treeBytes` writes.
+    @Test func canonicalMeansTreeBytesWritesItBack() throws {
+        let names = ["a", "a.c", "a-b", "b", "dir", "z", "\u{e9}t\u{e9}"]
+        let modes: [UInt32] = [0o100644, 0o040000, 0o100755, 0o120000, 0o160000, 0o100644, 0o040000]
+        let items = zip(names, modes).map { GitFormat.TreeItem(mode: $1, name: Array($0.utf8), id: a) }
+        let bytes = GitFormat.treeBytes(items)
+        var canonical = false
+        let parsed = try GitFormat.tree(bytes, id: a, canonical: &canonical)
+        #expect(canonical)
+        #expect(GitFormat.treeBytes(parsed) == bytes)
+    }
+
+    @Test func oddTreesAreNotCanonical() throws {
+        func check(_ entries: [(String, String)]) throws -> Bool {
+            var raw: [UInt8] = []
+            for (mode, name) in entries { raw += Array("\(mode) \(name)".utf8) + [0] + a.bytes }
+            var canonical = true
+            let parsed = try GitFormat.tree(raw, id: a, canonical: &canonical)
+            // Whenever it says canonical, writing back gives the same bytes.
+            if canonical { #expect(GitFormat.treeBytes(parsed) == raw) }
+            return canonical
+        }
+        #expect(try check([("100644", "a"), ("40000", "b")]))
+        #expect(try !check([("040000", "b")]))                       // zero-padded
+        #expect(try !check([("100664", "a")]))                       // legacy mode
+        #expect(try !check([("100644", "b"), ("100644", "a")]))      // unsorted
+        #expect(try !check([("100644", "a"), ("100644", "a")]))      // a name twice
+        #expect(try !check([("40000", "a"), ("100644", "a.c")]))     // "a/" sorts after "a.c"
+        #expect(try check([("100644", "a.c"), ("40000", "a")]))
+    }
+}
