@@ -34,7 +34,8 @@ printf '#!/bin/sh\ncd "%s/repo" && exec "%s" "$@"\n' "$work" "$cairn" > "$work/c
 printf '#!/bin/sh\nexec git -C "%s" fast-export --all --signed-tags=verbatim\n' "$src" > "$work/fast-export" && chmod +x "$work/fast-export"
 
 m fastexport "$work/fast-export"
-m import "$cairn" import-git "$src" --init "$work/repo" --name bench
+mkdir -p "$work/repo" && (cd "$work/repo" && "$cairn" init >/dev/null 2>&1)
+m import "$work/cairn-in" import-git "$src" --name bench
 m reimport "$work/cairn-in" import-git "$src" --name bench
 m verify "$work/cairn-in" import-git "$src" --name bench --verify --all
 m export "$work/cairn-in" export-git "$work/export.git"

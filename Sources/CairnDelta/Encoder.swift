@@ -132,8 +132,8 @@ extension VCDIFF {
             writer.add(UnsafeBufferPointer(rebasing: t[at...]))
         }
         writer.finish()
-        let checksum = target.withUnsafeBytes { Adler32.checksum($0) }
-        appendWindow(&out, segment: 0..<source.count, targetLength: target.count, writer: writer, checksum: checksum)
+        // No checksum: such a caller checks the result itself (a tree against its id).
+        appendWindow(&out, segment: 0..<source.count, targetLength: target.count, writer: writer, checksum: nil)
         return out
     }
 }

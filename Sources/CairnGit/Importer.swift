@@ -78,6 +78,7 @@ public final class GitImporter {
     var commitTrees: [GitOID: GitOID] = [:]
     var objects: ObjectStore!
     var content: ContentStore!
+    var blobs: BlobWorker!
     var currentCommit = ""
     /// Trees and tags being imported: with hash checks off, a hand-made object can name itself.
     var inProgress: Set<GitOID> = []
@@ -101,6 +102,8 @@ public final class GitImporter {
         let session = try await repository.session()
         objects = session.objects
         content = ContentStore(objects: objects)
+        blobs = BlobWorker(sourcePath: source.path, content: content)
+        defer { blobs.cancel() }
 
         let stored = try await ImportState.locate(session, name: options.name)
         if let stored, let refsBytes = try await ImportState.read("refs", of: stored, session.content) {
@@ -208,6 +211,10 @@ public final class GitImporter {
             if let newID, try isAncestor(oldID, of: newID) { continue }
             keepAside(old.name, oldID.short, oldTarget)
         }
+
+        // Every blob stored before anything names them in a published segment.
+        options.progress?("storing the last blobs")
+        try await blobs.finish()
 
         // The state: refs outside this selection as they were, the selected ones as they are now.
         state.refs = oldRefs.filter { !options.selects($0.name) } + selected.filter { $0.name.count <= 4096 }
@@ -542,10 +549,12 @@ public final class GitImporter {
         return entry(m)
     }
 
+    /// Maps the blob to its content hash now and hands its storing to the worker.
     func storeBlob(_ id: GitOID, _ bytes: [UInt8], base: GitOID?) async throws -> ImportState.Mapped {
         let previous = base.flatMap { state.map[$0] }.flatMap { $0.kind == .blob ? $0.hash.bytes : nil }
-        let source = self.source
-        let hash = try await content.store(bytes, previous: previous) { try base.flatMap { try source.read($0)?.1 } }
+        let leaves = ContentHash.leaves(of: bytes)
+        let hash = ContentHash.root(leaves: leaves, size: UInt64(bytes.count))
+        try await blobs.submit(.init(bytes: bytes, leaves: leaves, previous: previous, base: previous == nil ? nil : base))
         if bytes.starts(with: Self.lfsPrefix) { summary.lfsPointers += 1 }
         let m = ImportState.Mapped(kind: .blob, hash: ObjectID(hash)!, size: UInt64(bytes.count))
         state.map[id] = m

@@ -48,8 +48,8 @@ public struct ContentStore: Sendable {
     /// from its source): `base` is asked for them only when the base version is not among the recent
     /// contents, so a chain is never rebuilt from the grid. Bytes that are not `previous` are not used.
     @discardableResult
-    public func store(_ content: [UInt8], previous: [UInt8]?, base: () throws -> [UInt8]?) async throws -> [UInt8] {
-        let leaves = ContentHash.leaves(of: content)
+    public func store(_ content: [UInt8], leaves known: [Digest]? = nil, previous: [UInt8]?, base: () throws -> [UInt8]?) async throws -> [UInt8] {
+        let leaves = known ?? ContentHash.leaves(of: content)
         let hash = ContentHash.root(leaves: leaves, size: UInt64(content.count))
         if await objects.version(forContent: hash) != nil { return hash }
         var previousVersion: ObjectID?

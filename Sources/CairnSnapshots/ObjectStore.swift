@@ -57,8 +57,10 @@ public actor ObjectStore {
     private var packLoads: [Int: Task<PackReader, Error>] = [:]
     /// Trees stored as deltas: how many deltas from a whole tree each one read or written here is.
     private var treeDepths: [ObjectID: UInt16] = [:]
-    /// A tree is stored as a delta on its base at most this many deltas deep.
-    public static let maxTreeDepth: UInt16 = 16
+    /// A tree is stored as a delta on its base at most this many deltas deep (git packs' default depth):
+    /// whole trees are most of a long history's metadata (an imported history's folders of a few hundred
+    /// entries change a line at a time), and readers keep the trees they rebuilt (`recentTrees`).
+    public static let maxTreeDepth: UInt16 = 50
     /// Trees read lately, rebuilt: a walk over history asks for the same bases again and again, and
     /// rebuilding each tree's chain anew cost up to 16 delta applications per tree read.
     private var recentTrees: [ObjectID: [UInt8]] = [:]
