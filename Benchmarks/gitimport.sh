@@ -55,5 +55,5 @@ printf '%-34s %9s %9s %8s\n' "cairn import-git, nothing new" "$S_reimport" "$R_r
 printf '%-34s %9s %9s %8s\n' "cairn import-git --verify" "$S_verify" "$R_verify" "$(ratio "$S_verify" "$S_fastexport")"
 printf '%-34s %9s %9s %8s\n' "cairn export-git" "$S_export" "$R_export" "$(ratio "$S_export" "$S_fastexport")"
 echo "commits/s (import): $(python3 -c "print(int($commits/$S_import))")"
-echo "grid bytes: $((grid >> 20)) MiB = $(ratio "$grid" "$pack * 10 / 3") × (git pack × 10/3)   (goal ≤ 2)"
+echo "grid bytes: $((grid >> 20)) MiB = $(ratio "$grid" "($pack * 10 / 3)") × (git pack × 10/3)   (goal ≤ 2)"
 echo "export: refs equal the source's: $same; $exported objects (source: $objects)"

@@ -4,7 +4,7 @@ import CairnSnapshots
 /// Stores blob contents on a task of its own — the delta on the same path's previous version, the
 /// compression, the packing — while the import goes on with trees and commits: the second core's work.
 /// Jobs are stored in the order they come, so a path's previous version is always stored before the
-/// next one rests on it. At most `limit` bytes wait (memory stays bounded).
+/// next one rests on it. At most `limit` bytes wait (memory stays bounded; the worker keeps up).
 final class BlobWorker: Sendable {
     struct Job: Sendable {
         let bytes: [UInt8]
@@ -19,7 +19,7 @@ final class BlobWorker: Sendable {
     private let waiting: InFlight
 
     /// The worker reads delta bases through a repository of its own (libgit2 serialises the reads of one).
-    init(sourcePath: String, content: ContentStore, limit: Int = 64 << 20) {
+    init(sourcePath: String, content: ContentStore, limit: Int = 24 << 20) {
         let (stream, continuation) = AsyncStream.makeStream(of: Job.self)
         let waiting = InFlight(limit: limit)
         self.continuation = continuation

@@ -101,7 +101,7 @@ public final class GitImporter {
         let selected = sourceRefs.filter { options.selects($0.name) }
         let session = try await repository.session()
         objects = session.objects
-        content = ContentStore(objects: objects)
+        content = ContentStore(objects: objects, policy: .history)
         blobs = BlobWorker(sourcePath: source.path, content: content)
         defer { blobs.cancel() }
 
@@ -432,7 +432,7 @@ public final class GitImporter {
         var encoded: [UInt8]
         var tree: Tree
     }
-    static let builtKept = 512
+    static let builtKept = 192
 
     /// Finds names in the base folder's entries: in step when entries keep their places (almost always),
     /// else by a dictionary built the first time it is needed.

@@ -133,8 +133,8 @@ public struct GitRef: Sendable, Equatable {
     public init(name: [UInt8], target: Target) { self.name = name; self.target = target }
 }
 
-/// Process-wide libgit2 set-up, once: hash verification off (`--verify` proves every id instead), a
-/// small object cache, a mapped-window limit that keeps pack mappings out of the memory bound, and the
+/// Process-wide libgit2 set-up, once: hash verification off (`--verify` proves every id instead), no
+/// object cache, a mapped-window limit that keeps pack mappings out of the memory bound, and the
 /// repository extensions Cairn can read through (partial clones, per-worktree config).
 enum LibGit2 {
     private static let ready = Mutex(false)
@@ -144,7 +144,9 @@ enum LibGit2 {
             guard !done else { return }
             guard git_libgit2_init() >= 0 else { throw GitError.library("starting libgit2", lastMessage()) }
             try check(cairn_git_set_strict_hash_verification(0), "setting libgit2 options")
-            try check(cairn_git_set_cache_max_size(32 << 20), "setting libgit2 options")
+            // No object cache: every object is read once (trees kept by the importer itself), and each
+            // repository (the importer's and its blob worker's) would keep its own.
+            try check(cairn_git_set_caching(0), "setting libgit2 options")
             try check(cairn_git_set_mwindow_mapped_limit(256 << 20), "setting libgit2 options")
             // Ownership checks compare the folder's owner with the user: importing a copy someone else
             // owns is what a backup operator does.

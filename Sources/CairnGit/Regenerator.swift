@@ -8,6 +8,7 @@ import CairnSnapshots
 /// Export hands each object to a git repository.
 public final class GitRegenerator {
     let session: Session
+    let content: ContentStore
     var map: [GitOID: ImportState.Mapped] = [:]
     var rawTrees: [GitOID: [UInt8]] = [:]
     /// Refs the imports recorded (full name → git target), and the source's HEAD.
@@ -23,6 +24,10 @@ public final class GitRegenerator {
     private var tagIDs: [ObjectID: GitOID] = [:]
     public private(set) var objectCount = 0
     public private(set) var byteCount: UInt64 = 0
+    /// Snapshots whose git commits name parents the repository never had (a shallow clone's boundary).
+    private var shallowCommits: Set<ObjectID> = []
+    /// Their git ids, for a `shallow` file.
+    public var shallow: [GitOID] { shallowCommits.compactMap { commitIDs[$0] }.sorted() }
     /// Blobs a partial clone never had: named by trees, not written.
     public private(set) var missingBlobs = 0
     public var progress: (@Sendable (String) -> Void)?
@@ -31,6 +36,10 @@ public final class GitRegenerator {
     public init(session: Session, sink: @escaping (GitObjectType, [UInt8], GitOID) throws -> Void) async throws {
         self.session = session
         self.sink = sink
+        // A walk over all history: each blob rebuilt on its path's previous version, which must still be
+        // at hand, from data packs it comes back to (bounded all the same: 192 + 96 MiB).
+        await session.objects.setPackCache(count: 256, bytes: 192 << 20)
+        content = ContentStore(objects: session.objects, recentBytes: 96 << 20)
         let prefix = ImportState.refName("")
         for (name, target) in session.refs.all where name.starts(with: prefix) && target.kind == .snapshot {
             guard let (state, _) = try await ImportState.load(session, name: String(decoding: name[prefix.count...], as: UTF8.self)) else {
@@ -72,7 +81,7 @@ public final class GitRegenerator {
 
     func emitBlob(_ hash: ObjectID) async throws -> GitOID {
         if let id = blobIDs[hash] { return id }
-        let bytes = try await session.content.content(forHash: hash.bytes)
+        let bytes = try await content.content(forHash: hash.bytes)
         let id = try hashAndSink(.blob, bytes)
         blobIDs[hash] = id
         return id
@@ -172,6 +181,8 @@ public final class GitRegenerator {
             guard Self.isSubsequence(parents, of: c.parents) else {
                 throw GitError.verification("commit bytes kept for \(snapshotID.short) name other parents than the snapshot")
             }
+            // Parents the snapshot lacks were never imported: git must know this commit as shallow.
+            if parents.count < c.parents.count { shallowCommits.insert(snapshotID) }
             bytes = raw
         } else {
             let tree = try await emitTree(s.tree, expected: nil)

@@ -87,6 +87,12 @@ public enum GitTransfer {
         } else if let d = session.refs.defaultBranch, written.contains(d) {
             try destination.setSymbolicRef(Array("HEAD".utf8), to: d)
         }
+        // A shallow history stays one git knows as shallow: its boundary commits in `shallow`.
+        let shallow = regenerator.shallow
+        if !shallow.isEmpty {
+            let text: [UInt8] = shallow.flatMap { $0.hexBytes + [UInt8(0x0A)] }
+            try FileSystem.writeAtomically(FSPath(destination.gitDirectory).appending(Array("shallow".utf8)), text, permissions: 0o644)
+        }
         report.objects = regenerator.objectCount
         report.bytes = regenerator.byteCount
         report.missingBlobs = regenerator.missingBlobs

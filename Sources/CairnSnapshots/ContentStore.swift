@@ -12,13 +12,26 @@ import CairnPrimitives
 public struct ContentStore: Sendable {
     public static let maxDepth: UInt16 = 16
     public static let chainFraction = 0.5
+    /// Readers follow chains up to this deep, whatever policy wrote them.
+    public static let readableDepth: UInt16 = 64
+
+    /// How long chains may grow: a worktree's (`maxDepth`, `chainFraction`), or an imported history's,
+    /// as deep as git packs (most of a long history's versions are small edits; a keyframe every 16 was
+    /// most of its storage).
+    public struct ChainPolicy: Sendable {
+        public var maxDepth: UInt16
+        public var chainFraction: Double
+        public static let worktree = ChainPolicy(maxDepth: ContentStore.maxDepth, chainFraction: ContentStore.chainFraction)
+        public static let history = ChainPolicy(maxDepth: 48, chainFraction: 2.0)
+    }
+    public let policy: ChainPolicy
     public static let deltaRatio = 0.5
     public static let keyframeFactor: UInt64 = 4
 
     public let objects: ObjectStore
     /// Recently stored or rebuilt contents: the next version of a path deltas against the one just
     /// stored, so its base is almost always here and the chain is not rebuilt from the grid.
-    let recent = RecentContents()
+    let recent: RecentContents
     /// Whether stored contents are kept in `recent`: worth it when one process stores many versions of
     /// the same paths (an import); a single commit stores each path once, and 100,000 small files kept
     /// there cost 20 MB for nothing.
@@ -26,9 +39,13 @@ public struct ContentStore: Sendable {
     /// Cuts big files; keyed by the repository's secret.
     let chunker: Chunker
 
-    public init(objects: ObjectStore, remembersStored: Bool = true) {
+    /// `recentBytes`: how much rebuilt content is kept (a walk over a whole history keeps more, so a
+    /// path's previous version is at hand when the next one is rebuilt on it).
+    public init(objects: ObjectStore, remembersStored: Bool = true, recentBytes: Int = 32 << 20, policy: ChainPolicy = .worktree) {
         self.objects = objects
+        self.policy = policy
         self.remembersStored = remembersStored
+        recent = RecentContents(limit: recentBytes)
         chunker = Chunker(secret: objects.grid.convergenceSecret)
     }
 
@@ -82,13 +99,13 @@ public struct ContentStore: Sendable {
         // A base that cannot be rebuilt (damaged history) just means a keyframe: never block the backup.
         for previous in bases where content.count >= 64 {
             // A big file's chunk list is never a base: it would be rebuilt whole in memory, at every read.
-            guard let prior = try? await objects.fileVersion(previous), prior.chunks == nil, prior.depth < Self.maxDepth,
+            guard let prior = try? await objects.fileVersion(previous), prior.chunks == nil, prior.depth < policy.maxDepth,
                   prior.size > 0, let base = try? await self.content(of: previous) else { continue }
             let delta = VCDIFF.encode(source: base, target: content)
             let (deltaEncoding, deltaPayload) = Self.pack(delta)
             let (chain, overflow) = prior.chainBytes.addingReportingOverflow(UInt64(deltaPayload.count))
             if !overflow, Double(deltaPayload.count) <= Double(fullPayload.count) * Self.deltaRatio,
-               Double(chain) <= Double(fullPayload.count) * Self.chainFraction,
+               Double(chain) <= Double(fullPayload.count) * policy.chainFraction,
                prior.keyframeSize / Self.keyframeFactor <= UInt64(fullPayload.count) {
                 version.base = previous
                 version.depth = prior.depth + 1
@@ -130,10 +147,10 @@ public struct ContentStore: Sendable {
     /// `verify: false` skips the check against the content hash, for a caller that checks the bytes
     /// itself (a big file's chunks, whose bytes are checked against the file's leaves): the result is
     /// then not kept for other callers.
-    func content(of id: ObjectID, budget: Int = Int(ContentStore.maxDepth) + 1, byRange: Bool, verify: Bool = true,
+    func content(of id: ObjectID, budget: Int = Int(ContentStore.readableDepth) + 1, byRange: Bool, verify: Bool = true,
                  chunkList: Bool = true) async throws -> [UInt8] {
         if let cached = await recent.get(id) { return cached }
-        guard budget > 0 else { throw StoreError.damaged("version \(id.short): delta chain longer than \(Self.maxDepth)") }
+        guard budget > 0 else { throw StoreError.damaged("version \(id.short): delta chain longer than \(Self.readableDepth)") }
         // Unverified bytes are checked by the caller; so is the record they come from.
         let record = byRange ? try await objects.getByRange(id, checkID: verify)
             : verify ? try await objects.get(id) : try await objects.getUnchecked(id)
@@ -198,7 +215,8 @@ actor RecentContents {
     private var order: [ObjectID] = []
     private var head = 0
     private var bytes = 0
-    let limit = 32 << 20
+    let limit: Int
+    init(limit: Int = 32 << 20) { self.limit = limit }
     static let overhead = 128
 
     func get(_ id: ObjectID) -> [UInt8]? { items[id] }

@@ -36,6 +36,12 @@ public actor ObjectStore {
     /// at most this many and this many bytes (a first commit of a million files writes hundreds of packs).
     static let cachedPacks = 32
     static let cachedPackBytes = 32 << 20
+    /// This store's bounds (a walk over a whole history, as a git export, raises them: its reads jump
+    /// between the packs of a path's versions, and each pack dropped is downloaded again).
+    private var packLimit = (count: cachedPacks, bytes: cachedPackBytes)
+
+    /// Keeps up to `count` packs and `bytes` bytes of them.
+    public func setPackCache(count: Int, bytes: Int) { packLimit = (count, bytes) }
 
     let grid: Grid
     public private(set) var index: RepoIndex
@@ -44,6 +50,11 @@ public actor ObjectStore {
     private var pending = PackBuilder()
     private var pendingData = PackBuilder()
     private var pendingObjects: [ObjectID: [UInt8]] = [:]
+    /// Whole bytes held for the pending metadata pack: tree deltas are small in the pack but each keeps
+    /// its whole tree here until the upload, so a pack of thousands of deltas of large folders is sent
+    /// early rather than held (an imported history once peaked near 500 MB this way).
+    private var pendingRaw = 0
+    static let pendingRawLimit = 32 << 20
     /// Objects of packs being uploaded right now (readable, not yet in the index).
     private var uploading: [ObjectID: [UInt8]] = [:]
     private var uploadsInFlight = 0
@@ -117,7 +128,8 @@ public actor ObjectStore {
         pendingObjects[id] = bytes
         treeDepths[id] = depth + 1
         pending.addDelta(id, rawLength: bytes.count, base: base, depth: depth + 1, delta: delta)
-        if pending.byteCount >= PackBuilder.targetSize { try await flush(data: false) }
+        pendingRaw += bytes.count
+        if pending.byteCount >= PackBuilder.targetSize || pendingRaw >= Self.pendingRawLimit { try await flush(data: false) }
         return id
     }
 
@@ -145,7 +157,8 @@ public actor ObjectStore {
             // A file version's payload went through the compression probe already: its header (sizes,
             // hashes) would not shrink, and compressing it again cost a second igzip call per small file.
             pending.add(id, bytes, compress: ObjectCoding.kind(of: bytes) != .fileVersion)
-            if pending.byteCount >= PackBuilder.targetSize { try await flush(data: false) }
+            pendingRaw += bytes.count
+        if pending.byteCount >= PackBuilder.targetSize || pendingRaw >= Self.pendingRawLimit { try await flush(data: false) }
         }
         return id
     }
@@ -245,7 +258,7 @@ public actor ObjectStore {
     private func remember(_ n: Int, _ reader: PackReader) {
         useClock += 1
         if let old = packCache.removeValue(forKey: n) { packCacheBytes -= old.reader.bytes.count }
-        while !packCache.isEmpty && (packCache.count >= Self.cachedPacks || packCacheBytes + reader.bytes.count > Self.cachedPackBytes),
+        while !packCache.isEmpty && (packCache.count >= packLimit.count || packCacheBytes + reader.bytes.count > packLimit.bytes),
               let victim = packCache.min(by: { $0.value.used < $1.value.used })?.key {
             packCacheBytes -= packCache.removeValue(forKey: victim)?.reader.bytes.count ?? 0
         }
@@ -329,7 +342,7 @@ public actor ObjectStore {
     private func take(data: Bool) -> Taken? {
         let builder = data ? pendingData : pending
         guard !builder.isEmpty else { return nil }
-        if data { pendingData = PackBuilder() } else { pending = PackBuilder() }
+        if data { pendingData = PackBuilder() } else { pending = PackBuilder(); pendingRaw = 0 }
         let ids = builder.ids
         for id in ids { if let bytes = pendingObjects.removeValue(forKey: id) { uploading[id] = bytes } }
         uploadsInFlight += 1

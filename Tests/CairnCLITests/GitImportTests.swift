@@ -198,6 +198,12 @@ import Testing
         let a = try cairn(["import-git", shallow, "--init", tmp.file("a"), "--json"], in: tmp.path)
         #expect(a.stdout.contains("\"shallow_boundary\":"), "\(a.stdout)")
         try cairn(["import-git", shallow, "--verify"], in: tmp.file("a"))
+        // Exported with its boundary in `shallow`: git reads the history and fsck passes, as on the source.
+        let out = tmp.file("shallow-out")
+        try cairn(["export-git", out], in: tmp.file("a"))
+        #expect(try Git(dir: out).objectSet() == Git(dir: shallow).objectSet())
+        #expect(try String(contentsOfFile: out + "/shallow", encoding: .utf8) == String(contentsOfFile: shallow + "/shallow", encoding: .utf8))
+        #expect(try fsckStatus(Git(dir: out)) == 0)
         let b = try cairn(["import-git", partial, "--init", tmp.file("b"), "--json"], in: tmp.path)
         // The partial clone fetched only main's tip's blobs at checkout-less clone: older ones are missing.
         #expect(b.stdout.contains("\"missing\":[{"), "\(b.stdout)")
