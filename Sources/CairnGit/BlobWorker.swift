@@ -28,6 +28,7 @@ final class BlobWorker: Sendable {
             do {
                 let repository = try GitRepository(path: sourcePath)
                 for await job in stream {
+                    try Task.checkCancellation()
                     try await content.store(job.bytes, leaves: job.leaves, previous: job.previous) {
                         try job.base.flatMap { try repository.read($0)?.1 }
                     }

@@ -194,12 +194,15 @@ enum GitFormat {
             var mode: UInt32 = 0
             for d in bytes[i..<space] {
                 guard (0x30...0x37).contains(d) else { throw GitError.malformed(id, "a tree entry mode that is not octal") }
-                mode = mode << 3 | UInt32(d - 0x30)
+                mode = mode << 3 | UInt32(d - 0x30)  // wraps as git's does; such a tree is never canonical
             }
             let oid = bytes.withUnsafeBytes { GitOID(unchecked: UnsafeRawBufferPointer(rebasing: $0[(nul + 1)...])) }
             let item = TreeItem(mode: mode, name: Array(bytes[(space + 1)..<nul]), id: oid)
             if canonical {
-                canonical = bytes[i] != 0x30 && isCanonicalMode(mode) && (out.last.map { gitPrecedes($0, item) } ?? true)
+                // The mode's text exactly as written back (a long text can wrap around to a canonical number).
+                let digits = space - i
+                canonical = digits == (mode == 0o040000 ? 5 : 6) && bytes[i] != 0x30 && isCanonicalMode(mode)
+                    && (out.last.map { gitPrecedes($0, item) } ?? true)
             }
             out.append(item)
             i = nul + 21

@@ -84,8 +84,10 @@ public final class GitImporter {
     var inProgress: Set<GitOID> = []
     /// Trees built lately, by git id (a new tree's base is almost always among them).
     var built: [GitOID: Built] = [:]
+    var builtEntries = 0
     /// The distinct commits gitlinks name.
     var gitlinks: Set<GitOID> = []
+    var missingReported: Set<GitOID> = []
     var started = 0.0
 
     public init(source: GitRepository, repository: Repository, options: GitImportOptions) {
@@ -215,6 +217,10 @@ public final class GitImporter {
         // Every blob stored before anything names them in a published segment.
         options.progress?("storing the last blobs")
         try await blobs.finish()
+        // What only the walk needed goes before the state is written (its map is the largest single thing).
+        built = [:]
+        builtEntries = 0
+        commitTrees = [:]
 
         // The state: refs outside this selection as they were, the selected ones as they are now.
         state.refs = oldRefs.filter { !options.selects($0.name) } + selected.filter { $0.name.count <= 4096 }
@@ -418,8 +424,12 @@ public final class GitImporter {
         summary.trees += 1
         made.encoded = encoded
         made.tree = tree
-        if built.count >= Self.builtKept { built.removeAll(keepingCapacity: true) }
+        if built.count >= Self.builtKept || builtEntries + items.count > Self.builtEntriesKept {
+            built.removeAll(keepingCapacity: true)
+            builtEntries = 0
+        }
         built[id] = made
+        builtEntries += items.count
         return (treeID, exact)
     }
 
@@ -433,6 +443,8 @@ public final class GitImporter {
         var tree: Tree
     }
     static let builtKept = 192
+    /// And at most this many entries in all (a folder of 100,000 files is kept once, not 192 times).
+    static let builtEntriesKept = 200_000
 
     /// Finds names in the base folder's entries: in step when entries keep their places (almost always),
     /// else by a dictionary built the first time it is needed.
@@ -565,7 +577,9 @@ public final class GitImporter {
 
     func warn(_ message: String) { summary.warnings.append(message) }
 
+    /// Each missing blob once, where it was first met (its later appearances are the same blob).
     func noteMissing(_ id: GitOID, _ path: [UInt8]) {
+        guard missingReported.insert(id).inserted else { return }
         summary.missing.append(.init(path: path, commit: currentCommit, blob: id.description))
     }
 

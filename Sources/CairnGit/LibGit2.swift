@@ -134,7 +134,7 @@ public struct GitRef: Sendable, Equatable {
 }
 
 /// Process-wide libgit2 set-up, once: hash verification off (`--verify` proves every id instead), no
-/// object cache, a mapped-window limit that keeps pack mappings out of the memory bound, and the
+/// object cache, small mapped windows that keep pack mappings within the memory bound, and the
 /// repository extensions Cairn can read through (partial clones, per-worktree config).
 enum LibGit2 {
     private static let ready = Mutex(false)
@@ -147,7 +147,10 @@ enum LibGit2 {
             // No object cache: every object is read once (trees kept by the importer itself), and each
             // repository (the importer's and its blob worker's) would keep its own.
             try check(cairn_git_set_caching(0), "setting libgit2 options")
-            try check(cairn_git_set_mwindow_mapped_limit(256 << 20), "setting libgit2 options")
+            // Mapped pack pages count in the process's memory: 32 MiB windows, at most 96 MiB mapped in all
+            // (the defaults, 1 GiB windows and 8 GiB, keep a whole pack mapped in each repository).
+            try check(cairn_git_set_mwindow_size(32 << 20), "setting libgit2 options")
+            try check(cairn_git_set_mwindow_mapped_limit(96 << 20), "setting libgit2 options")
             // Ownership checks compare the folder's owner with the user: importing a copy someone else
             // owns is what a backup operator does.
             try check(cairn_git_set_owner_validation(0), "setting libgit2 options")

@@ -182,7 +182,7 @@ public final class GitRegenerator {
                 throw GitError.verification("commit bytes kept for \(snapshotID.short) name other parents than the snapshot")
             }
             // Parents the snapshot lacks were never imported: git must know this commit as shallow.
-            if parents.count < c.parents.count { shallowCommits.insert(snapshotID) }
+            if c.parents.contains(where: { map[$0]?.kind != .commit }) { shallowCommits.insert(snapshotID) }
             bytes = raw
         } else {
             let tree = try await emitTree(s.tree, expected: nil)

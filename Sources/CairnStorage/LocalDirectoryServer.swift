@@ -27,7 +27,9 @@ public final class LocalDirectoryServer: StorageServer {
     /// A writer starts a new pack before one would grow past this size (256 MiB).
     public static let packSizeLimit: UInt64 = PackFormat.packSizeLimit
     /// Finished small shares are written to the pack (without fsync) once this many bytes wait in memory.
-    static let flushThreshold = 32 << 20
+    /// Per server, and a local grid has ten: 32 MiB each let a long command (a git import) hold 320 MiB of
+    /// shares; 8 MiB still writes in large sequential pieces.
+    static let flushThreshold = 8 << 20
     /// A failed `allocate` lookup re-reads other processes' index files at most this often (seconds); a
     /// share they stored in between is merely uploaded again. Reads always refresh on a miss.
     static let allocationRefreshInterval = 0.1

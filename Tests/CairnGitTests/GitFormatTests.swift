@@ -74,6 +74,8 @@ import CairnSnapshots
         #expect(try check([("100644", "a"), ("40000", "b")]))
         #expect(try !check([("040000", "b")]))                       // zero-padded
         #expect(try !check([("100664", "a")]))                       // legacy mode
+        #expect(try !check([("40000100644", "a")]))                  // wraps to 100644 in 32 bits
+        #expect(try !check([("40000040000", "a")]))
         #expect(try !check([("100644", "b"), ("100644", "a")]))      // unsorted
         #expect(try !check([("100644", "a"), ("100644", "a")]))      // a name twice
         #expect(try !check([("40000", "a"), ("100644", "a.c")]))     // "a/" sorts after "a.c"
