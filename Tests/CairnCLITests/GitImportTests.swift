@@ -135,7 +135,13 @@ import Testing
     /// A plain history made with porcelain commands: commits on `main`, a branch, a tag.
     func plainSource(_ name: String = "plain") throws -> Git {
         let g = try Git.make(tmp.file(name))
+        // A Git LFS pointer file (kept as the pointer it is) and several packs beside loose objects.
+        try Data("version https://git-lfs.github.com/spec/v1\noid sha256:4d7a\nsize 12345\n".utf8)
+            .write(to: URL(fileURLWithPath: g.dir + "/video.mp4"))
+        try g.run(["config", "extensions.worktreeConfig", "true"])
+        try g.run(["config", "core.repositoryformatversion", "1"])
         for i in 0..<5 {
+            if i == 2 || i == 4 { try g.run(["repack", "-q"]) }
             try Data("line \(i)\n".utf8).write(to: URL(fileURLWithPath: g.dir + "/file.txt"), options: .atomic)
             try Data(repeating: UInt8(i), count: 600_000 - i * 100_000).write(to: URL(fileURLWithPath: g.dir + "/shrinking.bin"))
             try g.run(["add", "-A"])
@@ -153,6 +159,8 @@ import Testing
         let repo = tmp.file("repo")
         let first = try cairn(["import-git", g.dir, "--init", repo, "--json"], in: tmp.path)
         #expect(first.stdout.contains("\"commits\":5"), "\(first.stdout)")
+        #expect(first.stdout.contains("\"lfs_pointers\":1"), "\(first.stdout)")
+        #expect(try g.text(["count-objects", "-v"]).contains("packs: 2"))
         // Nothing new: reads only the refs.
         #expect(try cairn(["import-git", g.dir], in: repo).stdout.contains("nothing new"))
         // Two new commits on main.
@@ -210,6 +218,31 @@ import Testing
         try cairn(["import-git", partial, "--verify"], in: tmp.file("b"))
         let ls = try cairn(["ls", "main~4"], in: tmp.file("b"))
         #expect(ls.stdout.contains("missing"), "\(ls.stdout)")
+    }
+
+    /// Snapshots made by Cairn, not imported, export as ordinary git commits git accepts.
+    @Test func nativeSnapshotsExportAsGitCommits() throws {
+        let repo = tmp.file("native")
+        try FileManager.default.createDirectory(atPath: repo + "/dir", withIntermediateDirectories: true)
+        try cairn(["init", repo], in: tmp.path)
+        try Data("hello\n".utf8).write(to: URL(fileURLWithPath: repo + "/a.txt"))
+        try Data("#!/bin/sh\n".utf8).write(to: URL(fileURLWithPath: repo + "/dir/run.sh"))
+        chmod(repo + "/dir/run.sh", 0o775)
+        chmod(repo + "/a.txt", 0o664)
+        try FileManager.default.createSymbolicLink(atPath: repo + "/link", withDestinationPath: "a.txt")
+        try cairn(["commit", "-m", "first"], in: repo)
+        try Data("hello again\n".utf8).write(to: URL(fileURLWithPath: repo + "/a.txt"))
+        try cairn(["commit", "-m", "second"], in: repo)
+        try cairn(["tag", "-m", "release", "v1"], in: repo)
+        let out = tmp.file("native.git")
+        try cairn(["export-git", out], in: repo)
+        let g = Git(dir: out)
+        #expect(try fsckStatus(g) == 0)
+        #expect(try g.text(["log", "--format=%s", "main"]) == "second\nfirst")
+        #expect(try g.text(["ls-tree", "-r", "main"]).split(separator: "\n").map { String($0.prefix(6)) } == ["100644", "100755", "120000"])
+        #expect(try g.text(["cat-file", "blob", "main:a.txt"]) == "hello again")
+        #expect(try g.text(["cat-file", "-t", "v1"]) == "tag")
+        #expect(try g.text(["symbolic-ref", "HEAD"]) == "refs/heads/main")
     }
 
     @Test func badSourcesGetOneLineErrors() throws {
