@@ -146,11 +146,12 @@ public struct TreeDiff: Sendable {
             let itemPath = relative.isEmpty ? name : relative + [0x2F] + name
             let o = v.old
             let oldDir = o?.kind == .directory ? o.flatMap { ObjectID($0.hash) } : nil
-            // A submodule's gitlink checks out as an empty folder: while it is one, nothing changed.
+            // An entry a checkout never writes (an imported `.git`) is not gone: a commit keeps it.
             if !v.isFolder, leaves[name] == nil, let o, !TreeEntry.isCheckoutSafe(o.name) {
                 mine.append(o)
                 continue
             }
+            // A submodule's gitlink checks out as an empty folder: while it is one, nothing changed.
             if v.isFolder, let o, o.kind == .gitlink, (try? FileSystem.names(in: path.appending(name)))?.isEmpty == true {
                 mine.append(o)
                 continue

@@ -7,6 +7,7 @@ import Testing
     let tmp = TemporaryDirectory()
     var grid: [String: String] { ["CAIRN_GRID": tmp.file("grid")] }
 
+    @discardableResult
     func cairn(_ args: [String], in dir: String, expect code: Int32 = 0) throws -> CairnProcess.Result {
         let r = try CairnProcess.run(args, environment: grid, currentDirectory: dir)
         #expect(r.code == code, "cairn \(args.joined(separator: " ")): \(r.stderr)")
