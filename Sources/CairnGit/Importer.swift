@@ -523,9 +523,9 @@ public final class GitImporter {
             let b = base.flatMap { $0.isDirectory ? nil : $0.id }
             return (try await importBlob(item, base: b, path: childPath), true)
         default:
-            // A mode that does not fit what it names (a blob as a directory): the object is kept, the tree
-            // raw; Cairn's tree leaves the entry out.
-            _ = try await importLoose(item.id)
+            // A mode that does not fit what it names (a blob as a directory), or an object the source lacks
+            // (reported): the tree is kept raw; Cairn's tree leaves the entry out.
+            if try await importLoose(item.id) == nil { noteMissing(item.id, childPath) }
             return (nil, false)
         }
     }

@@ -57,18 +57,30 @@ struct ImportGit: AsyncParsableCommand {
             return
         }
         let repo: Repository
+        var existed = true
         if let dir = `init` {
             if let existing = try? FileSystem.names(in: absolutePath(dir)), !existing.isEmpty {
                 throw Failure("\(absolutePath(dir)) is not empty: import with --init into a new or empty folder", code: Code.usage)
             }
+            existed = FileSystem.exists(FSPath(absolutePath(dir)))
             (repo, _, _) = try await initializeRepository(dir, gridOptions: gridOptions, encoding: "3-of-10")
         } else {
             repo = try openRepository()
         }
         let summary: GitImportSummary
-        do { summary = try await GitImporter(source: git, repository: repo, options: options).run() } catch let e as GitError {
+        do { summary = try await GitImporter(source: git, repository: repo, options: options).run() } catch {
             Terminal.endProgress()
-            throw Failure(e)
+            // A repository made for this import goes with it (as a failed clone's folder does): run it again.
+            if let dir = `init` {
+                let path = FSPath(absolutePath(dir))
+                if existed {
+                    for name in (try? FileSystem.names(in: path)) ?? [] { try? FileSystem.remove(path.appending(name)) }
+                } else {
+                    try? FileSystem.remove(path)
+                }
+            }
+            if let e = error as? GitError { throw Failure(e) }
+            throw error
         }
         Terminal.endProgress()
         for w in summary.warnings.prefix(20) { Terminal.warning(w) }

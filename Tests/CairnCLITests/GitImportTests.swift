@@ -259,6 +259,15 @@ import Testing
         let refused = try cairn(["import-git", sha.dir, "--init", repo], in: tmp.path, expect: 64)
         #expect(refused.stderr.contains("SHA-256"), "\(refused.stderr)")
         #expect(refused.stderr.split(separator: "\n").count == 1)
+        // An import that fails half-way leaves no half-made repository behind.
+        let broken = try Git.make(tmp.file("broken"))
+        let who = "A <a@example.com> 1700000000 +0000"
+        let commit = try broken.literal("commit", "tree 0123456789012345678901234567890123456789\nauthor \(who)\ncommitter \(who)\n\nnames a tree git lacks\n")
+        try broken.run(["update-ref", "refs/heads/main", commit])
+        let fresh = tmp.file("fresh")
+        let failed = try cairn(["import-git", broken.dir, "--init", fresh], in: tmp.path, expect: 3)
+        #expect(failed.stderr.contains("is not in the source repository"), "\(failed.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: fresh))
     }
 
     /// Cairn's own history, from the checkout these tests run in.
