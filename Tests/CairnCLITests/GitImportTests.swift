@@ -164,6 +164,11 @@ import Testing
         #expect(try g.text(["count-objects", "-v"]).contains("packs: 2"))
         // Nothing new: reads only the refs.
         #expect(try cairn(["import-git", g.dir], in: repo).stdout.contains("nothing new"))
+        // The state is on the grid: another machine (a clone from the write cap) goes on from it.
+        let writeCap = try #require(try cairn(["cap"], in: repo).lines.first { $0.hasPrefix("write: ") }).dropFirst(7)
+        let elsewhere = tmp.file("elsewhere")
+        try cairn(["clone", String(writeCap), elsewhere], in: tmp.path)
+        #expect(try cairn(["import-git", g.dir], in: elsewhere).stdout.contains("nothing new"))
         // Two new commits on main.
         for i in 5..<7 {
             try Data("line \(i)\n".utf8).write(to: URL(fileURLWithPath: g.dir + "/file.txt"))
