@@ -165,10 +165,21 @@ struct ExportGit: AsyncParsableCommand {
         let repo = try openRepository()
         let session = try await repo.session()
         let path = absolutePath(destination)
+        if let names = try? FileSystem.names(in: FSPath(path)), !names.isEmpty {
+            throw Failure("\(path) is not empty: export into a new or empty folder", code: Code.usage)
+        }
+        let existed = FileSystem.exists(FSPath(path))
         let report: GitTransferReport
-        do { report = try await GitTransfer.export(session: session, to: path) { Terminal.progress($0) } } catch let e as GitError {
+        do { report = try await GitTransfer.export(session: session, to: path) { Terminal.progress($0) } } catch {
             Terminal.endProgress()
-            throw Failure(e)
+            // The folder was new or empty: what the failed export wrote goes, so it can simply be run again.
+            if existed {
+                for name in (try? FileSystem.names(in: FSPath(path))) ?? [] { try? FileSystem.remove(FSPath(path).appending(name)) }
+            } else {
+                try? FileSystem.remove(FSPath(path))
+            }
+            if let e = error as? GitError { throw Failure(e) }
+            throw error
         }
         Terminal.endProgress()
         Terminal.writeOut("exported \(report.refs) refs, \(report.objects) git objects (\(report.bytes >> 20) MiB) to \(path)"

@@ -241,6 +241,13 @@ import Testing
         try cairn(["commit", "-m", "second"], in: repo)
         try cairn(["tag", "-m", "release", "v1"], in: repo)
         let out = tmp.file("native.git")
+        // Into a folder that is not empty: refused, and nothing there touched.
+        try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
+        try Data("mine\n".utf8).write(to: URL(fileURLWithPath: out + "/keep.txt"))
+        let refused = try cairn(["export-git", out], in: repo, expect: 64)
+        #expect(refused.stderr.contains("is not empty"))
+        #expect(try String(contentsOfFile: out + "/keep.txt", encoding: .utf8) == "mine\n")
+        try FileManager.default.removeItem(atPath: out + "/keep.txt")
         try cairn(["export-git", out], in: repo)
         let g = Git(dir: out)
         #expect(try fsckStatus(g) == 0)
