@@ -179,12 +179,20 @@ struct ImportState {
     /// The whole state (refs, map, raw trees).
     static func load(_ session: Session, name: String) async throws -> (ImportState, Stored)? {
         guard let stored = try await locate(session, name: name) else { return nil }
+        return (try await load(stored, session.content), stored)
+    }
+
+    /// The state `stored` holds; `refs`: its refs file, when the caller decoded it already.
+    static func load(_ stored: Stored, _ content: ContentStore, refs known: (refs: [GitRef], head: GitRef.Target?)? = nil)
+        async throws -> ImportState {
         var state = ImportState()
-        if let refs = try await read("refs", of: stored, session.content) {
+        if let known {
+            (state.refs, state.head) = known
+        } else if let refs = try await read("refs", of: stored, content) {
             (state.refs, state.head) = try decodeRefs(refs)
         }
-        if let map = try await read("map", of: stored, session.content) { state.map = try decodeMap(map) }
-        if let raw = try await read("raw", of: stored, session.content) { state.rawTrees = try decodeRaw(raw) }
-        return (state, stored)
+        if let map = try await read("map", of: stored, content) { state.map = try decodeMap(map) }
+        if let raw = try await read("raw", of: stored, content) { state.rawTrees = try decodeRaw(raw) }
+        return state
     }
 }

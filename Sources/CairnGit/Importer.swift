@@ -95,7 +95,7 @@ public final class GitImporter {
     }
 
     public func run() async throws -> GitImportSummary {
-        started = Self.clock()
+        started = FileSystem.monotonicSeconds()
         let lock = try repository.state.lock()
         defer { withExtendedLifetime(lock) {} }
         let sourceRefs = try source.refs()
@@ -108,18 +108,15 @@ public final class GitImporter {
         defer { blobs.cancel() }
 
         let stored = try await ImportState.locate(session, name: options.name)
-        if let stored, let refsBytes = try await ImportState.read("refs", of: stored, session.content) {
-            let (oldRefs, oldHead) = try ImportState.decodeRefs(refsBytes)
-            if oldRefs.filter({ options.selects($0.name) }) == selected && oldHead == head {
+        if let stored {
+            // Only the refs file first: when nothing moved, nothing else is read.
+            let known = try await ImportState.read("refs", of: stored, session.content).map(ImportState.decodeRefs)
+            if let known, known.refs.filter({ options.selects($0.name) }) == selected && known.head == head {
                 summary.nothingNew = true
-                summary.seconds = Self.clock() - started
+                summary.seconds = FileSystem.monotonicSeconds() - started
                 return summary
             }
-        }
-        if let stored {
-            if let map = try await ImportState.read("map", of: stored, session.content) { state.map = try ImportState.decodeMap(map) }
-            if let raw = try await ImportState.read("raw", of: stored, session.content) { state.rawTrees = try ImportState.decodeRaw(raw) }
-            if let refs = try await ImportState.read("refs", of: stored, session.content) { (state.refs, state.head) = try ImportState.decodeRefs(refs) }
+            state = try await ImportState.load(stored, session.content, refs: known)
         }
         let oldRefs = state.refs
 
@@ -262,7 +259,7 @@ public final class GitImporter {
         }
         _ = published
         summary.gitlinks = gitlinks.count
-        summary.seconds = Self.clock() - started
+        summary.seconds = FileSystem.monotonicSeconds() - started
         return summary
     }
 
@@ -368,7 +365,7 @@ public final class GitImporter {
             baseItems = (try? GitFormat.tree(b, id: base)) ?? []
         }
         var matcher = NameMatcher(baseItems)
-        var made = Built(items: items, entries: [], childExact: [], encoded: [], tree: try Tree(entries: []))
+        var made = Built(items: items, entries: [], childExact: [], encoded: [], offsets: [], tree: try Tree(entries: []))
         made.entries.reserveCapacity(items.count)
         made.childExact.reserveCapacity(items.count)
         var entries: [TreeEntry] = []
@@ -400,11 +397,11 @@ public final class GitImporter {
             }
         }
         let tree = try Tree(entries: entries)
-        let encoded = tree.encoded
+        let (encoded, offsets) = tree.encodedWithOffsets
         let baseTree = base.flatMap { state.map[$0] }.flatMap { $0.kind == .tree ? $0.hash : nil }
         var makeDelta: (@Sendable ([UInt8]) -> [UInt8]?)?
         if let baseBuilt {
-            let copies = Self.sharedEntries(tree, baseBuilt.tree)
+            let copies = Self.sharedEntries(tree, offsets, baseBuilt)
             makeDelta = { baseBytes in
                 // Checked before use: a wrong delta would be damage.
                 guard let d = VCDIFF.encode(source: baseBytes, target: encoded, copies: copies),
@@ -423,6 +420,7 @@ public final class GitImporter {
         state.map[id] = ImportState.Mapped(kind: .tree, hash: treeID, size: 0)
         summary.trees += 1
         made.encoded = encoded
+        made.offsets = offsets
         made.tree = tree
         if built.count >= Self.builtKept || builtEntries + items.count > Self.builtEntriesKept {
             built.removeAll(keepingCapacity: true)
@@ -431,75 +429,6 @@ public final class GitImporter {
         built[id] = made
         builtEntries += items.count
         return (treeID, exact)
-    }
-
-    /// A tree this run built lately, item by item: the Cairn entry each git entry became (nil: left out)
-    /// and, for a folder, whether its tree is exact. The next commit's trees are mostly these.
-    struct Built {
-        var items: [GitFormat.TreeItem]
-        var entries: [TreeEntry?]
-        var childExact: [Bool]
-        var encoded: [UInt8]
-        var tree: Tree
-    }
-    static let builtKept = 192
-    /// And at most this many entries in all (a folder of 100,000 files is kept once, not 192 times).
-    static let builtEntriesKept = 200_000
-
-    /// Finds names in the base folder's entries: in step when entries keep their places (almost always),
-    /// else by a dictionary built the first time it is needed.
-    struct NameMatcher {
-        let items: [GitFormat.TreeItem]
-        var next = 0
-        var byName: [ByteKey: Int]?
-        init(_ items: [GitFormat.TreeItem]) { self.items = items }
-
-        mutating func index(of name: [UInt8]) -> Int? {
-            if next < items.count, items[next].name == name { next += 1; return next - 1 }
-            if byName == nil {
-                var d: [ByteKey: Int] = [:]
-                d.reserveCapacity(items.count)
-                for (i, item) in items.enumerated() where d[ByteKey(item.name)] == nil { d[ByteKey(item.name)] = i }
-                byName = d
-            }
-            guard let i = byName?[ByteKey(name)] else { return nil }
-            next = i + 1
-            return i
-        }
-    }
-
-    /// The byte ranges of `tree`'s encoding that equal ranges of `base`'s: entries with the same name
-    /// and fields (both are sorted by name), adjacent ones merged.
-    static func sharedEntries(_ tree: Tree, _ base: Tree) -> [(target: Range<Int>, source: Int)] {
-        let offsets = entryOffsets(tree), baseOffsets = entryOffsets(base)
-        var out: [(target: Range<Int>, source: Int)] = []
-        var k = 0
-        for (i, e) in tree.entries.enumerated() {
-            while k < base.entries.count, base.entries[k].name.lexicographicallyPrecedes(e.name) { k += 1 }
-            guard k < base.entries.count, base.entries[k] == e else { continue }
-            let range = offsets[i]..<offsets[i + 1]
-            if let last = out.last, last.target.upperBound == range.lowerBound, last.source + last.target.count == baseOffsets[k] {
-                out[out.count - 1].target = last.target.lowerBound..<range.upperBound
-            } else {
-                out.append((range, baseOffsets[k]))
-            }
-            k += 1
-        }
-        return out
-    }
-
-    /// Where each entry starts in `Tree.encoded` (Snapshots.md: a 10-byte head, then per entry name u16 +
-    /// bytes, kind u8, mode u32, size u64, mtime i64 + u32, hash u8 + bytes), and the end.
-    static func entryOffsets(_ tree: Tree) -> [Int] {
-        var out: [Int] = []
-        out.reserveCapacity(tree.entries.count + 1)
-        var at = 10
-        for e in tree.entries {
-            out.append(at)
-            at += 2 + e.name.count + 1 + 4 + 8 + 8 + 4 + 1 + e.hash.count
-        }
-        out.append(at)
-        return out
     }
 
     /// The Cairn entry one git entry becomes (nil: left out of Cairn's tree, which is then not exact), and
@@ -663,17 +592,12 @@ public final class GitImporter {
 
     func report(done: Int, of total: Int) {
         guard let progress = options.progress, done > 0 else { return }
-        let elapsed = Self.clock() - started
+        let elapsed = FileSystem.monotonicSeconds() - started
         let rate = Double(done) / max(elapsed, 0.001)
         let eta = Double(total - done) / max(rate, 0.001)
         progress("importing commits: \(done)/\(total), \(summary.trees + summary.blobs) objects, \(summary.blobBytes >> 20) MiB, "
                  + "\(Int(rate)) commits/s, about \(Int(eta)) s left")
     }
 
-    static func clock() -> Double {
-        var ts = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &ts)
-        return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
-    }
 }
 

@@ -16,7 +16,7 @@ public enum GitTransfer {
     /// what the import mapped it to, and the git id recomputed from the grid equals the source's.
     public static func verify(source: GitRepository, session: Session, options: GitImportOptions,
                               progress: (@Sendable (String) -> Void)? = nil) async throws -> GitTransferReport {
-        let started = GitImporter.clock()
+        let started = FileSystem.monotonicSeconds()
         let regenerator = try await GitRegenerator(session: session) { _, _, _ in }
         regenerator.progress = progress
         let sourceRefs = try source.refs()
@@ -47,14 +47,14 @@ public enum GitTransfer {
         report.objects = regenerator.objectCount
         report.bytes = regenerator.byteCount
         report.missingBlobs = regenerator.missingBlobs
-        report.seconds = GitImporter.clock() - started
+        report.seconds = FileSystem.monotonicSeconds() - started
         return report
     }
 
     /// `export-git DST`: a new bare repository holding every ref of the repository (import state and
     /// other `refs/cairn-import/` refs left out) and every object they reach, written from the grid.
     public static func export(session: Session, to path: String, progress: (@Sendable (String) -> Void)? = nil) async throws -> GitTransferReport {
-        let started = GitImporter.clock()
+        let started = FileSystem.monotonicSeconds()
         if let names = try? FileSystem.names(in: path), !names.isEmpty {
             throw GitError.verification("\(path) is not empty: export into a new or empty folder")
         }
@@ -96,7 +96,7 @@ public enum GitTransfer {
         report.objects = regenerator.objectCount
         report.bytes = regenerator.byteCount
         report.missingBlobs = regenerator.missingBlobs
-        report.seconds = GitImporter.clock() - started
+        report.seconds = FileSystem.monotonicSeconds() - started
         return report
     }
 }

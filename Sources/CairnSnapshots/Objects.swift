@@ -318,10 +318,17 @@ public struct Tree: Sendable, Equatable {
         return nil
     }
 
-    public var encoded: [UInt8] {
+    public var encoded: [UInt8] { encodedWithOffsets.bytes }
+
+    /// The encoding, and where each entry starts in it (then the end): a writer that knows which entries
+    /// two trees share can build the delta between them from these ranges.
+    public var encodedWithOffsets: (bytes: [UInt8], offsets: [Int]) {
         var w = ObjectCoding.header(.tree)
         w.u32(UInt32(entries.count))
+        var offsets: [Int] = []
+        offsets.reserveCapacity(entries.count + 1)
         for e in entries {
+            offsets.append(w.bytes.count)
             w.bytes16(e.name)
             w.u8(e.kind.rawValue)
             w.u32(e.mode)
@@ -330,7 +337,8 @@ public struct Tree: Sendable, Equatable {
             w.u32(e.mtimeNanoseconds)
             w.u8(UInt8(e.hash.count)); w.raw(e.hash)
         }
-        return w.bytes
+        offsets.append(w.bytes.count)
+        return (w.bytes, offsets)
     }
 
     public var id: ObjectID { ObjectCoding.id(of: encoded) }
