@@ -25,6 +25,8 @@ let package = Package(
         .systemLibrary(name: "CMalloc"),
         // Linked only by CairnGit (import, verify, export).
         systemLibrary("CGit2", pkgConfig: "libgit2", apt: "libgit2-dev"),
+        // Linked only by CairnTahoe (HTTPS to Tahoe-LAFS storage nodes, pinned by SPKI).
+        systemLibrary("CCurl", pkgConfig: "libcurl", apt: "libcurl4-openssl-dev"),
 
         // Files: the one layer over the C file API (typed errno errors, EINTR loops, raw-byte paths, atomic replace).
         .target(name: "CairnFiles", exclude: ["README.md"]),
@@ -41,6 +43,9 @@ let package = Package(
         .target(name: "CairnFormats", dependencies: ["CairnPrimitives"], exclude: ["README.md"]),
         // Storage: the StorageServer protocol and the embedded local-directory server.
         .target(name: "CairnStorage", dependencies: ["CairnFiles", "CairnPrimitives"], exclude: ["README.md"]),
+        // Tahoe-LAFS storage nodes over their HTTP storage protocol: a StorageServer backend (CBOR, NURLs,
+        // pinned TLS through libcurl, bandwidth buckets).
+        .target(name: "CairnTahoe", dependencies: ["CCurl", "CairnFiles", "CairnPrimitives", "CairnStorage"], exclude: ["README.md"]),
         // Grid client: upload, download, check, repair, placement, grid configuration.
         .target(name: "CairnGrid", dependencies: ["CairnFiles", "CairnPrimitives", "CairnErasure", "CairnFormats", "CairnStorage"], exclude: ["README.md"]),
         // Snapshots: objects, packs, delta chains, repository state, worktree scan.
@@ -56,6 +61,9 @@ let package = Package(
         .executableTarget(name: "cairn-bench", dependencies: ["CairnFiles", "CairnGrid", "CairnErasure", "CairnFormats", "CairnPrimitives", "CISAL"],
                           path: "Benchmarks/CairnBench"),
 
+        // A real Tahoe-LAFS grid on loopback for the tests (tahoe from .tahoe-venv, see README).
+        .target(name: "TahoeTestGrid", path: "Tests/TahoeTestGrid", exclude: ["tahoe-grid.sh"]),
+
         .testTarget(name: "CairnFilesTests", dependencies: ["CairnFiles"]),
         .testTarget(name: "CairnPrimitivesTests", dependencies: ["CairnPrimitives"]),
         .testTarget(name: "CairnErasureTests", dependencies: ["CairnErasure"]),
@@ -63,7 +71,8 @@ let package = Package(
         .testTarget(name: "CairnFormatsTests", dependencies: ["CairnFormats"]),
         .testTarget(name: "CairnStorageTests", dependencies: ["CairnStorage"]),
         .testTarget(name: "CairnSnapshotsTests", dependencies: ["CairnSnapshots", "CairnFiles"]),
-        .testTarget(name: "CairnGridTests", dependencies: ["CairnGrid"]),
+        .testTarget(name: "CairnGridTests", dependencies: ["CairnGrid", "CairnTahoe", "TahoeTestGrid"]),
+        .testTarget(name: "CairnTahoeTests", dependencies: ["CairnTahoe", "CairnStorage", "CairnPrimitives"]),
         .testTarget(name: "CairnCLITests", dependencies: ["cairn", "CairnSnapshots", "CairnFiles"]),
         .testTarget(name: "CairnGitTests", dependencies: ["CairnGit", "CairnSnapshots", "CairnFiles"]),
     ],

@@ -142,13 +142,16 @@ public enum StorageError: Error, CustomStringConvertible, Equatable {
     case badWriteEnabler(server: ServerLabel, index: StorageIndex)
     /// A write, finish or abort carried another upload secret than the allocation's.
     case badUploadSecret(server: ServerLabel, index: StorageIndex, share: ShareNumber)
+    /// The server refused the request as asked, or is not the server the grid names (a certificate that
+    /// does not match its pin, a swissnum it does not accept): retrying the same request cannot help.
+    case refused(server: ServerLabel, reason: String)
 
     public var kind: StorageErrorKind {
         switch self {
         case .unreachable, .full, .io, .corruptStore: return .unavailable
         case .noSuchShare: return .missing
         case .notAllocated: return .conflict
-        case .outOfRange, .badWriteEnabler, .badUploadSecret: return .refused
+        case .outOfRange, .badWriteEnabler, .badUploadSecret, .refused: return .refused
         }
     }
 
@@ -161,6 +164,7 @@ public enum StorageError: Error, CustomStringConvertible, Equatable {
         case .full(let s, let r): return "server \(s) is full: \(r)"
         case .io(let s, let p, let r): return "server \(s): \(p): \(r)"
         case .corruptStore(let s, let p, let r): return "server \(s): damaged store \(p): \(r)"
+        case .refused(let s, let r): return "server \(s) refused: \(r)"
         case .badUploadSecret(let s, let si, let n):
             return "server \(s) refused a write to share \(n) of \(si): it was allocated by another upload"
         case .badWriteEnabler(let s, let si):

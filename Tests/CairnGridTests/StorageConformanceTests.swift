@@ -1,4 +1,6 @@
 import CairnStorage
+import CairnTahoe
+import TahoeTestGrid
 import Foundation
 import Testing
 
@@ -13,7 +15,7 @@ import Testing
 struct ConformanceBackend: Sendable, CustomTestStringConvertible {
     let name: String
     /// A fresh, empty server and what removes it afterwards.
-    let make: @Sendable () throws -> ConformanceFixture
+    let make: @Sendable () async throws -> ConformanceFixture
 
     var testDescription: String { name }
 
@@ -34,6 +36,14 @@ struct ConformanceBackend: Sendable, CustomTestStringConvertible {
         // Covers the `supersedesShares == false` branches (as a Tahoe storage node answers).
         ConformanceBackend(name: "MemoryServer(supersedes: false)",
                            make: { ConformanceFixture(MemoryServer(number: 3, supersedes: false)) }),
+        // A real Tahoe-LAFS 1.20 storage node on loopback, over its HTTP storage protocol.
+        ConformanceBackend(name: "TahoeServer", make: {
+            let grid = try await TahoeTestGrid.shared()
+            let node = grid.nodes[Int.random(in: 0..<grid.nodes.count)]
+            let server = TahoeServer(nurl: try NURL(parsing: node.nurl), id: ServerID(TahoeNodeKey.bytes(node.key)!),
+                                     name: node.nickname, slotLease: { _ in testSecrets.lease })
+            return ConformanceFixture(server)
+        }),
     ]
 }
 
@@ -56,7 +66,7 @@ struct ConformanceFailure: Error, CustomStringConvertible {
 enum Conformance {
     /// Runs `body` with a fresh server of `backend`, removing it afterwards.
     static func withServer<R>(_ backend: ConformanceBackend, _ body: (any StorageServer) async throws -> R) async throws -> R {
-        let fixture = try backend.make()
+        let fixture = try await backend.make()
         defer { fixture.cleanup() }
         return try await body(fixture.server)
     }
@@ -289,6 +299,8 @@ enum Conformance {
     /// Runs in a child process (an exit test): a backend that traps here must not take the suite down.
     @Test(arguments: ConformanceBackend.all)
     func writePastAllocatedSizeIsRefused(_ backend: ConformanceBackend) async throws {
+        // Whatever the backend needs (a Tahoe grid) is started here, so the child attaches to it.
+        try await backend.make().cleanup()
         do {
             // The child writes what it found wrong here (its output is not kept when it fails).
             let report = NSTemporaryDirectory() + "cairn-conformance-report-" + UUID().uuidString
@@ -649,6 +661,7 @@ enum Conformance {
             (.outOfRange(server: "s", reason: "r"), .refused),
             (.badWriteEnabler(server: "s", index: i), .refused),
             (.badUploadSecret(server: "s", index: i, share: 0), .refused),
+            (.refused(server: "s", reason: "r"), .refused),
         ]
         for (error, kind) in table { #expect(error.kind == kind, "\(error)") }
     }
