@@ -15,6 +15,8 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        // YAML: the server lists a Tahoe client node keeps (private/servers.yaml is written by hand).
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
     ],
     targets: [
         // C system libraries (DESIGN §2, bottom layer).
@@ -45,9 +47,10 @@ let package = Package(
         .target(name: "CairnStorage", dependencies: ["CairnFiles", "CairnPrimitives"], exclude: ["README.md"]),
         // Tahoe-LAFS storage nodes over their HTTP storage protocol: a StorageServer backend (CBOR, NURLs,
         // pinned TLS through libcurl, bandwidth buckets).
-        .target(name: "CairnTahoe", dependencies: ["CCurl", "CairnFiles", "CairnPrimitives", "CairnStorage"], exclude: ["README.md"]),
+        .target(name: "CairnTahoe", dependencies: ["CCurl", "CairnFiles", "CairnPrimitives", "CairnStorage",
+                                                  .product(name: "Yams", package: "Yams")], exclude: ["README.md"]),
         // Grid client: upload, download, check, repair, placement, grid configuration.
-        .target(name: "CairnGrid", dependencies: ["CairnFiles", "CairnPrimitives", "CairnErasure", "CairnFormats", "CairnStorage"], exclude: ["README.md"]),
+        .target(name: "CairnGrid", dependencies: ["CairnFiles", "CairnPrimitives", "CairnErasure", "CairnFormats", "CairnStorage", "CairnTahoe"], exclude: ["README.md"]),
         // Snapshots: objects, packs, delta chains, repository state, worktree scan.
         .target(name: "CairnSnapshots", dependencies: ["CairnFiles", "CairnPrimitives", "CairnFormats", "CairnGrid", "CairnDelta"], exclude: ["README.md"]),
         // Git import, verify and export: the only module that links libgit2.
@@ -73,7 +76,7 @@ let package = Package(
         .testTarget(name: "CairnSnapshotsTests", dependencies: ["CairnSnapshots", "CairnFiles"]),
         .testTarget(name: "CairnGridTests", dependencies: ["CairnGrid", "CairnTahoe", "TahoeTestGrid"]),
         .testTarget(name: "CairnTahoeTests", dependencies: ["CairnTahoe", "CairnStorage", "CairnPrimitives"]),
-        .testTarget(name: "CairnCLITests", dependencies: ["cairn", "CairnSnapshots", "CairnFiles"]),
+        .testTarget(name: "CairnCLITests", dependencies: ["cairn", "CairnSnapshots", "CairnFiles", "TahoeTestGrid"]),
         .testTarget(name: "CairnGitTests", dependencies: ["CairnGit", "CairnSnapshots", "CairnFiles"]),
     ],
     swiftLanguageModes: [.v6]

@@ -10,11 +10,16 @@ public struct Grid: Sendable {
     /// Uploads in flight in this process, one per storage index (shared by copies of this value).
     let uploads = SingleFlight<StorageIndex, Cap>()
     let leases: LeaseKeys
+    /// Servers that hold shares 0…K−1 of every upload in addition to the normal spread ("K shares on mom's
+    /// machine"): a read served by one of them needs no decoding and no other server.
+    public let primaryHolders: Set<ServerID>
 
-    public init(parameters: EncodingParameters, convergenceSecret: [UInt8], servers: [any StorageServer]) {
+    public init(parameters: EncodingParameters, convergenceSecret: [UInt8], servers: [any StorageServer],
+                primaryHolders: Set<ServerID> = []) {
         self.parameters = parameters
         self.convergenceSecret = convergenceSecret
         self.servers = servers
+        self.primaryHolders = primaryHolders
         leases = LeaseKeys(convergenceSecret: convergenceSecret)
     }
 

@@ -101,7 +101,8 @@ public struct Repository: Sendable {
 
     /// The grid with the repository's own convergence secret: its caps never match another grid user's.
     public func repositoryGrid(_ refs: Refs) -> Grid {
-        Grid(parameters: baseGrid.parameters, convergenceSecret: refs.secret, servers: baseGrid.servers)
+        Grid(parameters: baseGrid.parameters, convergenceSecret: refs.secret, servers: baseGrid.servers,
+             primaryHolders: baseGrid.primaryHolders)
     }
 
     public func objectStore(_ refs: Refs) async throws -> ObjectStore {

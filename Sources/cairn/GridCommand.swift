@@ -5,8 +5,8 @@ import CairnGrid
 import CairnStorage
 
 struct GridCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "grid", abstract: "Manage embedded local grids.",
-                                                    subcommands: [Create.self, ReclaimQuarantine.self, ReplaceServer.self])
+    static let configuration = CommandConfiguration(commandName: "grid", abstract: "Manage grids: local folders and Tahoe-LAFS storage nodes.",
+                                                    subcommands: [Create.self, AddServer.self, ImportTahoe.self, Status.self, ReclaimQuarantine.self, ReplaceServer.self])
 
     struct ReplaceServer: AsyncParsableCommand {
         static let configuration = CommandConfiguration(commandName: "replace-server",

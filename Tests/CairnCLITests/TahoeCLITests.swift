@@ -1,0 +1,129 @@
+import Foundation
+import Testing
+import TahoeTestGrid
+
+/// Every command on a grid of real Tahoe-LAFS 1.20 storage nodes (started on loopback by TahoeTestGrid).
+@Suite struct TahoeCLITests {
+    /// A Cairn grid of the shared Tahoe grid's five nodes, 3-of-5, happy 4, found through the gateway's
+    /// announcements (`grid import-tahoe`).
+    static func tahoeGrid(_ dir: TemporaryDirectory, encoding: String = "3-of-5", happy: Int = 4) async throws -> (String, TahoeTestGrid) {
+        let tahoe = try await TahoeTestGrid.shared()
+        let grid = dir.file("grid")
+        let create = try CairnProcess.run(["grid", "create", grid, "--servers", "0", "--encoding", encoding, "--happy", String(happy)])
+        #expect(create.code == 0, "\(create.stderr)")
+        let imported = try CairnProcess.run(["grid", "import-tahoe", tahoe.gatewayDirectory, "--grid", grid])
+        #expect(imported.code == 0, "\(imported.stderr)")
+        #expect(imported.stdout.contains("5 nodes added"), "\(imported.stdout)")
+        return (grid, tahoe)
+    }
+
+    @Test func statusListsEveryNode() async throws {
+        let dir = TemporaryDirectory()
+        let (grid, tahoe) = try await Self.tahoeGrid(dir)
+        let status = try CairnProcess.run(["grid", "status", "--json", "--grid", grid])
+        #expect(status.code == 0, "\(status.stderr)")
+        let rows = try JSONSerialization.jsonObject(with: status.stdoutData) as? [[String: Any]] ?? []
+        #expect(rows.count == 5)
+        for row in rows {
+            #expect(row["kind"] as? String == "tahoe")
+            #expect(row["reachable"] as? Bool == true, "\(row)")
+            #expect((row["version"] as? String)?.contains("tahoe-lafs/1.20") == true)
+            #expect((row["availableSpace"] as? UInt64 ?? 0) > 0)
+            #expect(row["latencyMilliseconds"] is Double)
+            #expect(!(row["location"] as? String ?? "").contains("/" + (tahoe.nodes.first?.nurl.split(separator: "/").last ?? "x")),
+                    "the swissnum is never printed")
+        }
+        #expect(Set(rows.compactMap { $0["nickname"] as? String }) == Set(tahoe.nodes.map(\.nickname)))
+        // The configuration holds swissnums: only its owner may read it.
+        let mode = try FileManager.default.attributesOfItem(atPath: grid + "/cairn-grid.conf")[.posixPermissions] as? Int
+        #expect(mode == 0o600)
+    }
+
+    @Test func putGetAndRangesOfSmallAndMultiSegmentFiles() async throws {
+        let dir = TemporaryDirectory()
+        let (grid, _) = try await Self.tahoeGrid(dir)
+        for (size, seed) in [(10_000, 1 as UInt64), (3_500_000, 2)] {
+            let data = Data(testBytes(size, seed: seed &+ UInt64(getpid())))
+            try data.write(to: URL(fileURLWithPath: dir.file("f")))
+            let put = try CairnProcess.run(["put", "--grid", grid, dir.file("f")])
+            #expect(put.code == 0, "\(put.stderr)")
+            let cap = put.lines.first ?? ""
+            let get = try CairnProcess.run(["get", "--grid", grid, cap])
+            #expect(get.code == 0 && get.stdoutData == data, "\(size): \(get.stderr)")
+            for (range, slice) in [("0-0", 0..<1), ("1000-5000", 1000..<5001), ("\(size - 10)-", size - 10..<size)] {
+                let r = try CairnProcess.run(["get", "--grid", grid, cap, "--range", range])
+                #expect(r.code == 0 && r.stdoutData == data[slice], "\(size) \(range): \(r.stderr)")
+            }
+            if size > 2_100_000 {
+                let r = try CairnProcess.run(["get", "--grid", grid, cap, "--range", "2097150-2097160"])  // across a segment boundary
+                #expect(r.stdoutData == data[2_097_150..<2_097_161])
+            }
+            let check = try CairnProcess.run(["check", "--verify", "--grid", grid, cap])
+            #expect(check.code == 0, "\(check.stdout) \(check.stderr)")
+        }
+    }
+
+    @Test func slotPublishedReadBackAndStalePublishRefused() async throws {
+        let dir = TemporaryDirectory()
+        let (grid, _) = try await Self.tahoeGrid(dir)
+        try Data("one".utf8).write(to: URL(fileURLWithPath: dir.file("v1")))
+        try Data("two".utf8).write(to: URL(fileURLWithPath: dir.file("v2")))
+        try Data("three".utf8).write(to: URL(fileURLWithPath: dir.file("v3")))
+        let created = try CairnProcess.run(["slot", "create", "--grid", grid, dir.file("v1")])
+        #expect(created.code == 0, "\(created.stderr)")
+        let cap = created.lines.first ?? ""
+        #expect(try CairnProcess.run(["slot", "publish", "--grid", grid, cap, dir.file("v2")]).lines == ["2"])
+        #expect(try CairnProcess.run(["slot", "read", "--grid", grid, cap]).stdout == "two")
+        let stale = try CairnProcess.run(["slot", "publish", "--grid", grid, "--if-version", "1", cap, dir.file("v3")])
+        #expect(stale.code == 4, "\(stale.stderr)")
+        #expect(try CairnProcess.run(["slot", "read", "--grid", grid, cap]).stdout == "two")
+    }
+
+    @Test func snapshotCommittedAndRestoredAsOfADate() async throws {
+        let dir = TemporaryDirectory()
+        let (grid, _) = try await Self.tahoeGrid(dir)
+        let work = dir.file("work")
+        try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true)
+        let env = ["CAIRN_GRID": grid, "CAIRN_AUTHOR_NAME": "Tester", "CAIRN_AUTHOR_EMAIL": "t@example.org"]
+        func run(_ args: [String]) throws -> CairnProcess.Result { try CairnProcess.run(args, environment: env, currentDirectory: work) }
+        #expect(try run(["init"]).code == 0)
+        let v1 = Data(testBytes(1_500_000, seed: 31)), v2 = Data(testBytes(1_500_000, seed: 32))
+        try v1.write(to: URL(fileURLWithPath: work + "/plan.bin"))
+        try Data("notes".utf8).write(to: URL(fileURLWithPath: work + "/notes.txt"))
+        #expect(try run(["commit", "-m", "one", "--date", "2026-03-01T00:00:00Z"]).code == 0)
+        try v2.write(to: URL(fileURLWithPath: work + "/plan.bin"))
+        #expect(try run(["commit", "-m", "two", "--date", "2026-03-05T00:00:00Z"]).code == 0)
+        let restored = try run(["restore", "plan.bin", "--at", "2026-03-02 00:00:00 +0000", "-o", dir.file("old")])
+        #expect(restored.code == 0, "\(restored.stderr)")
+        #expect(try Data(contentsOf: URL(fileURLWithPath: dir.file("old"))) == v1)
+        let log = try run(["log"])
+        #expect(log.stdout.contains("one") && log.stdout.contains("two"))
+    }
+
+    /// A wrong pin is refused during the TLS handshake, before the swissnum is sent; a wrong swissnum is
+    /// refused by the node. Both say so in one line and never print the swissnum.
+    @Test func wrongPinAndWrongSwissnumAreRefusedClearly() async throws {
+        let dir = TemporaryDirectory()
+        let tahoe = try await TahoeTestGrid.shared()
+        let good = tahoe.nodes[0].nurl
+        let parts = good.split(separator: "@", maxSplits: 1)
+        let spki = parts[0].dropFirst("pb://".count)
+        let flipped = (spki.first == "A" ? "B" : "A") + spki.dropFirst()
+        let wrongPin = "pb://\(flipped)@\(parts[1])"
+        let swiss = String(good.split(separator: "/").last!.split(separator: "#").first!)
+        let wrongSwiss = good.replacingOccurrences(of: swiss, with: String(swiss.reversed()))
+        for (nurl, words) in [(wrongPin, "does not match the pin"), (wrongSwiss, "does not accept the swissnum")] {
+            let grid = dir.file("grid-\(words.count)")
+            #expect(try CairnProcess.run(["grid", "create", grid, "--servers", "0", "--encoding", "1-of-1", "--happy", "1"]).code == 0)
+            let added = try CairnProcess.run(["grid", "add-server", nurl, "--grid", grid])
+            #expect(added.code == 0, "\(added.stderr)")
+            let status = try CairnProcess.run(["grid", "status", "--grid", grid])
+            #expect(status.stdout.contains("UNREACHABLE") && status.stdout.contains(words), "\(status.stdout)")
+            try Data("x".utf8 + testBytes(5_000, seed: 5)).write(to: URL(fileURLWithPath: dir.file("f")))
+            let put = try CairnProcess.run(["put", "--grid", grid, dir.file("f")])
+            #expect(put.code != 0)
+            #expect(put.stderr.contains(words), "\(put.stderr)")
+            #expect(!put.stderr.contains(swiss) && !status.stdout.contains(swiss), "the swissnum is never printed")
+        }
+    }
+}
