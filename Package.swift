@@ -28,7 +28,7 @@ let package = Package(
         // Linked only by CairnGit (import, verify, export).
         systemLibrary("CGit2", pkgConfig: "libgit2", apt: "libgit2-dev"),
         // Linked only by CairnTahoe (HTTPS to Tahoe-LAFS storage nodes, pinned by SPKI).
-        systemLibrary("CCurl", pkgConfig: "libcurl", apt: "libcurl4-openssl-dev"),
+        .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev", "libssl-dev"])]),
 
         // Files: the one layer over the C file API (typed errno errors, EINTR loops, raw-byte paths, atomic replace).
         .target(name: "CairnFiles", exclude: ["README.md"]),
@@ -76,7 +76,7 @@ let package = Package(
         .testTarget(name: "CairnSnapshotsTests", dependencies: ["CairnSnapshots", "CairnFiles"]),
         .testTarget(name: "CairnGridTests", dependencies: ["CairnGrid", "CairnTahoe", "TahoeTestGrid"]),
         .testTarget(name: "CairnTahoeTests", dependencies: ["CairnTahoe", "CairnStorage", "CairnPrimitives"]),
-        .testTarget(name: "CairnCLITests", dependencies: ["cairn", "CairnSnapshots", "CairnFiles", "TahoeTestGrid"]),
+        .testTarget(name: "CairnCLITests", dependencies: ["cairn", "CairnSnapshots", "CairnFiles", "CairnFormats", "CairnPrimitives", "TahoeTestGrid"]),
         .testTarget(name: "CairnGitTests", dependencies: ["CairnGit", "CairnSnapshots", "CairnFiles"]),
     ],
     swiftLanguageModes: [.v6]

@@ -11,3 +11,9 @@ typedef size_t (*cairn_curl_data_callback)(char *buffer, size_t size, size_t cou
 static inline CURLcode cairn_curl_setopt_callback(CURL *h, CURLoption o, cairn_curl_data_callback f) { return curl_easy_setopt(h, o, f); }
 static inline CURLcode cairn_curl_getinfo_long(CURL *h, CURLINFO i, long *v) { return curl_easy_getinfo(h, i, v); }
 static inline CURLcode cairn_curl_getinfo_double(CURL *h, CURLINFO i, double *v) { return curl_easy_getinfo(h, i, v); }
+
+// libcurl's TLS is OpenSSL, whose atexit handler frees its global state: a curl thread still inside a TLS
+// read when a command exits would then crash (SIGSEGV). Cairn asks OpenSSL to register no atexit
+// handler; the process ends without that cleanup, as it would on _exit.
+#include <openssl/crypto.h>
+static inline int cairn_openssl_no_atexit(void) { return OPENSSL_init_crypto(OPENSSL_INIT_NO_ATEXIT, NULL); }

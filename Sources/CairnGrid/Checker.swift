@@ -81,6 +81,52 @@ public struct Checker: Sendable {
         return report
     }
 
+    /// Adds or renews this client's lease on every share of `index` on every server holding one (Tahoe nodes
+    /// keep a share while a lease is younger than 31 days; local folders keep everything). Returns the
+    /// servers renewed and, per server, why it could not be.
+    public func addLeases(_ index: StorageIndex, slot: Bool = false) async -> (renewed: [String], failures: [String: String]) {
+        var servers: [ServerID: any StorageServer] = [:]
+        var failures: [String: String] = [:]
+        if slot {
+            // A slot's shares are listed by the mutable calls (an empty read says which shares a server holds).
+            let held = await withTaskGroup(of: (any StorageServer, Result<Bool, Error>).self) { group in
+                for server in grid.servers {
+                    group.addTask { (server, await outcome { !(try await server.readMutable(index, shares: nil, ranges: [])).isEmpty }) }
+                }
+                var out: [(any StorageServer, Result<Bool, Error>)] = []
+                for await r in group { out.append(r) }
+                return out
+            }
+            for (server, result) in held {
+                switch result {
+                case .success(true): servers[server.id] = server
+                case .success(false): break
+                case .failure(let e): failures[server.name] = describe(e)
+                }
+            }
+        } else {
+            let (holders, locateFailures) = await grid.locate(index)
+            for list in holders.values { for s in list { servers[s.id] = s } }
+            failures = Dictionary(locateFailures.map { (grid.name(of: $0.key), $0.value) }, uniquingKeysWith: { a, _ in a })
+        }
+        let results = await withTaskGroup(of: (String, String?).self) { group in
+            for server in servers.values {
+                let secrets = grid.leases.secrets(index, server.id)
+                group.addTask {
+                    do { try await server.addLease(index, secrets: secrets); return (server.name, nil) } catch { return (server.name, describe(error)) }
+                }
+            }
+            var out: [(String, String?)] = []
+            for await r in group { out.append(r) }
+            return out
+        }
+        var renewed: [String] = []
+        for (name, error) in results {
+            if let error { failures[name] = error } else { renewed.append(name) }
+        }
+        return (renewed.sorted { $0.localizedStandardLess($1) }, failures)
+    }
+
     /// Reads every block of one share. Only bytes that fail their hash make it `.corrupt`; a read that fails
     /// makes it `.unreadable` (a transient error is never taken for corruption).
     static func verifyShare(server: any StorageServer, share: ShareNumber, index: StorageIndex, cap: VerifyCap) async -> CheckReport.State {

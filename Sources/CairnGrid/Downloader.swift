@@ -105,12 +105,16 @@ actor ShareSet {
     /// Finds the shares, orders candidates (primaries, then near servers), and verifies K of them.
     static func open(grid: Grid, index: StorageIndex, uebHash: Digest, size: UInt64, k: Int, n: Int) async throws -> ShareSet {
         let (holders, failures) = await grid.locate(index)
+        // One preference order for reads: near servers (lower rank) first, then primaries (no decoding), then
+        // share number. A near server holding shares 0…K−1 (primaries) serves the whole read alone.
         var candidates: [(ShareNumber, any StorageServer)] = []
-        for share in holders.keys.sorted(by: { a, b in
-            let pa = a < k, pb = b < k
-            return pa != pb ? pa : a < b
-        }) where share < n {
-            for server in holders[share]!.sorted(by: { $0.rank < $1.rank }) { candidates.append((share, server)) }
+        for (share, servers) in holders where share < n {
+            for server in servers { candidates.append((share, server)) }
+        }
+        candidates.sort { a, b in
+            if a.1.rank != b.1.rank { return a.1.rank < b.1.rank }
+            let pa = a.0 < k, pb = b.0 < k
+            return pa != pb ? pa : a.0 < b.0
         }
         var active: [VerifiedShare] = []
         var openFailures: [String] = []

@@ -370,6 +370,10 @@ public enum LocalGrid {
         }
     }
 
+    /// Limits set for this whole process (`--limit-upload`, `CAIRN_LIMIT_UPLOAD`, …): they override the
+    /// grid's defaults in every grid this process opens. 0 means unlimited.
+    public static let processLimits = Mutex<(upload: Double?, download: Double?)>((nil, nil))
+
     /// Opens a grid. A server folder that has gone missing is reported as unreachable, not recreated. Every
     /// local server call answers within `deadline` or fails as unavailable. `limits` override the grid's
     /// default bandwidth limits (nil: keep the grid's; 0: unlimited).
@@ -382,8 +386,9 @@ public enum LocalGrid {
             throw GridError.badConfig(path: path + "/private/convergence", reason: "missing or not a base32 32-byte secret")
         }
         let leases = LeaseKeys(convergenceSecret: secret)
-        let upload = bucket("up", (limitUpload ?? config.limitUpload).flatMap { $0 > 0 ? $0 : nil })
-        let download = bucket("down", (limitDownload ?? config.limitDownload).flatMap { $0 > 0 ? $0 : nil })
+        let process = processLimits.withLock { $0 }
+        let upload = bucket("up", (limitUpload ?? process.upload ?? config.limitUpload).flatMap { $0 > 0 ? $0 : nil })
+        let download = bucket("down", (limitDownload ?? process.download ?? config.limitDownload).flatMap { $0 > 0 ? $0 : nil })
         var servers: [any StorageServer] = []
         let budgets = SpaceBudget.perFileSystem(config.servers.compactMap { $0.localPath.map { resolve($0, in: path) } })
         for (i, s) in config.servers.enumerated() {

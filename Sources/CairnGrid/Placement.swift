@@ -7,8 +7,16 @@ struct Placement {
     var secret: [UInt8] = SecureRandom.bytes(32)
     /// New shares to write, by share number.
     var targets: [ShareNumber: any StorageServer] = [:]
+    /// Copies of shares 0…K−1 for the grid's primaries servers, beyond the normal spread (one share number
+    /// may appear here and in `targets`).
+    var extra: [(share: ShareNumber, server: any StorageServer)] = []
     /// Distinct servers that will hold at least one share once the writes finish.
     var serverCount = 0
+
+    /// Every share to write: the spread, then the primaries' copies.
+    var writes: [(share: ShareNumber, server: any StorageServer)] {
+        targets.sorted { $0.key < $1.key }.map { ($0.key, $0.value) } + extra
+    }
 
     /// Places `wanted` shares of `index` on the grid, given the shares servers already hold.
     /// Servers are tried in permuted order, emptiest first; a server that fails is dropped and its
@@ -18,7 +26,7 @@ struct Placement {
     static func place(_ index: StorageIndex, shareSize: UInt64, wanted: [ShareNumber],
                       existing: [ShareNumber: [any StorageServer]], failures initialFailures: [ServerID: String],
                       avoid initialAvoid: [ShareNumber: Set<ServerID>] = [:], secret: [UInt8]? = nil,
-                      grid: Grid) async throws -> Placement {
+                      addPrimaries: Bool = false, grid: Grid) async throws -> Placement {
         let ring = grid.permutedServers(for: index)
         var placement = Placement()
         if let secret { placement.secret = secret }
@@ -104,11 +112,28 @@ struct Placement {
             throw GridError.placementFailed(servers: placement.serverCount,
                                             happy: grid.parameters.happy, problems: problems)
         }
+        if addPrimaries { await placement.placePrimaries(index, shareSize: shareSize, usable: usable, grid: grid) }
         return placement
     }
 
+    /// "K shares on mom's machine": each primaries server also gets shares 0…K−1 (those it does not hold
+    /// already), so a read from it alone needs no decoding. Beyond happiness: a server that cannot take
+    /// them now costs only this convenience, never the upload.
+    private mutating func placePrimaries(_ index: StorageIndex, shareSize: UInt64, usable: [any StorageServer], grid: Grid) async {
+        let k = grid.parameters.k
+        for server in usable where grid.primaryHolders.contains(server.id) {
+            let wanted = Set((0..<k).filter { targets[$0]?.id != server.id })
+            guard !wanted.isEmpty else { continue }
+            let secret = self.secret
+            if let allocation = try? await server.allocate(index, shares: wanted, shareSize: shareSize,
+                                                           secrets: grid.uploadSecrets(index, server, upload: secret)) {
+                for share in allocation.allocated.sorted() { extra.append((share, server)) }
+            }
+        }
+    }
+
     func abort(_ index: StorageIndex) async {
-        for (share, server) in targets {
+        for (share, server) in writes {
             _ = await outcome { try await server.abort(ShareUpload(index: index, share: share, secret: secret)) }
         }
     }

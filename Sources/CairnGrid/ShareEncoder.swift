@@ -21,13 +21,14 @@ struct ShareEncoder: Sendable {
     /// `ciphertext(i)` returns segment i's ciphertext, zero-padded to K × its block length.
     /// Returns the UEB; shares in `targets` are written and finished (not yet synced). `accept` sees the UEB
     /// before any share is finished: if it throws, nothing is finished (repair checks it against the cap).
-    func encode(index: StorageIndex, targets: [ShareNumber: any StorageServer], secret: [UInt8],
-                accept: (UEB) throws -> Void = { _ in },
+    func encode(index: StorageIndex, targets: [ShareNumber: any StorageServer], extra: [(share: ShareNumber, server: any StorageServer)] = [],
+                secret: [UInt8], accept: (UEB) throws -> Void = { _ in },
                 ciphertext: @escaping @Sendable (Int) async throws -> [UInt8]) async throws -> UEB {
         let g = geometry
         let layout = self.layout
         let code = self.code
         var blockHashes = [[Digest]](repeating: [], count: g.segmentCount)
+        let destinations = targets.map { (share: $0.key, server: $0.value) } + extra
 
         try await withThrowingTaskGroup(of: (Int, [Digest]).self) { group in
             var next = 0
@@ -39,7 +40,7 @@ struct ShareEncoder: Sendable {
                     let (blocks, hashes) = Self.encodeSegment(segment, blockLength: blockLength, code: code)
                     let offset = layout.blockOffset(segment: i)
                     try await withThrowingTaskGroup(of: Void.self) { writes in
-                        for (share, server) in targets {
+                        for (share, server) in destinations {
                             let block = blocks[share]
                             let upload = ShareUpload(index: index, share: share, secret: secret)
                             writes.addTask { try await server.write(upload, offset: offset, data: block) }
@@ -64,7 +65,7 @@ struct ShareEncoder: Sendable {
         let uebBytes = ueb.bytes
 
         try await withThrowingTaskGroup(of: Void.self) { group in
-            for (share, server) in targets {
+            for (share, server) in destinations {
                 group.addTask {
                     let prefix = ShareLayout.header(shareNumber: share) + uebBytes
                     let hashes = layout.encodeHashes(blockTree: blockTrees[share], crypttextTree: crypttextTree,

@@ -86,10 +86,11 @@ public struct Uploader: Sendable {
         // storage index and the servers, so the same content asks the same servers again. One round trip per
         // server instead of two: the small-file path is mostly these calls.
         let placement = try await Placement.place(index, shareSize: layout.shareSize, wanted: Array(0..<p.n),
-                                                  existing: [:], failures: [:], grid: grid)
+                                                  existing: [:], failures: [:], addPrimaries: true, grid: grid)
         let cipher = StreamCipher(key: key)
         do {
-            let ueb = try await encoder.encode(index: index, targets: placement.targets, secret: placement.secret) { i in
+            let ueb = try await encoder.encode(index: index, targets: placement.targets, extra: placement.extra,
+                                               secret: placement.secret) { i in
                 let length = geometry.segmentLength(i)
                 var segment = [UInt8](repeating: 0, count: geometry.blockLength(i) * geometry.k)
                 try segment.withUnsafeMutableBytes { buffer in

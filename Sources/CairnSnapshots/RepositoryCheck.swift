@@ -1,5 +1,6 @@
 import CairnFormats
 import CairnGrid
+import CairnStorage
 
 /// `cairn check` over a whole repository: every snapshot reachable from a branch or tag, every tree,
 /// every file version and its delta chain must be present and well formed, and every cap the repository
@@ -16,6 +17,9 @@ public struct RepositoryCheck: Sendable {
         public var problems: [String] = []
         /// Caps `repair` brought back to health (index segments first).
         public var repaired: [String] = []
+        /// With `addLease`: the storage indexes (the refs slot and every cap) whose leases were renewed on
+        /// every server holding their shares.
+        public var leased = 0
     }
 
     public let session: Session
@@ -23,7 +27,8 @@ public struct RepositoryCheck: Sendable {
 
     /// `repair`: caps found unhealthy are repaired (Repairer), index segments first since they hold the
     /// only copies of the pack caps.
-    public func run(readData: Bool, repair: Bool = false, progress: @Sendable (String) -> Void = { _ in }) async -> Report {
+    public func run(readData: Bool, repair: Bool = false, addLease: Bool = false,
+                    progress: @Sendable (String) -> Void = { _ in }) async -> Report {
         var report = Report()
         let objects = session.objects
         var snapshots: [ObjectID] = []
@@ -117,6 +122,7 @@ public struct RepositoryCheck: Sendable {
             progress("checking cap \(n + 1) of \(caps.count)")
             guard let cap = try? Cap(parsing: capText), let vc = cap.verifyCap else { continue }
             let what = segments.contains(capText) ? "index segment \(capText)" : capText
+            if addLease { await lease(StorageIndex(vc.storageIndex)!, what, checker, &report) }
             do {
                 var r = try await checker.check(vc, verify: readData || repair)
                 if !r.isHealthy && repair {
@@ -131,6 +137,11 @@ public struct RepositoryCheck: Sendable {
                 report.problems.append("\(what): \(error)")
             }
         }
+        if addLease, case .slotWrite(let w)? = try? Cap(parsing: session.repository.config.slotCap) {
+            await lease(StorageIndex(w.storageIndex)!, "the refs slot", Checker(grid: session.repository.baseGrid), &report, slot: true)
+        } else if addLease, case .slotRead(let r)? = try? Cap(parsing: session.repository.config.slotCap) {
+            await lease(StorageIndex(r.storageIndex)!, "the refs slot", Checker(grid: session.repository.baseGrid), &report, slot: true)
+        }
         if readData {
             for (n, v) in versions.sorted().enumerated() {
                 progress("reading file version \(n + 1) of \(versions.count)")
@@ -138,5 +149,14 @@ public struct RepositoryCheck: Sendable {
             }
         }
         return report
+    }
+
+    private func lease(_ index: StorageIndex, _ what: String, _ checker: Checker, _ report: inout Report, slot: Bool = false) async {
+        let (renewed, failures) = await checker.addLeases(index, slot: slot)
+        if !renewed.isEmpty && failures.isEmpty { report.leased += 1 }
+        for (server, why) in failures.sorted(by: { $0.key < $1.key }) {
+            report.problems.append("\(what): lease not renewed on server \(server): \(why)")
+        }
+        if renewed.isEmpty && failures.isEmpty { report.problems.append("\(what): no server holds its shares, no lease renewed") }
     }
 }

@@ -11,7 +11,10 @@ final class CurlEasy {
 
     /// `curl_global_init` once per process, before the first handle (it is not thread-safe; a static
     /// constant is initialised exactly once).
-    private static let globalInit: CURLcode = curl_global_init(3)  // CURL_GLOBAL_ALL
+    private static let globalInit: CURLcode = {
+        _ = cairn_openssl_no_atexit()  // before curl initialises OpenSSL (shim.h says why)
+        return curl_global_init(3)  // CURL_GLOBAL_ALL
+    }()
 
     init() throws(CurlFailure) {
         guard Self.globalInit == CURLE_OK else { throw CurlFailure(code: Self.globalInit, message: "libcurl could not be initialised") }
@@ -70,7 +73,7 @@ final class CurlEasy {
             try check(cairn_curl_setopt_string(handle, CURLOPT_CUSTOMREQUEST, request.method), "method")
         }
 
-        let code = curl_easy_perform(handle)
+        let code = withExtendedLifetime(transfer) { curl_easy_perform(handle) }
         guard code == CURLE_OK else {
             if transfer.overLimit {
                 throw CurlFailure(code: code, message: "the answer is larger than the \(request.responseLimit) bytes expected")

@@ -20,6 +20,8 @@ struct Cairn: AsyncParsableCommand {
     /// Never returns.
     static func runAndExit() async -> Never {
         do {
+            // Every command honours CAIRN_LIMIT_UPLOAD/DOWNLOAD; those with grid options also take the flags.
+            try BandwidthOptions.apply(upload: nil, download: nil)
             // From the raw argv: a name that is not UTF-8 must reach the file system and the trees as its bytes.
             var command = try parseAsRoot(RawArgument.arguments)
             if var asyncCommand = command as? AsyncParsableCommand {

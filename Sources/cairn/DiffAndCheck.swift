@@ -3,6 +3,7 @@ import ArgumentParser
 import CairnFormats
 import CairnGrid
 import CairnSnapshots
+import CairnStorage
 
 struct Diff: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -79,12 +80,14 @@ struct Check: AsyncParsableCommand {
     @Flag(help: "Download and verify every block of every share.") var verify = false
     @Flag(help: "Repository check: also read every share and rebuild every file version.") var readData = false
     @Flag(help: "Repository check: one JSON object with the counts, problems and repairs (Documentation/CLI.md).") var json = false
+    @Flag(help: "Add or renew this client's lease on every share (of CAP, or reachable from the repository's refs, its refs slot included).")
+    var addLease = false
 
     func run() async throws {
         guard let cap else {
             let repo = try openRepository()
             let session = try await repo.session()
-            let report = await RepositoryCheck(session: session).run(readData: readData || verify) { Terminal.progress($0) }
+            let report = await RepositoryCheck(session: session).run(readData: readData || verify, addLease: addLease) { Terminal.progress($0) }
             Terminal.endProgress()
             if json {
                 try JSONOutput.write(JSONOutput.Check(snapshots: report.snapshots, trees: report.trees, versions: report.versions,
@@ -94,7 +97,7 @@ struct Check: AsyncParsableCommand {
                 return
             }
             for p in report.problems { Terminal.writeOut("problem: \(p)\n") }
-            Terminal.writeOut("checked \(report.snapshots) snapshots, \(report.trees) trees, \(report.versions) file versions, \(report.caps) caps\(report.missing > 0 ? ", \(report.missing) missing entries" : "")\(readData || verify ? " (data read and verified)" : ""): \(report.problems.isEmpty ? "no problems" : "\(report.problems.count) problems")\n")
+            Terminal.writeOut("checked \(report.snapshots) snapshots, \(report.trees) trees, \(report.versions) file versions, \(report.caps) caps\(report.missing > 0 ? ", \(report.missing) missing entries" : "")\(readData || verify ? " (data read and verified)" : "")\(addLease ? ", leases renewed on \(report.leased) storage indexes" : ""): \(report.problems.isEmpty ? "no problems" : "\(report.problems.count) problems")\n")
             if !report.problems.isEmpty { throw ExitCode(Code.unhealthy) }
             return
         }
@@ -106,6 +109,11 @@ struct Check: AsyncParsableCommand {
             return
         }
         let grid = try gridOptions.open()
+        if addLease {
+            let (renewed, failures) = await Checker(grid: grid).addLeases(StorageIndex(verifyCap.storageIndex)!)
+            Terminal.writeOut("lease renewed on \(renewed.count) server\(renewed.count == 1 ? "" : "s")\(renewed.isEmpty ? "" : ": " + renewed.joined(separator: ", "))\n")
+            for (server, why) in failures.sorted(by: { $0.key < $1.key }) { Terminal.writeOut("server \(server): lease not renewed: \(why)\n") }
+        }
         let report = try await Checker(grid: grid).check(verifyCap, verify: verify)
         printReport(report, verified: verify)
         if !report.isHealthy { throw ExitCode(Code.unhealthy) }

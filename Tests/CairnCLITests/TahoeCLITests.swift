@@ -1,3 +1,5 @@
+import CairnFormats
+import CairnPrimitives
 import Foundation
 import Testing
 import TahoeTestGrid
@@ -98,6 +100,9 @@ import TahoeTestGrid
         #expect(try Data(contentsOf: URL(fileURLWithPath: dir.file("old"))) == v1)
         let log = try run(["log"])
         #expect(log.stdout.contains("one") && log.stdout.contains("two"))
+        let leased = try run(["check", "--add-lease"])
+        #expect(leased.code == 0 && leased.stdout.contains("leases renewed on") && leased.stdout.contains("no problems"),
+                "\(leased.stdout) \(leased.stderr)")
     }
 
     /// A wrong pin is refused during the TLS handshake, before the swissnum is sent; a wrong swissnum is
@@ -125,5 +130,94 @@ import TahoeTestGrid
             #expect(put.stderr.contains(words), "\(put.stderr)")
             #expect(!put.stderr.contains(swiss) && !status.stdout.contains(swiss), "the swissnum is never printed")
         }
+    }
+
+    /// "K shares on mom's machine": a near node with primaries gets shares 0…K−1 of every upload besides
+    /// the normal spread, and serves a whole read alone (every other node unreachable).
+    @Test func nearServerWithPrimariesServesAWholeRead() async throws {
+        let dir = TemporaryDirectory()
+        let tahoe = try await TahoeTestGrid.shared()
+        let grid = dir.file("grid")
+        #expect(try CairnProcess.run(["grid", "create", grid, "--servers", "0", "--encoding", "3-of-5", "--happy", "4"]).code == 0)
+        let mom = tahoe.nodes[2]
+        for node in tahoe.nodes where node.nickname != mom.nickname {
+            let r = try CairnProcess.run(["grid", "add-server", node.nurl, "--key", node.key, "--nickname", node.nickname, "--grid", grid])
+            #expect(r.code == 0, "\(r.stderr)")
+        }
+        let added = try CairnProcess.run(["grid", "add-server", mom.nurl, "--key", mom.key, "--near", "--primaries", "--nickname", "mom", "--grid", grid])
+        #expect(added.code == 0 && added.stdout.contains("near, with primaries"), "\(added.stdout) \(added.stderr)")
+
+        let data = Data(testBytes(2_500_000, seed: 77 &+ UInt64(getpid())))
+        try data.write(to: URL(fileURLWithPath: dir.file("f")))
+        let put = try CairnProcess.run(["put", "--grid", grid, dir.file("f")])
+        #expect(put.code == 0, "\(put.stderr)")
+        let cap = put.lines.first ?? ""
+
+        // The share files on mom's disk: shares 0, 1 and 2 are there (and perhaps one more of the spread).
+        let check = try CairnProcess.run(["check", "--grid", grid, cap])
+        #expect(check.code == 0, "\(check.stdout)")
+        let momLine = check.lines.first { $0.contains("mom") } ?? ""
+        for share in ["0", "1", "2"] { #expect(momLine.contains(share), "\(check.stdout)") }
+
+        // Every other node unreachable (same ids, a closed port): the read still succeeds, from mom alone.
+        var config = try String(contentsOfFile: grid + "/cairn-grid.conf", encoding: .utf8)
+        for node in tahoe.nodes where node.nickname != mom.nickname {
+            let spki = node.nurl.split(separator: "@")[0]
+            config = config.replacingOccurrences(of: node.nurl, with: "\(spki)@127.0.0.1:1/closed#v=1")
+        }
+        try config.write(toFile: grid + "/cairn-grid.conf", atomically: true, encoding: .utf8)
+        let status = try CairnProcess.run(["grid", "status", "--grid", grid])
+        #expect(status.stdout.components(separatedBy: "UNREACHABLE").count == 5, "\(status.stdout)")
+        let get = try CairnProcess.run(["get", "--grid", grid, cap])
+        #expect(get.code == 0 && get.stdoutData == data, "\(get.stderr)")
+    }
+
+    @Test func badRatesAreRefused() async throws {
+        let dir = TemporaryDirectory()
+        for args in [["--limit-upload", "fast"], ["--limit-download=-3M"]] {
+            let r = try CairnProcess.run(["put", "--grid", dir.file("g"), "-"] + args, stdin: Data("x".utf8))
+            #expect(r.code == 64 && r.stderr.contains("is not a rate"), "\(r.stderr)")
+        }
+        let env = try CairnProcess.run(["put", "--grid", dir.file("g"), "-"], stdin: Data("x".utf8), environment: ["CAIRN_LIMIT_UPLOAD": "slow"])
+        #expect(env.code == 64 && env.stderr.contains("is not a rate"), "\(env.stderr)")
+    }
+
+    /// Leases as the nodes keep them (Tahoe's share file: the lease count at offset 8, 72-byte lease records
+    /// at the end, each ending with its expiry time): the upload adds one; `check --add-lease` renews it
+    /// (same secrets: still one, later expiry); another client's grid (other secrets) adds a second.
+    @Test func leasesAddedAndRenewed() async throws {
+        let dir = TemporaryDirectory()
+        let (grid, tahoe) = try await Self.tahoeGrid(dir)
+        try Data(testBytes(200_000, seed: 91 &+ UInt64(getpid()))).write(to: URL(fileURLWithPath: dir.file("f")))
+        let cap = try CairnProcess.run(["put", "--grid", grid, dir.file("f")]).lines.first ?? ""
+        let si = Base32.encode(try #require(try Cap(parsing: cap).verifyCap).storageIndex)
+        func shareFiles() throws -> [String] {
+            tahoe.nodes.flatMap { node -> [String] in
+                let folder = node.directory + "/storage/shares/" + si.prefix(2) + "/" + si
+                return ((try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []).map { folder + "/" + $0 }
+            }
+        }
+        func leases(_ path: String) throws -> (count: UInt32, lastExpiry: UInt32) {
+            let d = try Data(contentsOf: URL(fileURLWithPath: path))
+            func be32(_ at: Int) -> UInt32 { d[at..<at + 4].reduce(0) { $0 << 8 | UInt32($1) } }
+            return (be32(8), be32(d.count - 4))
+        }
+        let files = try shareFiles()
+        #expect(files.count == 5, "one share per node: \(files)")
+        let before = try files.map(leases)
+        #expect(before.allSatisfy { $0.count == 1 }, "\(before)")
+        sleep(2)
+        let renewed = try CairnProcess.run(["check", "--add-lease", "--grid", grid, cap])
+        #expect(renewed.code == 0 && renewed.stdout.contains("lease renewed on 5 servers"), "\(renewed.stdout)")
+        let after = try files.map(leases)
+        for (b, a) in zip(before, after) {
+            #expect(a.count == 1 && a.lastExpiry >= b.lastExpiry + 1, "renewed in place: \(b) → \(a)")
+        }
+        // Another client (its own grid configuration and secrets) adds a lease of its own.
+        let other = dir.file("other")
+        #expect(try CairnProcess.run(["grid", "create", other, "--servers", "0", "--encoding", "3-of-5", "--happy", "4"]).code == 0)
+        #expect(try CairnProcess.run(["grid", "import-tahoe", tahoe.gatewayDirectory, "--grid", other]).code == 0)
+        #expect(try CairnProcess.run(["check", "--add-lease", "--grid", other, cap]).code == 0)
+        #expect(try files.map(leases).allSatisfy { $0.count == 2 })
     }
 }
