@@ -102,8 +102,10 @@ public struct GridConfig: Sendable, Equatable {
     }
 
     /// A nickname is one word of printable characters (it shares the server line with the location).
+    /// Printable ASCII only: a combining mark after `nickname=` would fuse with the `=` and make the line
+    /// unreadable (a node's operator chooses its announced nickname).
     public static func validNickname(_ s: String) -> Bool {
-        !s.isEmpty && s.count <= 64 && s.unicodeScalars.allSatisfy { $0.value > 0x20 && $0.value != 0x7F }
+        !s.isEmpty && s.utf8.count <= 64 && s.utf8.allSatisfy { $0 > 0x20 && $0 < 0x7F }
     }
 
     public init(parsing text: String, path: String) throws {
@@ -148,8 +150,8 @@ public struct GridConfig: Sendable, Equatable {
             while true {
                 let save = rest
                 guard let w = word() else { break }
-                if w == "near" { server.near = true } else if w == "primaries" { server.primaries = true } else if w.hasPrefix("nickname=") {
-                    server.nickname = String(w.dropFirst("nickname=".count))
+                if w == "near" { server.near = true } else if w == "primaries" { server.primaries = true } else if w.utf8.starts(with: "nickname=".utf8) {
+                    server.nickname = String(decoding: w.utf8.dropFirst("nickname=".utf8.count), as: UTF8.self)
                 } else {
                     rest = save
                     break
@@ -203,7 +205,7 @@ public enum BandwidthRate {
         case "G": scale = 1024 * 1024 * 1024; number = number.dropLast()
         default: break
         }
-        guard let v = Double(number), v.isFinite, v > 0, v * scale >= 1 else {
+        guard let v = Double(number), v.isFinite, v > 0, v * scale >= 1, v * scale <= 1e15 else {
             throw GridError.usage("'\(text)' is not a rate: write e.g. 500K (KiB/s) or 6M (MiB/s)")
         }
         return v * scale
@@ -212,9 +214,9 @@ public enum BandwidthRate {
     public static func text(_ rate: Double) -> String {
         for (suffix, scale) in [("G", 1024.0 * 1024 * 1024), ("M", 1024.0 * 1024), ("K", 1024.0)] where rate >= scale {
             let v = rate / scale
-            if v == v.rounded() { return "\(Int(v))\(suffix)" }
+            if v == v.rounded(), v < 1e15 { return "\(Int(v))\(suffix)" }
         }
-        return rate == rate.rounded() ? String(Int(rate)) : String(rate)
+        return rate == rate.rounded() && rate < 1e15 ? String(Int(rate)) : String(rate)
     }
 }
 

@@ -12,6 +12,8 @@ struct Placement {
     var extra: [(share: ShareNumber, server: any StorageServer)] = []
     /// Distinct servers that will hold at least one share once the writes finish.
     var serverCount = 0
+    /// Those servers, with the share numbers each will hold (written here or already there).
+    var holders: [ServerID: Set<ShareNumber>] = [:]
 
     /// Every share to write: the spread, then the primaries' copies.
     var writes: [(share: ShareNumber, server: any StorageServer)] {
@@ -101,6 +103,8 @@ struct Placement {
         }
 
         placement.serverCount = load.filter { $0.value > 0 }.count
+        for (share, list) in existing { for s in list { placement.holders[s.id, default: []].insert(share) } }
+        for (share, server) in placement.targets { placement.holders[server.id, default: []].insert(share) }
         if !pending.isEmpty || !unplaceable.isEmpty || placement.serverCount < grid.parameters.happy {
             await placement.abort(index)
             if !otherFailure, let first = full.first, let why = failures[first] {

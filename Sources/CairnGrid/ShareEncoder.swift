@@ -2,6 +2,7 @@ import CairnErasure
 import CairnFormats
 import CairnPrimitives
 import CairnStorage
+import Synchronization
 
 /// Turns ciphertext segments into shares on servers: erasure-codes each segment, hashes every block,
 /// writes the blocks of the target shares, then the trees, the UEB and the headers.
@@ -21,8 +22,12 @@ struct ShareEncoder: Sendable {
     /// `ciphertext(i)` returns segment i's ciphertext, zero-padded to K × its block length.
     /// Returns the UEB; shares in `targets` are written and finished (not yet synced). `accept` sees the UEB
     /// before any share is finished: if it throws, nothing is finished (repair checks it against the cap).
+    ///
+    /// With `dropping`, a destination whose write or finish fails is recorded there and left out from then
+    /// on (a server that died mid-upload), instead of failing the whole encode: the caller decides whether
+    /// the destinations left are enough.
     func encode(index: StorageIndex, targets: [ShareNumber: any StorageServer], extra: [(share: ShareNumber, server: any StorageServer)] = [],
-                secret: [UInt8], accept: (UEB) throws -> Void = { _ in },
+                secret: [UInt8], dropping: DroppedDestinations? = nil, accept: (UEB) throws -> Void = { _ in },
                 ciphertext: @escaping @Sendable (Int) async throws -> [UInt8]) async throws -> UEB {
         let g = geometry
         let layout = self.layout
@@ -40,10 +45,15 @@ struct ShareEncoder: Sendable {
                     let (blocks, hashes) = Self.encodeSegment(segment, blockLength: blockLength, code: code)
                     let offset = layout.blockOffset(segment: i)
                     try await withThrowingTaskGroup(of: Void.self) { writes in
-                        for (share, server) in destinations {
+                        for (share, server) in destinations where !(dropping?.dropped(server.id) ?? false) {
                             let block = blocks[share]
                             let upload = ShareUpload(index: index, share: share, secret: secret)
-                            writes.addTask { try await server.write(upload, offset: offset, data: block) }
+                            writes.addTask {
+                                do { try await server.write(upload, offset: offset, data: block) } catch {
+                                    guard let dropping else { throw error }
+                                    dropping.add(share, server, error)
+                                }
+                            }
                         }
                         try await writes.waitForAll()
                     }
@@ -65,15 +75,20 @@ struct ShareEncoder: Sendable {
         let uebBytes = ueb.bytes
 
         try await withThrowingTaskGroup(of: Void.self) { group in
-            for (share, server) in destinations {
+            for (share, server) in destinations where !(dropping?.dropped(server.id) ?? false) {
                 group.addTask {
                     let prefix = ShareLayout.header(shareNumber: share) + uebBytes
                     let hashes = layout.encodeHashes(blockTree: blockTrees[share], crypttextTree: crypttextTree,
                                                      shareChain: shareTree.chain(forLeaf: share))
                     let upload = ShareUpload(index: index, share: share, secret: secret)
-                    try await server.write(upload, offset: 0, data: prefix)
-                    try await server.write(upload, offset: layout.blockTreeOffset, data: hashes)
-                    try await server.finish(upload)
+                    do {
+                        try await server.write(upload, offset: 0, data: prefix)
+                        try await server.write(upload, offset: layout.blockTreeOffset, data: hashes)
+                        try await server.finish(upload)
+                    } catch {
+                        guard let dropping else { throw error }
+                        dropping.add(share, server, error)
+                    }
                 }
             }
             try await group.waitForAll()
@@ -102,3 +117,23 @@ struct ShareEncoder: Sendable {
     }
 }
 
+/// Destinations an encode gave up on, with why (shared by its concurrent writes).
+final class DroppedDestinations: Sendable {
+    struct Dropped: @unchecked Sendable {
+        let share: ShareNumber
+        let server: any StorageServer
+        let error: any Error
+    }
+    private let state = Mutex<[Dropped]>([])
+
+    func add(_ share: ShareNumber, _ server: any StorageServer, _ error: any Error) {
+        state.withLock { list in
+            if !list.contains(where: { $0.share == share && $0.server.id == server.id }) { list.append(Dropped(share: share, server: server, error: error)) }
+        }
+    }
+    /// Once one write to a server fails, none of its other destinations is tried again.
+    func dropped(_ server: ServerID) -> Bool {
+        state.withLock { $0.contains { $0.server.id == server } }
+    }
+    var all: [Dropped] { state.withLock { $0 } }
+}

@@ -88,23 +88,58 @@ public struct Uploader: Sendable {
         let placement = try await Placement.place(index, shareSize: layout.shareSize, wanted: Array(0..<p.n),
                                                   existing: [:], failures: [:], addPrimaries: true, grid: grid)
         let cipher = StreamCipher(key: key)
-        do {
-            let ueb = try await encoder.encode(index: index, targets: placement.targets, extra: placement.extra,
-                                               secret: placement.secret) { i in
-                let length = geometry.segmentLength(i)
-                var segment = [UInt8](repeating: 0, count: geometry.blockLength(i) * geometry.k)
-                try segment.withUnsafeMutableBytes { buffer in
-                    let data = UnsafeMutableRawBufferPointer(rebasing: buffer[0..<length])
-                    try source.read(into: data, at: geometry.segmentOffset(i))
-                    cipher.apply(data, atOffset: geometry.segmentOffset(i))
-                }
-                return segment
+        let ciphertext: @Sendable (Int) async throws -> [UInt8] = { i in
+            let length = geometry.segmentLength(i)
+            var segment = [UInt8](repeating: 0, count: geometry.blockLength(i) * geometry.k)
+            try segment.withUnsafeMutableBytes { buffer in
+                let data = UnsafeMutableRawBufferPointer(rebasing: buffer[0..<length])
+                try source.read(into: data, at: geometry.segmentOffset(i))
+                cipher.apply(data, atOffset: geometry.segmentOffset(i))
             }
-            return .read(ReadCap(key: key, uebHash: ueb.hash, k: p.k, n: p.n, size: size))
+            return segment
+        }
+        let dropped = DroppedDestinations()
+        let ueb: UEB
+        do {
+            ueb = try await encoder.encode(index: index, targets: placement.targets, extra: placement.extra,
+                                           secret: placement.secret, dropping: dropped, ciphertext: ciphertext)
         } catch {
             await placement.abort(index)
             throw error
         }
+        let cap = Cap.read(ReadCap(key: key, uebHash: ueb.hash, k: p.k, n: p.n, size: size))
+        let lost = dropped.all
+        if lost.isEmpty { return cap }
+
+        // Servers failed mid-upload (died, full, unreachable). Enough others hold shares: replace the lost
+        // share numbers elsewhere and succeed. Too few: nothing is claimed.
+        let failedServers = Set(lost.map(\.server.id))
+        var holders = placement.holders.filter { !failedServers.contains($0.key) }
+        let problems = lost.reduce(into: [String: String]()) { $0[$1.server.name] = describe($1.error) }
+            .sorted { $0.key.localizedStandardLess($1.key) }.map { "server \($0.key): \($0.value)" }
+        guard holders.count >= p.happy else {
+            await placement.abort(index)
+            throw GridError.placementFailed(servers: holders.count, happy: p.happy, problems: problems)
+        }
+        var existing: [ShareNumber: [any StorageServer]] = [:]
+        for server in grid.servers { for share in holders[server.id] ?? [] { existing[share, default: []].append(server) } }
+        let missing = (0..<p.n).filter { existing[$0] == nil }
+        if !missing.isEmpty {
+            let failures = Dictionary(lost.map { ($0.server.id, describe($0.error)) }, uniquingKeysWith: { a, _ in a })
+            if let replacement = try? await Placement.place(index, shareSize: layout.shareSize, wanted: missing, existing: existing,
+                                                            failures: failures, grid: grid) {
+                let again = DroppedDestinations()
+                // Same key, same segments: the same blocks and the same UEB as the shares already written.
+                if (try? await encoder.encode(index: index, targets: replacement.targets, secret: replacement.secret,
+                                             dropping: again, ciphertext: ciphertext)) != nil {
+                    for (share, server) in replacement.targets where !again.dropped(server.id) {
+                        holders[server.id, default: []].insert(share)
+                    }
+                }
+            }
+        }
+        // A share number still without a home is put back by `cairn repair`; the file is retrievable now.
+        return cap
     }
 
     /// Plaintext chunk hashes for the convergent key, two chunks at a time (one per core).

@@ -76,7 +76,7 @@ final class CurlEasy {
         let code = withExtendedLifetime(transfer) { curl_easy_perform(handle) }
         guard code == CURLE_OK else {
             if transfer.overLimit {
-                throw CurlFailure(code: code, message: "the answer is larger than the \(request.responseLimit) bytes expected")
+                throw CurlFailure(code: code, message: "the answer is larger than the \(request.responseLimit) bytes expected", overLimit: true)
             }
             throw CurlFailure(code: code, message: reason(code))
         }
@@ -162,6 +162,8 @@ private let header: cairn_curl_data_callback = { buffer, size, count, context in
 struct CurlFailure: Error, CustomStringConvertible {
     let code: CURLcode
     let message: String
+    /// The node sent more than the request allows: a refusal to behave, not a network accident.
+    var overLimit = false
     var description: String { message }
 
     /// The pin did not match: the node is not the one the NURL names (or its key changed).

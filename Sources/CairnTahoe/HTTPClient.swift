@@ -81,6 +81,9 @@ final class HTTPClient: Sendable {
                 }
                 return response
             case .failure(let failure):
+                if failure.overLimit {
+                    throw .refused(server: server, reason: "\(request.method) \(request.path): \(failure.message)")
+                }
                 if failure.isPinMismatch {
                     throw .refused(server: server, reason: "its TLS certificate does not match the pin in its NURL \(nurl.redacted): it is not the node the grid names (or the node's key was replaced); nothing was sent")
                 }

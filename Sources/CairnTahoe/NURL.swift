@@ -87,9 +87,12 @@ public struct NURL: Sendable, Hashable, CustomStringConvertible {
 
     /// `text` with whatever follows the last '/' before '#' hidden, for messages about text that did not parse.
     static func redact(_ text: String) -> String {
-        guard let slash = text.dropFirst(5).lastIndex(of: "/") else { return text }
-        let end = text[slash...].firstIndex(of: "#") ?? text.endIndex
-        return String(text[...slash]) + "…" + String(text[end...])
+        // Everything from the first '/' after the '@' (or after the scheme) to the '#' may be swissnum.
+        let body = text.hasPrefix("pb://") ? text.dropFirst(5) : Substring(text)
+        let afterAt = body.firstIndex(of: "@").map { body.index(after: $0) } ?? body.startIndex
+        guard let slash = body[afterAt...].firstIndex(of: "/") else { return text }
+        let end = body[slash...].firstIndex(of: "#") ?? body.endIndex
+        return String(text[..<slash]) + "/…" + String(body[end...])
     }
 }
 

@@ -100,7 +100,9 @@ public final class TahoeServer: StorageServer {
             (.text("allocated-size"), .unsigned(shareSize)),
         ])
         let headers = leaseHeaders(secrets.lease) + [secretHeader("upload-secret", secrets.upload)]
-        let response = try await client.send(.cbor("POST", Self.path(index), body, headers: headers, idempotent: true))
+        // Not repeated once it may have reached the node: a repeat would find our own fresh allocations busy
+        // (in neither set) and leave them open until the node's 30-minute upload timeout.
+        let response = try await client.send(.cbor("POST", Self.path(index), body, headers: headers, idempotent: false))
         guard response.status == 200 || response.status == 201 else { throw unexpected(response, "allocate") }
         let answer = try response.cbor(label, "allocate")
         guard let have = answer["already-have"]?.arrayValue, let allocated = answer["allocated"]?.arrayValue else {
@@ -143,7 +145,16 @@ public final class TahoeServer: StorageServer {
             uploads.withLock { table in
                 if table[key]?.secret == upload.secret { table[key]?.complete = true }
             }
-        case 404: throw StorageError.notAllocated(server: label, index: upload.index, share: upload.share)
+        case 404:
+            // The node forgets an allocation when its last byte arrives. If this write is a repeat (its first
+            // answer was lost) or raced the write that completed the share, the share is there: ours, done.
+            if let state, state.secret == upload.secret, (try? await shares(of: upload.index))?.contains(upload.share) == true {
+                uploads.withLock { table in
+                    if table[key]?.secret == upload.secret { table[key]?.complete = true }
+                }
+                return
+            }
+            throw StorageError.notAllocated(server: label, index: upload.index, share: upload.share)
         case 401 where !response.text.contains("Authorization"):
             throw StorageError.badUploadSecret(server: label, index: upload.index, share: upload.share)
         case 409:

@@ -43,11 +43,12 @@ public final class TokenBucket: Sendable {
 
     /// Reserves `count` tokens and says how long the caller must wait until they are paid for.
     func reserve(_ count: Double) -> UInt64 {
-        let now = clock.nanoseconds()
         return state.withLock { s in
-            let elapsed = Double(now &- s.at) / 1e9
+            // The clock is read under the lock: a time read before another taker's would run backwards.
+            let now = clock.nanoseconds()
+            let elapsed = now > s.at ? Double(now - s.at) / 1e9 : 0
             if now > s.at { s.at = now }
-            s.tokens = min(capacity, s.tokens + max(0, elapsed) * bytesPerSecond)
+            s.tokens = min(capacity, s.tokens + elapsed * bytesPerSecond)
             s.tokens -= count
             return s.tokens >= 0 ? 0 : UInt64((-s.tokens / bytesPerSecond) * 1e9)
         }

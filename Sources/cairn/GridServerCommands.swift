@@ -85,6 +85,12 @@ extension GridCommand {
                     skipped += 1
                     continue
                 }
+                let nurl = try NURL(parsing: text)
+                let known = config.servers.contains { other in
+                    guard case .tahoe(let t) = other.location, let o = try? NURL(parsing: t) else { return false }
+                    return o.swissnum == nurl.swissnum && o.host == nurl.host && o.port == nurl.port
+                }
+                if known { continue }  // added before by its NURL alone: left as it is
                 let nick = node.nickname.flatMap { GridConfig.validNickname($0) ? $0 : nil }
                 let entry = GridConfig.Server(id: id, location: .tahoe(text), nickname: nick)
                 try LocalGrid.addServer(at: path, entry)

@@ -220,4 +220,71 @@ import TahoeTestGrid
         #expect(try CairnProcess.run(["check", "--add-lease", "--grid", other, cap]).code == 0)
         #expect(try files.map(leases).allSatisfy { $0.count == 2 })
     }
+
+    /// A share damaged on a node's own disk: `check --verify` names it corrupt, `repair` writes that share
+    /// number to another node (a Tahoe node never replaces a share it holds) and tells the node, which keeps
+    /// its advisory; the file is healthy and reads back.
+    @Test func shareCorruptedOnANodesDiskIsDetectedAndRepaired() async throws {
+        let dir = TemporaryDirectory()
+        let (grid, tahoe) = try await Self.tahoeGrid(dir)
+        let data = Data(testBytes(1_200_000, seed: 55 &+ UInt64(getpid())))
+        try data.write(to: URL(fileURLWithPath: dir.file("f")))
+        let cap = try CairnProcess.run(["put", "--grid", grid, dir.file("f")]).lines.first ?? ""
+        let si = Base32.encode(try #require(try Cap(parsing: cap).verifyCap).storageIndex)
+        let node = tahoe.nodes[1]
+        let folder = node.directory + "/storage/shares/" + si.prefix(2) + "/" + si
+        let share = try #require(try FileManager.default.contentsOfDirectory(atPath: folder).first)
+        // Tahoe's share file: a 12-byte header, the share bytes, then leases. Flip a byte well inside the blocks.
+        let path = folder + "/" + share
+        var bytes = try Data(contentsOf: URL(fileURLWithPath: path))
+        let at = 12 + 200_000
+        bytes[at] ^= 0x40
+        try bytes.write(to: URL(fileURLWithPath: path))
+
+        let check = try CairnProcess.run(["check", "--verify", "--grid", grid, cap])
+        #expect(check.code == 1 && check.stdout.contains("corrupt"), "\(check.stdout)")
+        let repair = try CairnProcess.run(["repair", "--grid", grid, cap])
+        #expect(repair.code == 0, "\(repair.stdout) \(repair.stderr)")
+        #expect(repair.stdout.contains("wrote share \(share) to server") && repair.stdout.contains("reported corrupt share \(share)"), "\(repair.stdout)")
+        let advisories = (try? FileManager.default.contentsOfDirectory(atPath: node.directory + "/storage/corruption-advisories")) ?? []
+        #expect(!advisories.isEmpty, "the node keeps the report")
+        let get = try CairnProcess.run(["get", "--grid", grid, cap])
+        #expect(get.code == 0 && get.stdoutData == data)
+    }
+
+    /// A node killed (SIGKILL) while an upload writes to it: the upload goes on with the others (happy 4 of
+    /// the 4 left), the lost share number is placed on another node, and the file reads back. With too few
+    /// nodes left the put fails naming the dead node, and nothing is claimed.
+    @Test func nodeKilledMidUpload() async throws {
+        let tahoe = try await TahoeTestGrid.startPrivate()
+        defer { tahoe.stop() }
+        let dir = TemporaryDirectory()
+        let grid = dir.file("grid")
+        #expect(try CairnProcess.run(["grid", "create", grid, "--servers", "0", "--encoding", "3-of-5", "--happy", "4"]).code == 0)
+        #expect(try CairnProcess.run(["grid", "import-tahoe", tahoe.gatewayDirectory, "--grid", grid]).code == 0)
+        let data = Data(testBytes(24_000_000, seed: 4242))
+        try data.write(to: URL(fileURLWithPath: dir.file("big")))
+        let victim = try #require(tahoe.pids()["storage3"])
+        // 40 MB of shares at 8 MiB/s: about 5 s of upload; the node dies after 1.5 s of it.
+        let killer = Task.detached {
+            try await Task.sleep(for: .milliseconds(1500))
+            kill(victim, SIGKILL)
+        }
+        let put = try CairnProcess.run(["put", "--grid", grid, "--limit-upload", "8M", dir.file("big")])
+        _ = try? await killer.value
+        #expect(put.code == 0, "\(put.stderr)")
+        let cap = put.lines.first ?? ""
+        let check = try CairnProcess.run(["check", "--grid", grid, cap])
+        #expect(check.stdout.contains("storage3: unreachable") || check.stdout.contains("server storage3: unreachable"), "\(check.stdout)")
+        #expect(check.code == 0, "all 5 share numbers on 4 live nodes: \(check.stdout)")
+        let get = try CairnProcess.run(["get", "--grid", grid, cap])
+        #expect(get.code == 0 && get.stdoutData == data)
+
+        // Two more nodes gone: 2 of 5 left cannot make 4 happy.
+        for name in ["storage4", "storage5"] { if let pid = tahoe.pids()[name] { kill(pid, SIGKILL) } }
+        try Data(testBytes(3_000_000, seed: 4343)).write(to: URL(fileURLWithPath: dir.file("small")))
+        let refused = try CairnProcess.run(["put", "--grid", grid, dir.file("small")])
+        #expect(refused.code != 0 && refused.stderr.contains("happy"), "\(refused.stderr)")
+        #expect(refused.stderr.contains("storage4") || refused.stderr.contains("unreachable"), "\(refused.stderr)")
+    }
 }

@@ -48,12 +48,19 @@ import Testing
         #expect(throws: GridError.self) { try GridConfig(parsing: head + "limit-upload = fast\n", path: "t") }
     }
 
+    @Test func nicknamesAreOneWordOfPrintableASCII() {
+        #expect(GridConfig.validNickname("mom-laptop_2"))
+        for bad in ["", "two words", "\u{301}x", "caf\u{e9}", String(repeating: "x", count: 65), "tab\tname"] {
+            #expect(!GridConfig.validNickname(bad), "\(bad)")
+        }
+    }
+
     @Test func ratesParseAsPeopleWriteThem() throws {
         #expect(try BandwidthRate.parse("6M") == 6 * 1_048_576)
         #expect(try BandwidthRate.parse("500K") == 512_000)
         #expect(try BandwidthRate.parse("1.5m") == 1.5 * 1_048_576)
         #expect(try BandwidthRate.parse("4096") == 4096)
-        for bad in ["", "M", "-1M", "0", "fast", "nanM"] {
+        for bad in ["", "M", "-1M", "0", "fast", "nanM", "1e28", "9e9G"] {
             #expect(throws: GridError.self, "\(bad)") { try BandwidthRate.parse(bad) }
         }
     }

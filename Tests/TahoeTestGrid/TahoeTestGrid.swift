@@ -57,23 +57,38 @@ public final class TahoeTestGrid: Sendable {
         throw GridFailure(description: "no tahoe executable found: " + installHint)
     }
 
+    /// A grid of its own, for a test that kills nodes (the shared one must stay whole); `stop()` ends it.
+    public static func startPrivate() async throws -> TahoeTestGrid {
+        try await Task.detached { try launch(NSTemporaryDirectory() + "cairn-tahoe-grid-\(getpid())-\(UUID().uuidString.prefix(8))", shared: false) }.value
+    }
+
+    /// Stops this grid's processes (by their recorded PIDs).
+    public func stop() {
+        for pid in pids().values { kill(pid, SIGKILL) }
+        try? FileManager.default.removeItem(atPath: directory)
+    }
+
     private static func start() throws -> TahoeTestGrid {
         let env = ProcessInfo.processInfo.environment
         if let dir = env[environmentKey], FileManager.default.fileExists(atPath: dir + "/gateway.url") {
             return try TahoeTestGrid(attachingTo: dir, tahoe: try findTahoe())
         }
+        return try launch(NSTemporaryDirectory() + "cairn-tahoe-grid-\(getpid())", shared: true)
+    }
+
+    private static func launch(_ dir: String, shared: Bool) throws -> TahoeTestGrid {
         let tahoe = try findTahoe()
-        let dir = NSTemporaryDirectory() + "cairn-tahoe-grid-\(getpid())"
         try? FileManager.default.removeItem(atPath: dir)
         let ports = try freePorts(storageNodes + 2)
         let script = root + "/Tests/TahoeTestGrid/tahoe-grid.sh"
         let result = try run("/bin/bash", [script, "start", dir] + ports.map(String.init),
                              environment: ["TAHOE": tahoe, "WATCH_PID": String(getpid())])
-        registerStop(dir)
+        if shared { registerStop(dir) }
         guard result.status == 0 else {
+            if !shared { _ = try? run("/bin/bash", [script, "stop", dir], environment: ["TAHOE": tahoe]) }
             throw GridFailure(description: "the Tahoe test grid did not start: \(result.output.suffix(600))")
         }
-        setenv(environmentKey, dir, 1)
+        if shared { setenv(environmentKey, dir, 1) }
         return try TahoeTestGrid(attachingTo: dir, tahoe: tahoe)
     }
 
