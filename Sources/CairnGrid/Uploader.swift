@@ -114,7 +114,11 @@ public struct Uploader: Sendable {
         // Servers failed mid-upload (died, full, unreachable). Enough others hold shares: replace the lost
         // share numbers elsewhere and succeed. Too few: nothing is claimed.
         let failedServers = Set(lost.map(\.server.id))
-        var holders = placement.holders.filter { !failedServers.contains($0.key) }
+        // What a dropped server still had open (a full disk, not a dead node) is given back, best effort.
+        for (share, server) in placement.writes where failedServers.contains(server.id) {
+            _ = await outcome { try await server.abort(ShareUpload(index: index, share: share, secret: placement.secret)) }
+        }
+        let holders = placement.holders.filter { !failedServers.contains($0.key) }
         let problems = lost.reduce(into: [String: String]()) { $0[$1.server.name] = describe($1.error) }
             .sorted { $0.key.localizedStandardLess($1.key) }.map { "server \($0.key): \($0.value)" }
         guard holders.count >= p.happy else {
@@ -128,14 +132,10 @@ public struct Uploader: Sendable {
             let failures = Dictionary(lost.map { ($0.server.id, describe($0.error)) }, uniquingKeysWith: { a, _ in a })
             if let replacement = try? await Placement.place(index, shareSize: layout.shareSize, wanted: missing, existing: existing,
                                                             failures: failures, grid: grid) {
-                let again = DroppedDestinations()
                 // Same key, same segments: the same blocks and the same UEB as the shares already written.
-                if (try? await encoder.encode(index: index, targets: replacement.targets, secret: replacement.secret,
-                                             dropping: again, ciphertext: ciphertext)) != nil {
-                    for (share, server) in replacement.targets where !again.dropped(server.id) {
-                        holders[server.id, default: []].insert(share)
-                    }
-                }
+                // Best effort: the file is retrievable without them, and `cairn repair` finishes the job.
+                _ = try? await encoder.encode(index: index, targets: replacement.targets, secret: replacement.secret,
+                                              dropping: DroppedDestinations(), ciphertext: ciphertext)
             }
         }
         // A share number still without a home is put back by `cairn repair`; the file is retrievable now.

@@ -265,13 +265,14 @@ import TahoeTestGrid
         let data = Data(testBytes(24_000_000, seed: 4242))
         try data.write(to: URL(fileURLWithPath: dir.file("big")))
         let victim = try #require(tahoe.pids()["storage3"])
-        // 40 MB of shares at 8 MiB/s: about 5 s of upload; the node dies after 1.5 s of it.
-        let killer = Task.detached {
-            try await Task.sleep(for: .milliseconds(1500))
-            kill(victim, SIGKILL)
-        }
+        // 40 MB of shares at 8 MiB/s: about 5 s of upload; the node dies 1.5 s into it. The killer is a process
+        // of its own, started just before the put: a task here could wake up late (the test process's
+        // cooperative threads are busy with other tests) and kill the node only after the upload.
+        let killer = Process()
+        killer.executableURL = URL(fileURLWithPath: "/bin/sh")
+        killer.arguments = ["-c", "sleep 1.5; kill -9 \(victim)"]
+        try killer.run()
         let put = try CairnProcess.run(["put", "--grid", grid, "--limit-upload", "8M", dir.file("big")])
-        _ = try? await killer.value
         #expect(put.code == 0, "\(put.stderr)")
         let cap = put.lines.first ?? ""
         let check = try CairnProcess.run(["check", "--grid", grid, cap])
