@@ -71,7 +71,11 @@ public final class TahoeServer: StorageServer {
 
     // MARK: Node
 
-    public func info() async throws -> ServerInfo {
+    public func info() async throws -> ServerInfo { try await version().info }
+
+    /// The node's version answer, read once: its limits and space, and its own version text (e.g.
+    /// "tahoe-lafs/1.20.0", for `grid status`).
+    public func version() async throws -> (info: ServerInfo, application: String) {
         let response = try await client.send(HTTPRequest(method: "GET", path: "/storage/v1/version", idempotent: true))
         guard response.status == 200 else { throw unexpected(response, "version") }
         let version = try response.cbor(label, "version")
@@ -79,16 +83,9 @@ public final class TahoeServer: StorageServer {
               let maximum = v1["maximum-immutable-share-size"]?.unsignedValue else {
             throw StorageError.refused(server: label, reason: "its version answer has no storage v1 section: not a Tahoe-LAFS storage node?")
         }
-        return ServerInfo(maximumShareSize: maximum, availableSpace: v1["available-space"]?.unsignedValue)
-    }
-
-    /// The node's own version text (e.g. "tahoe-lafs/1.20.0"), for `grid status`.
-    public func applicationVersion() async throws -> String {
-        let response = try await client.send(HTTPRequest(method: "GET", path: "/storage/v1/version", idempotent: true))
-        guard response.status == 200 else { throw unexpected(response, "version") }
-        let version = try response.cbor(label, "version")
-        if let b = version["application-version"]?.bytesValue { return String(decoding: b, as: UTF8.self) }
-        return version["application-version"]?.textValue ?? "unknown"
+        let application = version["application-version"]?.bytesValue.map { String(decoding: $0, as: UTF8.self) }
+            ?? version["application-version"]?.textValue ?? "unknown"
+        return (ServerInfo(maximumShareSize: maximum, availableSpace: v1["available-space"]?.unsignedValue), application)
     }
 
     // MARK: Immutable shares

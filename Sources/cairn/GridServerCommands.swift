@@ -158,9 +158,13 @@ extension GridCommand {
             let start = FileSystem.monotonicSeconds()
             var version: String?, space: UInt64?, error: String?
             do {
-                let info = try await server.info()
-                space = info.availableSpace
-                if let tahoe = server as? TahoeServer { version = try await tahoe.applicationVersion() } else { version = "cairn local folder" }
+                // One request: the latency measured is one round trip.
+                if let tahoe = server as? TahoeServer {
+                    let answer = try await tahoe.version()
+                    (space, version) = (answer.info.availableSpace, answer.application)
+                } else {
+                    (space, version) = (try await server.info().availableSpace, "cairn local folder")
+                }
             } catch let e {
                 error = "\(e)"
             }
